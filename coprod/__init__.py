@@ -1,0 +1,68 @@
+"""Coprod: one shared space per collaboration between partner organizations.
+
+create_app() is the only place an app is built: configuration, extensions, blueprints, error
+pages, CLI commands and Celery all hang off it (web, worker, beat and tests alike).
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=os.environ.get("COPROD_INSTANCE_PATH") or None,
+                instance_relative_config=True)
+    from coprod import config
+
+    app.config.update(config.load(app.instance_path, dict(overrides or {})))
+
+    if app.config["TRUST_PROXY_HEADERS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from coprod import errors, web
+
+    errors.register(app)
+    web.register(app)
+
+    from coprod.cli import register_commands
+
+    register_commands(app)
+
+    from coprod.celery import celery_init_app
+
+    celery_init_app(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from coprod import models  # noqa: F401  (all tables known to metadata and migrations)
+    from coprod.accounts.auth import init_login
+    from coprod.extensions import babel, csrf, db, limiter, migrate
+    from coprod.i18n import select_locale, select_timezone
+    from coprod.mail.outbox import install_hooks
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"),
+                     render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    init_login(app)
+    install_hooks()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from coprod.accounts.views import bp as accounts_bp
+    from coprod.api import init_api
+    from coprod.spaces.views import bp as spaces_bp
+
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(spaces_bp)
+    init_api(app)

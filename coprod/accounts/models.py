@@ -1,0 +1,147 @@
+"""People and how they prove who they are: users, invitations, personal access tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import lazy_gettext as _l
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from coprod.common import Choice, UTCDateTime, enum_column, utcnow
+from coprod.extensions import db
+
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so both answers take the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    is_active: Mapped[bool] = mapped_column(default=True)
+    # Part of the login cookie's identity: changing it logs out every session of the user.
+    session_nonce: Mapped[str] = mapped_column(
+        String(32), default=lambda: secrets.token_hex(16)
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    memberships: Mapped[list["Membership"]] = relationship(  # noqa: F821
+        back_populates="user", foreign_keys="Membership.user_id"
+    )
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = _hasher.hash(password)
+        self.session_nonce = secrets.token_hex(16)
+
+    def check_password(self, password: str) -> bool:
+        try:
+            return _hasher.verify(self.password_hash or _DUMMY_HASH, password) and bool(
+                self.password_hash
+            )
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_nonce}"
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email}>"
+
+
+def spend_dummy_hash(password: str) -> None:
+    """Take as long as a real check when the account does not exist."""
+    try:
+        _hasher.verify(_DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        pass
+
+
+class ApiToken(db.Model):
+    """A personal access token for /api/v1; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    PREFIX = "cpd_"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    display_prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
+
+    @staticmethod
+    def digest(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @classmethod
+    def generate(cls) -> str:
+        return cls.PREFIX + secrets.token_urlsafe(32)
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Role(Choice):
+    COORDINATOR = "coordinator", _l("Coordinator")
+    PARTNER_STAFF = "partner_staff", _l("Partner staff")
+    CITIZEN = "citizen", _l("Citizen")
+    GUARDIAN = "guardian", _l("Guardian")
+    OBSERVER = "observer", _l("Observer")
+
+
+class Invitation(db.Model):
+    """An email address invited into a collaboration with a role; accepted once, then spent."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    collaboration_id: Mapped[int] = mapped_column(
+        ForeignKey("collaborations.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[Role] = mapped_column(enum_column(Role, "role"))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    message: Mapped[str | None] = mapped_column(Text)
+    nonce: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_urlsafe(24))
+    invited_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    collaboration: Mapped["Collaboration"] = relationship()  # noqa: F821
+    partner: Mapped["Partner | None"] = relationship()  # noqa: F821
+    invited_by: Mapped[User | None] = relationship(foreign_keys=[invited_by_id])
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= utcnow():
+            return "expired"
+        return "pending"

@@ -1,0 +1,125 @@
+"""Settings, read from the environment, with embedded defaults that need no server at all.
+
+Every setting is documented in README.md ("Configuration"). With nothing set, Coprod runs on a
+SQLite file, a SQLite-backed Celery broker and writes outgoing email as .eml files, all in the
+instance folder, so `make run` works on a bare machine.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlparse
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _persistent_secret(instance_path: Path) -> str:
+    """A random key kept in the instance folder, so the embedded default has no secret in code."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def load(instance_path: str, overrides: dict | None = None) -> dict:
+    """Build the configuration mapping from the environment (and test overrides)."""
+    env = os.environ
+    instance = Path(instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    overrides = overrides or {}
+
+    redis_url = overrides.get("REDIS_URL", env.get("REDIS_URL") or None)
+    database_url = overrides.get(
+        "SQLALCHEMY_DATABASE_URI", env.get("DATABASE_URL") or _sqlite_url(instance / "coprod.db")
+    )
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+
+    broker_url = (
+        env.get("CELERY_BROKER_URL")
+        or redis_url
+        or "sqla+" + _sqlite_url(instance / "celery-broker.db")
+    )
+    base_url = env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    https = urlparse(base_url).scheme == "https"
+    smtp_host = env.get("SMTP_HOST") or None
+
+    config = {
+        "SECRET_KEY": env.get("SECRET_KEY") or _persistent_secret(instance),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "BASE_URL": base_url,
+        # Cookies: never readable from scripts, not sent on cross-site POSTs, Secure over https.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), https),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), https),
+        "PREFERRED_URL_SCHEME": "https" if https else "http",
+        "TRUST_PROXY_HEADERS": _bool(env.get("TRUST_PROXY_HEADERS")),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        "LANGUAGES": ["en", "da", "fi"],
+        # Rate limits on logging in, per account and per client address.
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_LOGIN_PER_ACCOUNT": env.get("RATELIMIT_LOGIN_PER_ACCOUNT", "5 per 15 minutes"),
+        "RATELIMIT_LOGIN_PER_ADDRESS": env.get("RATELIMIT_LOGIN_PER_ADDRESS", "30 per 15 minutes"),
+        "RATELIMIT_HEADERS_ENABLED": False,
+        "INVITATION_MAX_AGE_DAYS": int(env.get("INVITATION_MAX_AGE_DAYS", "14")),
+        "PASSWORD_RESET_MAX_AGE_MINUTES": int(env.get("PASSWORD_RESET_MAX_AGE_MINUTES", "60")),
+        # Celery: JSON only, acknowledge after the work is done, never lose a task to a crash.
+        "CELERY": {
+            "broker_url": broker_url,
+            "result_backend": None,
+            "task_ignore_result": True,
+            "task_serializer": "json",
+            "result_serializer": "json",
+            "accept_content": ["json"],
+            "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
+            "worker_prefetch_multiplier": 1,
+            "broker_connection_retry_on_startup": True,
+            "broker_transport_options": {"visibility_timeout": 6 * 3600},
+            "task_always_eager": _bool(env.get("CELERY_ALWAYS_EAGER")),
+            "timezone": "UTC",
+            "beat_schedule_filename": str(instance / "celerybeat-schedule"),
+        },
+        # Mail: SMTP when SMTP_HOST is set, otherwise .eml files in the instance folder.
+        "MAIL_FROM": env.get("MAIL_FROM", "Coprod <coprod@localhost>"),
+        "SMTP_HOST": smtp_host,
+        "SMTP_PORT": int(env.get("SMTP_PORT", "25")),
+        "SMTP_USERNAME": env.get("SMTP_USERNAME") or None,
+        "SMTP_PASSWORD": env.get("SMTP_PASSWORD") or None,
+        "SMTP_STARTTLS": _bool(env.get("SMTP_STARTTLS")),
+        "SMTP_TIMEOUT": float(env.get("SMTP_TIMEOUT", "10")),
+        "MAIL_FILE_DIR": env.get("MAIL_FILE_DIR") or str(instance / "mail"),
+        "API_TITLE": "Coprod API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "API_PAGE_SIZE_MAX": 100,
+    }
+    celery_overrides = overrides.pop("CELERY", None)
+    config.update(overrides)
+    if celery_overrides:
+        config["CELERY"].update(celery_overrides)
+    return config

@@ -1,0 +1,47 @@
+"""Error answers: a page for people, a JSON body for API clients; never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from coprod.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def _answer(code: int, name: str, message: str):
+    if wants_json():
+        return jsonify({"code": code, "status": name, "message": message}), code
+    return render_template("error.html", code=code, name=name, message=message), code
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        return _answer(400, "Bad Request",
+                       "The form expired or was sent from elsewhere. Reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if exc.code and exc.code < 400:
+            return exc
+        return _answer(exc.code or 500, exc.name, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return http_error(exc)
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        err = InternalServerError()
+        return _answer(500, err.name, "Something went wrong on our side. Nothing was changed.")

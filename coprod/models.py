@@ -1,0 +1,14 @@
+"""Imports every model so that metadata (and Alembic autogenerate) sees all tables."""
+
+from coprod.accounts.models import ApiToken, Invitation, User  # noqa: F401
+from coprod.mail.models import OutboxEmail  # noqa: F401
+from coprod.spaces.models import (  # noqa: F401
+    Charter,
+    CharterRevision,
+    Collaboration,
+    Membership,
+    Organization,
+    Partner,
+    Resource,
+    Responsibility,
+)

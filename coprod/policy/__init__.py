@@ -1,0 +1,75 @@
+"""The only door to data: who may do what, per object and as an SQL filter.
+
+    may(actor, "update", charter)             -> bool
+    where(actor, Partner, "read")             -> SQL clause for lists
+    scoped(actor, Partner)                    -> select() of what the actor may read
+    get_or_404(actor, Partner, 3, "update")   -> the object, 404 if unreadable, 403 if read-only
+    require(actor, "update", obj)             -> raises 404/403 the same way
+
+Objects an actor may not read answer 404 (their existence is not revealed); objects an actor may
+read but not change answer 403.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, select
+from werkzeug.exceptions import Forbidden, NotFound
+
+from coprod.extensions import db
+from coprod.policy.actors import SYSTEM, Actor, actor_for, current_actor
+from coprod.policy.rules import RULES, SCOPES, Rule
+
+__all__ = [
+    "SYSTEM",
+    "Actor",
+    "actor_for",
+    "current_actor",
+    "may",
+    "where",
+    "scoped",
+    "get_or_404",
+    "require",
+    "rule_for",
+]
+
+
+def rule_for(model: type, action: str) -> Rule:
+    try:
+        return RULES[(model, action)]
+    except KeyError:
+        raise LookupError(f"no policy rule for {model.__name__}.{action}") from None
+
+
+def may(actor: Actor, action: str, obj) -> bool:
+    model = type(obj)
+    return rule_for(model, action).allows(actor, obj, SCOPES[model])
+
+
+def where(actor: Actor, model: type, action: str = "read"):
+    return rule_for(model, action).where(actor, SCOPES[model])
+
+
+def scoped(actor: Actor, model: type, action: str = "read") -> Select:
+    return select(model).where(where(actor, model, action))
+
+
+def require(actor: Actor, action: str, obj) -> None:
+    if action != "read" and not may(actor, "read", obj):
+        raise NotFound()
+    if not may(actor, action, obj):
+        raise NotFound() if action == "read" else Forbidden()
+
+
+def get_or_404(actor: Actor, model: type, ident, action: str = "read"):
+    """Load one object through the read filter in SQL, then check the action."""
+    pk = model.__mapper__.primary_key[0]
+    try:
+        ident = int(ident)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    obj = db.session.scalar(scoped(actor, model, "read").where(pk == ident))
+    if obj is None:
+        raise NotFound()
+    if action != "read" and not may(actor, action, obj):
+        raise Forbidden()
+    return obj

@@ -1,0 +1,236 @@
+"""Every rule of who may do what to which object, in one table.
+
+A rule is (model, action) -> grants (any may allow) and conditions (all must hold). A rule with
+no grant allows nobody. Views and API routes never decide access themselves: they ask
+coprod.policy, which reads this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import exists, select
+
+from coprod.accounts.models import ApiToken, Invitation, Role, User
+from coprod.policy.actors import Actor
+from coprod.policy.grants import (
+    CollaborationActive,
+    Grant,
+    MemberWithRole,
+    Owner,
+    StaffOfPartner,
+    all_of,
+    any_of,
+)
+from coprod.spaces.models import (
+    Charter,
+    CharterRevision,
+    Collaboration,
+    Membership,
+    Organization,
+    Partner,
+    Resource,
+    Responsibility,
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """How to find an object's collaboration, partner and owner, in Python and in SQL."""
+
+    collaboration_id_col: Callable = lambda: None
+    collaboration_id_of: Callable = lambda obj: None
+    collaboration_of: Callable = lambda obj: None
+    partner_id_col: Callable = lambda: None
+    partner_id_of: Callable = lambda obj: None
+    owner_id_col: Callable = lambda: None
+    owner_id_of: Callable = lambda obj: None
+
+
+def _partner_collaboration_col(model):
+    return (
+        select(Partner.collaboration_id)
+        .where(Partner.id == model.partner_id)
+        .scalar_subquery()
+    )
+
+
+SCOPES: dict[type, Scope] = {
+    Collaboration: Scope(lambda: Collaboration.id, lambda o: o.id, lambda o: o),
+    Charter: Scope(
+        lambda: Charter.collaboration_id, lambda o: o.collaboration_id, lambda o: o.collaboration
+    ),
+    CharterRevision: Scope(
+        lambda: CharterRevision.collaboration_id,
+        lambda o: o.collaboration_id,
+        lambda o: db_get(Collaboration, o.collaboration_id),
+    ),
+    Partner: Scope(
+        lambda: Partner.collaboration_id,
+        lambda o: o.collaboration_id,
+        lambda o: o.collaboration,
+        lambda: Partner.id,
+        lambda o: o.id,
+    ),
+    Responsibility: Scope(
+        lambda: _partner_collaboration_col(Responsibility),
+        lambda o: o.partner.collaboration_id,
+        lambda o: o.partner.collaboration,
+        lambda: Responsibility.partner_id,
+        lambda o: o.partner_id,
+    ),
+    Resource: Scope(
+        lambda: _partner_collaboration_col(Resource),
+        lambda o: o.partner.collaboration_id,
+        lambda o: o.partner.collaboration,
+        lambda: Resource.partner_id,
+        lambda o: o.partner_id,
+    ),
+    Membership: Scope(
+        lambda: Membership.collaboration_id,
+        lambda o: o.collaboration_id,
+        lambda o: o.collaboration,
+        lambda: Membership.partner_id,
+        lambda o: o.partner_id,
+        lambda: Membership.user_id,
+        lambda o: o.user_id,
+    ),
+    Invitation: Scope(
+        lambda: Invitation.collaboration_id, lambda o: o.collaboration_id, lambda o: o.collaboration
+    ),
+    ApiToken: Scope(owner_id_col=lambda: ApiToken.user_id, owner_id_of=lambda o: o.user_id),
+    Organization: Scope(),
+    User: Scope(owner_id_col=lambda: User.id, owner_id_of=lambda o: o.id),
+}
+
+
+def db_get(model, ident):
+    from coprod.extensions import db
+
+    return db.session.get(model, ident)
+
+
+class PartnerInMyCollaborations(Grant):
+    """An organization is known to the members of every collaboration it is a partner in."""
+
+    def _my_collaborations(self, actor: Actor):
+        return list(actor.seats())
+
+    def allows(self, actor, obj, scope):
+        from coprod.extensions import db
+
+        mine = self._my_collaborations(actor)
+        if not mine:
+            return False
+        return bool(
+            db.session.scalar(
+                select(
+                    exists().where(
+                        Partner.organization_id == obj.id, Partner.collaboration_id.in_(mine)
+                    )
+                )
+            )
+        )
+
+    def where(self, actor, scope):
+        from coprod.spaces.models import Membership as M
+
+        return Organization.id.in_(
+            select(Partner.organization_id).where(
+                Partner.collaboration_id.in_(
+                    select(M.collaboration_id).where(M.user_id == actor.user_id)
+                )
+            )
+        )
+
+
+class SharesACollaboration(Grant):
+    """Members of one collaboration know each other (name, role), and one knows oneself."""
+
+    def allows(self, actor, obj, scope):
+        from coprod.extensions import db
+
+        if actor.user_id is None:
+            return False
+        if obj.id == actor.user_id:
+            return True
+        mine = list(actor.seats())
+        return bool(mine) and bool(
+            db.session.scalar(
+                select(
+                    exists().where(
+                        Membership.user_id == obj.id, Membership.collaboration_id.in_(mine)
+                    )
+                )
+            )
+        )
+
+    def where(self, actor, scope):
+        from sqlalchemy import false, or_
+
+        if actor.user_id is None:
+            return false()
+        return or_(
+            User.id == actor.user_id,
+            User.id.in_(
+                select(Membership.user_id).where(
+                    Membership.collaboration_id.in_(
+                        select(Membership.collaboration_id).where(
+                            Membership.user_id == actor.user_id
+                        )
+                    )
+                )
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Rule:
+    grants: tuple[Grant, ...]
+    conditions: tuple = ()
+
+    def allows(self, actor: Actor, obj, scope: Scope) -> bool:
+        return all(c.allows(actor, obj, scope) for c in self.conditions) and any(
+            g.allows(actor, obj, scope) for g in self.grants
+        )
+
+    def where(self, actor: Actor, scope: Scope):
+        return all_of([c.where(actor, scope) for c in self.conditions]) & any_of(
+            [g.where(actor, scope) for g in self.grants]
+        )
+
+
+def rule(*grants: Grant, active: bool = False) -> Rule:
+    return Rule(tuple(grants), (CollaborationActive(),) if active else ())
+
+
+ANY_MEMBER = MemberWithRole()
+COORDINATOR = MemberWithRole(Role.COORDINATOR)
+
+RULES: dict[tuple[type, str], Rule] = {
+    (Collaboration, "read"): rule(ANY_MEMBER),
+    # Coordinators may edit, archive and reopen; nothing else changes in an archived space.
+    (Collaboration, "update"): rule(COORDINATOR),
+    (Collaboration, "manage_partners"): rule(COORDINATOR, active=True),
+    (Collaboration, "invite"): rule(COORDINATOR, active=True),
+    (Charter, "read"): rule(ANY_MEMBER),
+    (Charter, "update"): rule(COORDINATOR, active=True),
+    (CharterRevision, "read"): rule(ANY_MEMBER),
+    (Partner, "read"): rule(ANY_MEMBER),
+    # A partner describes its own responsibilities and resources; coordinators may too.
+    (Partner, "update"): rule(COORDINATOR, StaffOfPartner(), active=True),
+    (Partner, "delete"): rule(COORDINATOR, active=True),
+    (Responsibility, "read"): rule(ANY_MEMBER),
+    (Resource, "read"): rule(ANY_MEMBER),
+    (Membership, "read"): rule(ANY_MEMBER),
+    (Membership, "update"): rule(COORDINATOR, active=True),
+    # Coordinators remove members; anyone may leave.
+    (Membership, "delete"): rule(COORDINATOR, Owner()),
+    (Invitation, "read"): rule(COORDINATOR),
+    (Invitation, "revoke"): rule(COORDINATOR, active=True),
+    (Organization, "read"): rule(PartnerInMyCollaborations()),
+    (User, "read"): rule(SharesACollaboration()),
+    (ApiToken, "read"): rule(Owner()),
+    (ApiToken, "revoke"): rule(Owner()),
+}

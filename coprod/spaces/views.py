@@ -1,0 +1,5 @@
+"""Pages of a collaboration space."""
+
+from flask import Blueprint
+
+bp = Blueprint("spaces", __name__)

@@ -1,0 +1,69 @@
+"""App-wide web pieces: security headers, template helpers and the health check."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app, jsonify
+from sqlalchemy import text
+
+from coprod.extensions import csrf, db
+
+log = logging.getLogger(__name__)
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def register(app: Flask) -> None:
+    app.after_request(_security_headers)
+    app.add_url_rule("/healthz", "healthz", healthz)
+    csrf.exempt("coprod.web.healthz")
+
+    @app.context_processor
+    def helpers():
+        from coprod import policy
+
+        return {"may": lambda action, obj: policy.may(policy.current_actor(), action, obj)}
+
+
+def _security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if current_app.config["SESSION_COOKIE_SECURE"]:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
+
+
+def _database_state() -> str:
+    try:
+        db.session.execute(text("SELECT 1"))
+        return "ok"
+    except Exception as exc:  # any driver error means the same to a load balancer
+        log.warning("health check: database unreachable: %s", exc)
+        db.session.rollback()
+        return "unavailable"
+
+
+def _broker_state() -> str:
+    celery_app = current_app.extensions["celery"]
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return "ok"
+    except Exception as exc:
+        log.warning("health check: broker unreachable: %s", exc)
+        return "unavailable"
+
+
+def healthz():
+    """200 while the database answers (the broker's state is reported, not required)."""
+    database = _database_state()
+    broker = _broker_state()
+    body = {"status": "ok" if database == "ok" else "unavailable",
+            "database": database, "broker": broker}
+    return jsonify(body), 200 if database == "ok" else 503
