@@ -17,6 +17,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from coprod import config
 
     app.config.update(config.load(app.instance_path, dict(overrides or {})))
+    config.install_sqlite_tuning()
 
     if app.config["TRUST_PROXY_HEADERS"]:
         from werkzeug.middleware.proxy_fix import ProxyFix

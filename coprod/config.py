@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 from pathlib import Path
 from urllib.parse import urlparse
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 
 def _bool(value: str | None, default: bool = False) -> bool:
@@ -32,6 +36,34 @@ def _persistent_secret(instance_path: Path) -> str:
 
 def _sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
+
+
+def _broker_transport_options(broker_url: str) -> dict:
+    """Redis needs a visibility timeout longer than any countdown; Kombu's SQLAlchemy transport
+    passes its options to create_engine(), which refuses unknown keywords."""
+    if broker_url.startswith("sqla+"):
+        return {}
+    return {"visibility_timeout": 6 * 3600}
+
+
+def _tune_sqlite(dbapi_connection, connection_record) -> None:
+    """Web, worker and beat share the embedded SQLite files: let writers wait for each other
+    (busy timeout) and readers go on while one writes (WAL) instead of failing "locked"."""
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cursor.close()
+
+
+def install_sqlite_tuning() -> None:
+    """Apply _tune_sqlite to every SQLite connection of this process (app and broker engines)."""
+    if not event.contains(Engine, "connect", _tune_sqlite):
+        event.listen(Engine, "connect", _tune_sqlite)
 
 
 def load(instance_path: str, overrides: dict | None = None) -> dict:
@@ -97,7 +129,6 @@ def load(instance_path: str, overrides: dict | None = None) -> dict:
             "task_reject_on_worker_lost": True,
             "worker_prefetch_multiplier": 1,
             "broker_connection_retry_on_startup": True,
-            "broker_transport_options": {"visibility_timeout": 6 * 3600},
             "task_always_eager": _bool(env.get("CELERY_ALWAYS_EAGER")),
             "timezone": "UTC",
             "beat_schedule_filename": str(instance / "celerybeat-schedule"),
@@ -122,4 +153,6 @@ def load(instance_path: str, overrides: dict | None = None) -> dict:
     config.update(overrides)
     if celery_overrides:
         config["CELERY"].update(celery_overrides)
+    config["CELERY"].setdefault(
+        "broker_transport_options", _broker_transport_options(config["CELERY"]["broker_url"]))
     return config

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import current_app, g, has_request_context, request
 from flask_login import current_user
 
 
 def select_locale() -> str | None:
+    if not has_request_context():
+        return None  # CLI commands and tasks: the default locale, unless force_locale() says
     user = g.get("api_user") or current_user
     if getattr(user, "is_authenticated", False) and user.locale:
         return user.locale
@@ -14,6 +16,8 @@ def select_locale() -> str | None:
 
 
 def select_timezone() -> str | None:
+    if not has_request_context():
+        return None
     user = g.get("api_user") or current_user
     if getattr(user, "is_authenticated", False):
         return user.timezone
