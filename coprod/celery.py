@@ -5,18 +5,30 @@ from __future__ import annotations
 from celery import Celery, Task
 from flask import Flask
 
+# Modules whose @shared_task functions the worker must know; add each feature's tasks.py.
+TASK_MODULES = ["coprod.mail.tasks"]
+
+# Periodic work for `celery -A celery_worker beat`; features add their sweeps here.
+BEAT_SCHEDULE = {
+    # Rows whose send task never reached the broker (it was down at commit) go out here.
+    "relay-outbox": {"task": "coprod.mail.tasks.relay_outbox", "schedule": 60.0},
+}
+
 
 def celery_init_app(app: Flask) -> Celery:
+    """Build the Celery app of this Flask app (one per create_app, never at import)."""
+
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
+            # The context's teardown removes the SQLAlchemy session: no state leaks
+            # from one task to the next in a long-lived worker.
             with app.app_context():
                 return self.run(*args, **kwargs)
 
-    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app = Celery(app.name, task_cls=FlaskTask, include=TASK_MODULES)
     celery_app.config_from_object(app.config["CELERY"])
-    celery_app.conf.beat_schedule = {
-        "relay-outbox": {"task": "coprod.mail.tasks.relay_outbox", "schedule": 60.0},
-    }
+    celery_app.conf.beat_schedule = {**BEAT_SCHEDULE,
+                                     **(app.config["CELERY"].get("beat_schedule") or {})}
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     return celery_app

@@ -12,12 +12,16 @@ from coprod.extensions import db
 
 
 class OutboxStatus(Choice):
+    """Pending until delivered (sent) or given up on (failed, with last_error)."""
+
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
 
 
 class OutboxEmail(db.Model):
+    """One email to one recipient, kept after sending as the record of what went out."""
+
     __tablename__ = "outbox_emails"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -34,4 +38,7 @@ class OutboxEmail(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # When the relay may pick the row up: at creation, then after each transient failure's
+    # backoff, so the relay never doubles a retry that Celery already holds.
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

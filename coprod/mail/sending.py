@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -11,12 +12,9 @@ from flask import current_app
 
 from coprod.mail.models import OutboxEmail
 
-# Errors worth trying again later; anything else marks the row failed at once.
-TRANSIENT_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError,
-                    TimeoutError, OSError)
-
 
 def build_message(row: OutboxEmail) -> EmailMessage:
+    """The MIME message of a row; built the same way on every attempt (same Message-ID)."""
     msg = EmailMessage()
     msg["From"] = current_app.config["MAIL_FROM"]
     msg["To"] = row.to_address
@@ -30,21 +28,54 @@ def build_message(row: OutboxEmail) -> EmailMessage:
     return msg
 
 
+def is_transient(exc: BaseException) -> bool:
+    """Worth trying again later? 4xx SMTP replies and network trouble are; 5xx replies are not.
+
+    smtplib's exceptions all derive from OSError, so the SMTP reply code is checked first.
+    """
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(400 <= code < 500 for code in codes)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return True
+    if isinstance(exc, smtplib.SMTPException):
+        return False  # e.g. the server does not support STARTTLS: retrying will not help
+    return isinstance(exc, OSError)  # refused, timed out, TLS handshake, full disk
+
+
 def deliver(row: OutboxEmail) -> None:
     """Send one message through the configured backend; raises on failure."""
     msg = build_message(row)
+    if current_app.config["SMTP_HOST"]:
+        _send_smtp(msg)
+    else:
+        _write_eml(row, msg)
+
+
+def _send_smtp(msg: EmailMessage) -> None:
+    """Hand the message to the SMTP server; STARTTLS verifies the server's certificate."""
     cfg = current_app.config
-    if cfg["SMTP_HOST"]:
-        with smtplib.SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=cfg["SMTP_TIMEOUT"]) as s:
-            if cfg["SMTP_STARTTLS"]:
-                s.starttls()
-            if cfg["SMTP_USERNAME"]:
-                s.login(cfg["SMTP_USERNAME"], cfg["SMTP_PASSWORD"] or "")
-            s.send_message(msg)
-        return
-    folder = Path(cfg["MAIL_FILE_DIR"])
+    with smtplib.SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=cfg["SMTP_TIMEOUT"]) as smtp:
+        if cfg["SMTP_STARTTLS"]:
+            smtp.starttls(context=ssl.create_default_context())
+        if cfg["SMTP_USERNAME"]:
+            smtp.login(cfg["SMTP_USERNAME"], cfg["SMTP_PASSWORD"] or "")
+        smtp.send_message(msg)
+
+
+def eml_name(row: OutboxEmail) -> str:
+    """One file per row, named so that sorting the names sorts the emails by creation."""
+    return f"{row.created_at:%Y%m%dT%H%M%S%f}-{row.id:010d}.eml"
+
+
+def _write_eml(row: OutboxEmail, msg: EmailMessage) -> None:
+    """Write atomically (temp file + rename): a reader never sees half an email, and a resend
+    of the same row replaces its file instead of adding a second one."""
+    folder = Path(current_app.config["MAIL_FILE_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{row.created_at:%Y%m%dT%H%M%S}-{row.id}.eml"
-    tmp = folder / (name + ".tmp")
+    name = eml_name(row)
+    tmp = folder / f".{name}.tmp"
     tmp.write_bytes(bytes(msg))
     tmp.replace(folder / name)

@@ -1,4 +1,8 @@
-"""Worker side of the outbox: send one row (idempotently) and relay rows left pending."""
+"""Worker side of the outbox: send one row (idempotently) and relay rows left pending.
+
+Tasks take row ids and run inside an app context (coprod.celery.FlaskTask), whose teardown
+removes the session: each task starts with a fresh one.
+"""
 
 from __future__ import annotations
 
@@ -6,50 +10,68 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from coprod.common import utcnow
 from coprod.extensions import db
 from coprod.mail.models import OutboxEmail, OutboxStatus
-from coprod.mail.sending import TRANSIENT_ERRORS, deliver
+from coprod.mail.outbox import enqueue_send
+from coprod.mail.sending import deliver, is_transient
 
 log = logging.getLogger(__name__)
+
 MAX_ATTEMPTS = 8
+RETRY_BASE_SECONDS = 10
+# The longest countdown a retry may get; the broker's visibility timeout must exceed it.
+RETRY_MAX_SECONDS = 600
+RELAY_GRACE_SECONDS = 60
+RELAY_BATCH = 500
+
+
+def retry_delay(attempts: int) -> int:
+    """Exponential backoff after the n-th failed attempt: 10 s, 20 s, 40 s ... capped."""
+    return min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
 
 
 def _claim(outbox_id: int) -> OutboxEmail | None:
-    """Lock the row (skipping one another worker holds) if it still needs sending."""
-    stmt = select(OutboxEmail).where(
-        OutboxEmail.id == outbox_id, OutboxEmail.status == OutboxStatus.PENDING
-    )
+    """Lock the row for this attempt if it still needs sending, counting the attempt.
+
+    PostgreSQL: a row lock, skipping a row another worker is sending right now.
+    SQLite has no row locks: the UPDATE takes the database's write lock until commit, so a
+    second worker waits and then finds the row no longer pending.
+    """
+    pending = (OutboxEmail.id == outbox_id, OutboxEmail.status == OutboxStatus.PENDING)
     if db.engine.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    return db.session.scalar(stmt)
+        row = db.session.scalar(select(OutboxEmail).where(*pending)
+                                .with_for_update(skip_locked=True)
+                                .execution_options(populate_existing=True))
+        if row is not None:
+            row.attempts += 1
+        return row
+    claimed = db.session.execute(
+        update(OutboxEmail).where(*pending).values(attempts=OutboxEmail.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        return None
+    return db.session.get(OutboxEmail, outbox_id, populate_existing=True)
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
 
 
 @shared_task(bind=True, max_retries=MAX_ATTEMPTS, acks_late=True)
 def send_outbox_email(self, outbox_id: int) -> str:
+    """Deliver one outbox row once; a row already sent (or gone) is left alone."""
     row = _claim(outbox_id)
     if row is None:
         db.session.rollback()
         return "nothing to do"
-    row.attempts += 1
     try:
         deliver(row)
-    except TRANSIENT_ERRORS as exc:
-        row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        if row.attempts >= MAX_ATTEMPTS:
-            row.status = OutboxStatus.FAILED
-        db.session.commit()
-        if row.status == OutboxStatus.PENDING:
-            raise self.retry(exc=exc, countdown=min(600, 2 ** row.attempts * 5)) from exc
-        return "failed"
     except Exception as exc:
-        row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        row.status = OutboxStatus.FAILED
-        db.session.commit()
-        log.exception("outbox email %s failed permanently", outbox_id)
-        return "failed"
+        return _record_failure(self, row, exc)
     row.status = OutboxStatus.SENT
     row.sent_at = utcnow()
     row.last_error = None
@@ -57,17 +79,36 @@ def send_outbox_email(self, outbox_id: int) -> str:
     return "sent"
 
 
+def _record_failure(task, row: OutboxEmail, exc: Exception) -> str:
+    """Keep the error on the row; retry later if it may pass, else mark the row failed."""
+    row.last_error = _error_text(exc)
+    if not is_transient(exc) or row.attempts >= MAX_ATTEMPTS:
+        row.status = OutboxStatus.FAILED
+        db.session.commit()
+        log.error("outbox email %s failed for good: %s", row.id, row.last_error)
+        return "failed"
+    countdown = retry_delay(row.attempts)
+    row.next_attempt_at = utcnow() + timedelta(seconds=countdown)
+    outbox_id = row.id
+    db.session.commit()
+    log.warning("outbox email %s: %s; retrying in %s s", outbox_id, row.last_error, countdown)
+    if task.request.is_eager or task.request.called_directly:
+        return "retry later"  # no broker to hold the retry: the relay will pick the row up
+    # If the broker is down the retry cannot be published; next_attempt_at lets the relay
+    # take over then.
+    raise task.retry(exc=exc, countdown=countdown)
+
+
 @shared_task
-def relay_outbox(older_than_seconds: int = 60) -> int:
-    """Enqueue rows still pending after a while (the broker was down at commit time)."""
+def relay_outbox(older_than_seconds: int = RELAY_GRACE_SECONDS) -> int:
+    """Enqueue rows still pending well after they were due (the broker was down at commit,
+    or a retry could not be published)."""
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
     ids = db.session.scalars(
         select(OutboxEmail.id)
-        .where(OutboxEmail.status == OutboxStatus.PENDING, OutboxEmail.created_at <= cutoff)
+        .where(OutboxEmail.status == OutboxStatus.PENDING, OutboxEmail.next_attempt_at <= cutoff)
         .order_by(OutboxEmail.id)
-        .limit(500)
+        .limit(RELAY_BATCH)
     ).all()
     db.session.rollback()
-    for outbox_id in ids:
-        send_outbox_email.delay(outbox_id)
-    return len(ids)
+    return enqueue_send(ids)

@@ -53,6 +53,7 @@ def upgrade():
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('created_at', coprod.common.UTCDateTime(timezone=True), nullable=False),
     sa.Column('sent_at', coprod.common.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', coprod.common.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_emails')),
     sa.UniqueConstraint('key', name=op.f('uq_outbox_emails_key')),
     sa.UniqueConstraint('message_id', name=op.f('uq_outbox_emails_message_id'))
