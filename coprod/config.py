@@ -43,7 +43,12 @@ def _broker_transport_options(broker_url: str) -> dict:
     passes its options to create_engine(), which refuses unknown keywords."""
     if broker_url.startswith("sqla+"):
         return {}
-    return {"visibility_timeout": 6 * 3600}
+    options = {"visibility_timeout": 6 * 3600}
+    if broker_url.startswith(("redis://", "rediss://")):
+        # A Redis host that drops packets must not hold a web request (the commit hook
+        # publishes) for the operating system's minutes-long connect timeout.
+        options["socket_connect_timeout"] = 3
+    return options
 
 
 def _tune_sqlite(dbapi_connection, connection_record) -> None:
@@ -129,6 +134,10 @@ def load(instance_path: str, overrides: dict | None = None) -> dict:
             "task_reject_on_worker_lost": True,
             "worker_prefetch_multiplier": 1,
             "broker_connection_retry_on_startup": True,
+            # Publishing happens in web requests: one quick retry, then the outbox relay
+            # takes over (Celery's default waits through three).
+            "task_publish_retry_policy": {"max_retries": 1, "interval_start": 0,
+                                          "interval_step": 0.5, "interval_max": 0.5},
             "task_always_eager": _bool(env.get("CELERY_ALWAYS_EAGER")),
             "timezone": "UTC",
             "beat_schedule_filename": str(instance / "celerybeat-schedule"),
