@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask, session
+from flask import Flask, current_app, request, session
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user
 from sqlalchemy import select
 
-from coprod.accounts.models import ApiToken, User
+from coprod.accounts.models import ApiToken, User, spend_dummy_hash
+from coprod.accounts.operations import find_user_by_email
 from coprod.common import utcnow
 from coprod.extensions import db, login_manager
 
@@ -32,10 +33,25 @@ def load_user(identity: str) -> User | None:
     return user
 
 
+def authenticate(email: str, password: str) -> User | None:
+    """The user these credentials prove (active or not), else None.
+
+    An unknown email costs one password hash like a known one, so timing tells nothing.
+    """
+    user = find_user_by_email(email)
+    if user is None:
+        spend_dummy_hash(password)
+        return None
+    return user if user.check_password(password) else None
+
+
 def start_session(user: User, remember: bool = False) -> None:
     """Log in with a fresh session: nothing from before log-in carries over (no fixation)."""
     session.clear()
     login_user(user, remember=remember)
+    cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+    if not remember and cookie in request.cookies:
+        session["_remember"] = "clear"  # a remember-me cookie of an earlier log-in goes too
     user.last_login_at = utcnow()
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
+import zoneinfo
 from datetime import timedelta
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -35,6 +37,14 @@ def check_password_strength(password: str, field: str = "password") -> None:
         )
 
 
+def check_locale_and_timezone(locale: str, timezone: str) -> None:
+    """Only offered languages and real IANA zones: pages and emails are rendered with them."""
+    if locale not in current_app.config["LANGUAGES"]:
+        raise OperationError(_("Choose one of the offered languages."), field="locale")
+    if timezone not in zoneinfo.available_timezones():
+        raise OperationError(_("Choose a time zone from the list."), field="timezone")
+
+
 def create_user(
     email: str, display_name: str, password: str, locale: str = "en", timezone: str = "UTC"
 ) -> User:
@@ -43,6 +53,7 @@ def create_user(
         raise OperationError(_("An account with this email already exists."), field="email",
                              status=409)
     check_password_strength(password)
+    check_locale_and_timezone(locale, timezone)
     user = User(email=email, display_name=display_name.strip(), locale=locale, timezone=timezone)
     user.set_password(password)
     db.session.add(user)
@@ -51,6 +62,9 @@ def create_user(
 
 
 def update_profile(user: User, display_name: str, locale: str, timezone: str) -> User:
+    if not (display_name or "").strip():
+        raise OperationError(_("Enter your name."), field="display_name")
+    check_locale_and_timezone(locale, timezone)
     user.display_name = display_name.strip()
     user.locale = locale
     user.timezone = timezone
@@ -66,7 +80,19 @@ def change_password(user: User, current: str, new: str) -> None:
     db.session.flush()
 
 
+def end_all_sessions(user: User) -> None:
+    """Log the user out on every device: login and remember-me cookies carry the old nonce."""
+    user.session_nonce = secrets.token_hex(16)
+    db.session.flush()
+
+
 # -- signed links ---------------------------------------------------------------------------
+
+def email_link(endpoint: str, **values) -> str:
+    """An absolute link for an email, from BASE_URL; works in a request, a CLI command or a task."""
+    path = current_app.url_map.bind("coprod.invalid").build(endpoint, values)
+    return current_app.config["BASE_URL"] + path
+
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"coprod.{purpose}")
@@ -162,8 +188,7 @@ def invite(actor: Actor, collaboration, email: str, role: Role, partner_id: int 
         key=f"invitation:{invitation.id}", to=email, template="invitation",
         subject=_l("You are invited to %(title)s on Coprod", title=collaboration.title),
         invitation=invitation, collaboration=collaboration, inviter=inviter,
-        link=current_app.config["BASE_URL"]
-        + url_for("accounts.accept_invitation", token=invitation_token(invitation)),
+        link=email_link("accounts.accept_invitation", token=invitation_token(invitation)),
     )
     return invitation
 
@@ -210,7 +235,7 @@ def request_password_reset(email: str) -> None:
         key=f"reset:{user.id}:{user.session_nonce}:{utcnow():%Y%m%d%H%M}", to=user.email,
         template="password_reset", subject=_l("Reset your Coprod password"), user=user,
         locale=user.locale,
-        link=current_app.config["BASE_URL"] + url_for("accounts.reset_password", token=token),
+        link=email_link("accounts.reset_password", token=token),
         minutes=current_app.config["PASSWORD_RESET_MAX_AGE_MINUTES"],
     )
 
