@@ -119,6 +119,11 @@ def load(instance_path: str, overrides: dict | None = None) -> dict:
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_LOGIN_PER_ACCOUNT": env.get("RATELIMIT_LOGIN_PER_ACCOUNT", "5 per 15 minutes"),
         "RATELIMIT_LOGIN_PER_ADDRESS": env.get("RATELIMIT_LOGIN_PER_ADDRESS", "30 per 15 minutes"),
+        # Requests for a password reset link, per client address and per submitted email.
+        "RATELIMIT_PASSWORD_RESET_PER_ADDRESS": env.get("RATELIMIT_PASSWORD_RESET_PER_ADDRESS",
+                                                        "10 per hour"),
+        "RATELIMIT_PASSWORD_RESET_PER_ACCOUNT": env.get("RATELIMIT_PASSWORD_RESET_PER_ACCOUNT",
+                                                        "5 per hour"),
         "RATELIMIT_HEADERS_ENABLED": False,
         "INVITATION_MAX_AGE_DAYS": int(env.get("INVITATION_MAX_AGE_DAYS", "14")),
         "PASSWORD_RESET_MAX_AGE_MINUTES": int(env.get("PASSWORD_RESET_MAX_AGE_MINUTES", "60")),

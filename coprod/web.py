@@ -24,9 +24,14 @@ def register(app: Flask) -> None:
 
     @app.context_processor
     def helpers():
+        from flask_babel import get_locale
+
         from coprod import policy
 
-        return {"may": lambda action, obj: policy.may(policy.current_actor(), action, obj)}
+        return {
+            "may": lambda action, obj: policy.may(policy.current_actor(), action, obj),
+            "get_locale": get_locale,  # base.html: <html lang> follows the user's locale
+        }
 
 
 def _security_headers(response):
