@@ -1,14 +1,42 @@
-"""The `coprod` command: the app's Flask CLI with Coprod's own commands."""
+"""The `coprod` command: the app's Flask CLI with Coprod's own commands.
+
+    coprod db upgrade                      migrate the database (Flask-Migrate)
+    coprod demo                            seed the worked example of DOMAIN.md, print log-ins
+    coprod users create --email --name     create an account (asks for the password)
+    coprod tokens create EMAIL             create a personal access token for the API
+    coprod run                             web, Celery worker and Celery beat together
+
+Commands that write call the operations modules and commit once, like a view does.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+import zoneinfo
+from pathlib import Path
+
 import click
-from flask import Flask
-from flask.cli import FlaskGroup
+from flask import Flask, current_app
+from flask.cli import AppGroup, FlaskGroup, routes_command, shell_command, with_appcontext
+
+from coprod.common import OperationError
+
+# How long `coprod run` gives its children to stop after SIGTERM before killing them.
+STOP_TIMEOUT_SECONDS = 10.0
+# Where celery_worker.py lives: the workers' entry point is not part of the installed package.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def register_commands(app: Flask) -> None:
-    pass
+    """Called by create_app(): Coprod's commands live on app.cli, next to Flask-Migrate's db."""
+    app.cli.add_command(users)
+    app.cli.add_command(tokens)
+    app.cli.add_command(demo_command)
+    app.cli.add_command(run_command)
 
 
 def _create_app():
@@ -17,6 +45,224 @@ def _create_app():
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True)
+# load_dotenv=False: docker compose reads .env for the containers; a local `coprod` must not
+# pick up those container host names by accident. Settings come from the environment only.
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
+             load_dotenv=False)
 def main() -> None:
     """Coprod: shared spaces for co-produced public services."""
+
+
+# Flask's own `run` is replaced by Coprod's (web + worker + beat); shell and routes stay.
+main.add_command(shell_command)
+main.add_command(routes_command)
+
+
+def _fail(err: OperationError, what: str) -> click.ClickException:
+    """Roll back and turn an operation's refusal into a clear message and exit status 1."""
+    from coprod.extensions import db
+
+    db.session.rollback()
+    where = f" ({err.field})" if err.field else ""
+    return click.ClickException(f"{what}{where}: {err.message}")
+
+
+# -- users ----------------------------------------------------------------------------------
+
+users = AppGroup("users", help="Manage user accounts.")
+
+
+def _check_locale(ctx, param, value: str) -> str:
+    languages = current_app.config["LANGUAGES"]
+    if value not in languages:
+        raise click.BadParameter(f"choose one of {', '.join(languages)}")
+    return value
+
+
+def _check_timezone(ctx, param, value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"unknown time zone {value!r} (e.g. Europe/Copenhagen)") from None
+    return value
+
+
+@users.command("create")
+@click.option("--email", required=True, help="The log-in email address.")
+@click.option("--name", "display_name", required=True, help="The name other members see.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Asked for (hidden) when not given.")
+@click.option("--locale", default="en", show_default=True, callback=_check_locale)
+@click.option("--timezone", default="UTC", show_default=True, callback=_check_timezone)
+def create_user_command(email: str, display_name: str, password: str, locale: str,
+                        timezone: str) -> None:
+    """Create a user account outside the invitation flow (first coordinator, admins)."""
+    from coprod.accounts import operations
+    from coprod.extensions import db
+
+    try:
+        user = operations.create_user(email, display_name, password, locale=locale,
+                                      timezone=timezone)
+    except OperationError as err:
+        raise _fail(err, f"Cannot create the user {email}") from None
+    db.session.commit()
+    click.echo(f"Created user {user.email} ({user.display_name}).")
+
+
+# -- tokens ---------------------------------------------------------------------------------
+
+tokens = AppGroup("tokens", help="Manage personal access tokens for the API.")
+
+
+@tokens.command("create")
+@click.argument("email")
+@click.option("--name", default="command line", show_default=True,
+              help="What the token is for; shown in the profile.")
+def create_token_command(email: str, name: str) -> None:
+    """Create an API token for EMAIL and print its secret, once, on standard output."""
+    from coprod.accounts import operations
+    from coprod.extensions import db
+
+    user = operations.find_user_by_email(email)
+    if user is None or not user.is_active:
+        raise click.ClickException(f"No active user has the email {email}.")
+    try:
+        _token, secret = operations.create_token(user, name)
+    except OperationError as err:
+        raise _fail(err, "Cannot create the token") from None
+    db.session.commit()
+    click.echo(f"Token {name!r} created for {user.email}. Copy it now; it is not shown again.",
+               err=True)
+    click.echo(secret)
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+@click.command("demo")
+@with_appcontext
+def demo_command() -> None:
+    """Seed the worked example of DOMAIN.md ("Meaningful work"); running it again is a no-op."""
+    from coprod import demo
+    from coprod.extensions import db
+
+    password = demo.demo_password()
+    try:
+        result = demo.seed(password)
+    except OperationError as err:
+        raise _fail(err, "Cannot seed the demo") from None
+    db.session.commit()
+    if result.created:
+        click.echo(f'Seeded the demo collaboration "{result.title}": '
+                   f"{result.partner_count} partners, {len(result.logins)} members, "
+                   f"charter version {result.charter_version}.")
+    else:
+        click.echo(f'The demo collaboration "{result.title}" is already there; nothing changed.')
+    _print_logins(result, password)
+
+
+def _print_logins(result, password: str) -> None:
+    base_url = current_app.config["BASE_URL"]
+    click.echo(f"\nLog in at {base_url}/login with one of these demo accounts.")
+    if result.password_matches:
+        click.echo(f"Every demo account has the password: {password}\n")
+    else:
+        click.echo("Every demo account has the password the demo was first seeded with "
+                   "(COPROD_DEMO_PASSWORD differs now).\n")
+    width = max(len(login.email) for login in result.logins)
+    for login in result.logins:
+        click.echo(f"  {login.email:<{width}}  {login.name}, {login.role}")
+
+
+# -- run ------------------------------------------------------------------------------------
+
+@click.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def run_command(host: str, port: int) -> None:
+    """Run web, a Celery worker and Celery beat together for local use; Ctrl-C stops all."""
+    instance = Path(current_app.instance_path)
+    env = _child_environment(instance)
+    children = {name: _spawn(argv, env) for name, argv in _child_commands(host, port, instance)}
+    click.echo(f"Coprod runs at http://{host}:{port} (web, worker and beat; Ctrl-C stops all).")
+    code = _supervise(children)
+    sys.exit(code)
+
+
+def _child_environment(instance: Path) -> dict[str, str]:
+    """The parent's environment, plus what makes the children find the same app and files."""
+    env = dict(os.environ)
+    env["COPROD_INSTANCE_PATH"] = str(instance)
+    env["FLASK_SKIP_DOTENV"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
+    # celery_worker.py sits at the project root, outside the installed package.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _child_commands(host: str, port: int, instance: Path) -> list[tuple[str, list[str]]]:
+    python = sys.executable
+    return [
+        ("web", [python, "-m", "flask", "--app", "coprod:create_app", "run", "--host", host,
+                 "--port", str(port), "--no-reload", "--no-debugger", "--with-threads"]),
+        # solo pool: one process, so the embedded SQLite files see one writer per process.
+        ("worker", [python, "-m", "celery", "-A", "celery_worker", "worker", "--loglevel=INFO",
+                    "--pool=solo", "--without-gossip", "--without-mingle"]),
+        ("beat", [python, "-m", "celery", "-A", "celery_worker", "beat", "--loglevel=INFO",
+                  "-s", str(instance / "celerybeat-schedule")]),
+    ]
+
+
+def _spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """Start a child in its own process group, so Ctrl-C reaches only the supervisor."""
+    if not (PROJECT_ROOT / "celery_worker.py").exists():
+        raise click.ClickException(f"celery_worker.py not found in {PROJECT_ROOT}.")
+    return subprocess.Popen(argv, env=env, cwd=PROJECT_ROOT, process_group=0,  # noqa: S603
+                            stdin=subprocess.DEVNULL)
+
+
+class _StopRequested:
+    """Set by SIGINT/SIGTERM; the supervision loop notices it and stops the children."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    def __call__(self, signum, frame) -> None:
+        self.signal = signum
+
+
+def _supervise(children: dict[str, subprocess.Popen]) -> int:
+    """Wait until a signal arrives or a child dies; then stop every child. Returns exit code."""
+    stop = _StopRequested()
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while stop.signal is None:
+            dead = [(name, p.returncode) for name, p in children.items() if p.poll() is not None]
+            if dead:
+                name, code = dead[0]
+                click.echo(f"coprod run: {name} exited with status {code}; stopping the others.",
+                           err=True)
+                _stop_all(children)
+                return code or 1
+            time.sleep(0.2)
+        click.echo("coprod run: stopping web, worker and beat ...", err=True)
+        _stop_all(children)
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stop_all(children: dict[str, subprocess.Popen]) -> None:
+    """SIGTERM every child (Celery shuts down warm), wait a while, then kill what is left."""
+    for process in children.values():
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    for name, process in children.items():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            click.echo(f"coprod run: {name} did not stop in time; killing it.", err=True)
+            process.kill()
+            process.wait()

@@ -1,0 +1,324 @@
+"""Demo data: the worked example of DOMAIN.md, "Meaningful work", built through the operations.
+
+A Danish municipality helps people on a disability pension find meaningful work with its job
+centre, a residential care home, a community centre, a café and an animal shelter. `seed()`
+creates the users, the collaboration, its partners with their responsibilities and resources,
+the members (invited and accepted, as in real use) and a charter saved twice, so it has a
+history. It flushes and never commits: `coprod demo` commits once.
+
+Every demo account has one password: COPROD_DEMO_PASSWORD, or DEFAULT_DEMO_PASSWORD. It is
+printed by `coprod demo` and meant for a local demo only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+from flask import current_app, has_request_context
+
+from coprod import policy
+from coprod.accounts import operations as accounts
+from coprod.accounts.models import Role, User
+from coprod.spaces import operations as spaces
+from coprod.spaces import queries
+from coprod.spaces.models import (
+    Collaboration,
+    Interdependence,
+    Purpose,
+    RemitKind,
+    ResponsibilityKind,
+    Sector,
+    Tangibility,
+)
+
+DEFAULT_DEMO_PASSWORD = "coprod-demo"  # noqa: S105  (documented, demo only)
+TIMEZONE = "Europe/Copenhagen"
+TITLE = "Meaningful work"
+
+COLLABORATION = {
+    "title": TITLE,
+    "purpose": Purpose.NEW_SERVICE,
+    "remit_kind": RemitKind.SOCIAL_GROUP,
+    "remit": "People on a disability pension",
+    "interdependence": Interdependence.RECIPROCAL,
+    "timezone": TIMEZONE,
+    "description": (
+        "Skovby Municipality helps people on a disability pension find meaningful work: "
+        "volunteering at the animal shelter, a few hours a week at the café. Together we help "
+        "each citizen find and contact communities, employers and support organizations. "
+        "Information about a citizen is shared only with the citizen's or their guardian's "
+        "permission, and only with the partners whose part of the service needs it."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class DemoPartner:
+    key: str
+    name: str
+    sector: Sector
+    responsibilities: tuple[tuple[ResponsibilityKind, str], ...]
+    resources: tuple[tuple[Tangibility, str], ...]
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    email: str
+    name: str
+    role: Role
+    partner: str | None  # a DemoPartner.key
+
+
+STRATEGIC, OPERATIONAL = ResponsibilityKind.STRATEGIC, ResponsibilityKind.OPERATIONAL
+TANGIBLE, INTANGIBLE, BOTH = Tangibility.TANGIBLE, Tangibility.INTANGIBLE, Tangibility.BOTH
+
+PARTNERS = (
+    DemoPartner(
+        "jobcentre", "Skovby Job Centre", Sector.PUBLIC,
+        responsibilities=(
+            (STRATEGIC, "Sets the municipality's employment policy for citizens on a disability "
+                        "pension and reports on the service to the labour market committee."),
+            (OPERATIONAL, "Case workers meet each citizen, map their wishes and abilities, and "
+                          "match them with a workplace or a community."),
+            (OPERATIONAL, "Coordinates the collaboration: calls the partner meetings and keeps "
+                          "the charter up to date."),
+        ),
+        resources=(
+            (INTANGIBLE, "Case workers' knowledge of the rules for flexible jobs and disability "
+                         "pensions, and of each citizen's history."),
+            (TANGIBLE, "Meeting rooms at the job centre and a budget for the citizens' transport "
+                       "to and from their workplaces."),
+        ),
+    ),
+    DemoPartner(
+        "carehome", "Lindely Residential Care Home", Sector.PUBLIC,
+        responsibilities=(
+            (OPERATIONAL, "Care staff help residents get ready for their working hours and go "
+                          "with them the first few times."),
+            (OPERATIONAL, "Tells the case worker, with the resident's consent, when changes in "
+                          "health or mood affect their work."),
+        ),
+        resources=(
+            (INTANGIBLE, "Day-to-day knowledge of each resident: their routines, what they enjoy "
+                         "and what makes them anxious."),
+            (BOTH, "A minibus and a driver trained in accompanying residents, who can take them "
+                   "to the café and the shelter."),
+        ),
+    ),
+    DemoPartner(
+        "communitycentre", "Skovby Community Centre", Sector.PUBLIC,
+        responsibilities=(
+            (STRATEGIC, "Brings the voice of local associations into the municipality's plans "
+                        "for inclusive communities."),
+            (OPERATIONAL, "Runs the open Thursday café where citizens, partners and "
+                          "associations meet."),
+        ),
+        resources=(
+            (TANGIBLE, "Rooms, a kitchen and a workshop that partners may book free of charge."),
+            (INTANGIBLE, "A network of about forty local associations looking for volunteers."),
+        ),
+    ),
+    DemoPartner(
+        "cafe", "Café Solsikke", Sector.PRIVATE,
+        responsibilities=(
+            (OPERATIONAL, "Offers two places of a few hours a week in the kitchen and at the "
+                          "counter, each with a named colleague as mentor."),
+            (STRATEGIC, "Speaks for the service in the local business association and invites "
+                        "other employers to join."),
+        ),
+        resources=(
+            (BOTH, "A real workplace with real customers, and staff used to training new "
+                   "colleagues."),
+        ),
+    ),
+    DemoPartner(
+        "shelter", "Skovby Animal Shelter", Sector.THIRD_SECTOR,
+        responsibilities=(
+            (OPERATIONAL, "Welcomes citizens as volunteers who feed, walk and care for the "
+                          "animals alongside the regular volunteers."),
+            (OPERATIONAL, "Tells the case worker how each volunteer is doing, when the citizen "
+                          "has agreed."),
+        ),
+        resources=(
+            (TANGIBLE, "The shelter, its animals and the equipment for their daily care."),
+            (INTANGIBLE, "Experienced volunteer coordinators who know how to welcome newcomers "
+                         "with different needs."),
+        ),
+    ),
+)
+
+DEMO_COORDINATOR_EMAIL = "coordinator@demo.example.org"
+
+PEOPLE = (
+    DemoPerson(DEMO_COORDINATOR_EMAIL, "Mette Hansen", Role.COORDINATOR, "jobcentre"),
+    DemoPerson("jobcentre@demo.example.org", "Lars Nielsen", Role.PARTNER_STAFF, "jobcentre"),
+    DemoPerson("carehome@demo.example.org", "Sofie Pedersen", Role.PARTNER_STAFF, "carehome"),
+    DemoPerson("communitycentre@demo.example.org", "Ahmed Karimi", Role.PARTNER_STAFF,
+               "communitycentre"),
+    DemoPerson("cafe@demo.example.org", "Jonas Berg", Role.PARTNER_STAFF, "cafe"),
+    DemoPerson("shelter@demo.example.org", "Ida Larsen", Role.PARTNER_STAFF, "shelter"),
+    DemoPerson("citizen@demo.example.org", "Peter Møller", Role.CITIZEN, None),
+    DemoPerson("guardian@demo.example.org", "Anne Møller", Role.GUARDIAN, None),
+    DemoPerson("observer@demo.example.org", "Karen Holm", Role.OBSERVER, None),
+)
+
+CHARTER_DRAFT = {
+    "why": (
+        "People on a disability pension tell us they want to contribute and to belong "
+        "somewhere. None of us can offer that alone, so we build a new service together."
+    ),
+    "resources": (
+        "The job centre matches citizens with places; the café and the animal shelter give "
+        "them work."
+    ),
+    "assets": "We meet at the community centre on Thursdays.",
+    "routines": "",
+}
+
+CHARTER = {
+    "why": (
+        "People on a disability pension tell us they want to contribute and to belong "
+        "somewhere, not only to be cared for. None of us can offer that alone: the job centre "
+        "knows the rules and the citizens' cases, the care home knows the residents day to day, "
+        "and the café, the animal shelter and the community centre are where meaningful work "
+        "happens. Together we create a new service that helps each citizen find work that "
+        "means something to them, and keep it."
+    ),
+    "resources": (
+        "Our resources are reciprocal: we depend on each other back and forth. The job "
+        "centre's case workers match each citizen with a place; the care home prepares the "
+        "citizen and drives them there in its minibus; the café and the shelter give the work "
+        "and a mentor; the community centre lends its rooms and opens its network of "
+        "associations. What one of us learns about a citizen's week changes what the others do "
+        "next, so we coordinate often and briefly."
+    ),
+    "assets": (
+        "We share this Coprod space for our reflections and this charter. We meet every "
+        "Thursday at the community centre's open café, where citizens are welcome too. Each "
+        "partner keeps its own IT system: information about a citizen is shared only with the "
+        "citizen's or the guardian's consent, and only with the partners that need it for "
+        "their part of the service."
+    ),
+    "routines": (
+        "Every two weeks each partner answers three questions here: what works for us locally "
+        "in the collaboration, what works for the citizens, and what needs to be improved. "
+        "Once a month we read the digest together at the Thursday meeting and agree on one "
+        "improvement to try. Each partner takes what we learn back into its own "
+        "organization's routines."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    email: str
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    created: bool
+    title: str
+    partner_count: int
+    charter_version: int
+    logins: list[DemoLogin]
+    password_matches: bool
+
+
+def demo_password() -> str:
+    """The one password of every demo account (documented; fine for a local demo only)."""
+    return os.environ.get("COPROD_DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD
+
+
+def find_demo() -> Collaboration | None:
+    """The demo collaboration, seen through its coordinator's eyes, if it was seeded before."""
+    coordinator = accounts.find_user_by_email(DEMO_COORDINATOR_EMAIL)
+    if coordinator is None:
+        return None
+    mine = queries.my_collaborations(policy.actor_for(coordinator))
+    return next((c for c in mine if c.title == TITLE), None)
+
+
+def seed(password: str) -> DemoResult:
+    """Create the demo unless it exists; flushes, the caller commits once."""
+    existing = find_demo()
+    if existing is not None:
+        return _result(existing, created=False, password=password)
+    with _link_context():
+        collaboration = _build(password)
+    return _result(collaboration, created=True, password=password)
+
+
+def _link_context():
+    """invite() writes its link with url_for, which needs a request; a CLI command has none."""
+    if has_request_context():
+        return contextlib.nullcontext()
+    return current_app.test_request_context("/", base_url=current_app.config["BASE_URL"])
+
+
+def _build(password: str) -> Collaboration:
+    users = {p.email: accounts.create_user(p.email, p.name, password, locale="en",
+                                           timezone=TIMEZONE) for p in PEOPLE}
+    actor = policy.actor_for(users[DEMO_COORDINATOR_EMAIL])
+    collaboration = spaces.create_collaboration(actor, **COLLABORATION)
+    partner_ids = {p.key: _add_partner(actor, collaboration, p).id for p in PARTNERS}
+    _seat_coordinator(actor, collaboration, partner_ids)
+    for person in PEOPLE:
+        if person.email != DEMO_COORDINATOR_EMAIL:
+            _invite_and_accept(actor, collaboration, person, users[person.email], partner_ids)
+    spaces.update_charter(actor, collaboration.charter, **CHARTER_DRAFT)
+    spaces.update_charter(actor, collaboration.charter, base_version=1, **CHARTER)
+    return collaboration
+
+
+def _add_partner(actor, collaboration: Collaboration, demo_partner: DemoPartner):
+    partner = spaces.add_partner(actor, collaboration, name=demo_partner.name,
+                                 sector=demo_partner.sector)
+    return spaces.describe_partner(
+        actor, partner,
+        responsibilities=[{"kind": k, "description": d} for k, d in demo_partner.responsibilities],
+        resources=[{"tangibility": t, "description": d} for t, d in demo_partner.resources],
+    )
+
+
+def _seat_coordinator(actor, collaboration: Collaboration, partner_ids: dict[str, int]) -> None:
+    """The coordinator created the space; now they act on behalf of the job centre."""
+    coordinator = next(p for p in PEOPLE if p.email == DEMO_COORDINATOR_EMAIL)
+    membership = queries.membership_of(actor, collaboration)
+    spaces.change_member(actor, membership, role=Role.COORDINATOR,
+                         partner_id=partner_ids[coordinator.partner])
+    actor.forget()
+
+
+def _invite_and_accept(actor, collaboration: Collaboration, person: DemoPerson, user: User,
+                       partner_ids: dict[str, int]) -> None:
+    """Members join the way they do in real use: invited by the coordinator, then accepted."""
+    invitation = accounts.invite(
+        actor, collaboration, person.email, person.role,
+        partner_id=partner_ids[person.partner] if person.partner else None,
+        message="Welcome to the demo of Meaningful work.",
+    )
+    accounts.accept_invitation(invitation, user)
+
+
+def _result(collaboration: Collaboration, *, created: bool, password: str) -> DemoResult:
+    coordinator = accounts.find_user_by_email(DEMO_COORDINATOR_EMAIL)
+    actor = policy.actor_for(coordinator)
+    members = {m.user.email: m for m in queries.members_of(actor, collaboration)}
+    logins = [_login(person, members.get(person.email)) for person in PEOPLE]
+    return DemoResult(
+        created=created, title=collaboration.title,
+        partner_count=len(queries.partners_of(actor, collaboration)),
+        charter_version=collaboration.charter.version,
+        logins=logins, password_matches=coordinator.check_password(password),
+    )
+
+
+def _login(person: DemoPerson, membership) -> DemoLogin:
+    role = membership.role if membership is not None else person.role
+    partner = membership.partner if membership is not None else None
+    described = f"{role.label} ({partner.name})" if partner is not None else str(role.label)
+    return DemoLogin(email=person.email, name=person.name, role=described)

@@ -1,0 +1,127 @@
+"""The demo data is the worked example of DOMAIN.md, built as real use would build it."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from coprod import demo, policy
+from coprod.accounts.models import Invitation, Role, User
+from coprod.spaces import queries
+from coprod.spaces.models import Interdependence, Purpose, RemitKind, Sector
+
+PASSWORD = "demo password for tests"
+
+
+def seeded(db):
+    result = demo.seed(PASSWORD)
+    db.session.commit()
+    coordinator = policy.actor_for(
+        db.session.scalar(select(User).where(User.email == demo.DEMO_COORDINATOR_EMAIL)))
+    collaboration = queries.my_collaborations(coordinator)[0]
+    return result, coordinator, collaboration
+
+
+def test_the_collaboration_is_the_meaningful_work_service(db):
+    result, coordinator, collaboration = seeded(db)
+
+    assert result.created
+    assert collaboration.title == "Meaningful work"
+    assert collaboration.purpose == Purpose.NEW_SERVICE
+    assert collaboration.remit_kind == RemitKind.SOCIAL_GROUP
+    assert collaboration.remit == "People on a disability pension"
+    assert collaboration.interdependence == Interdependence.RECIPROCAL
+    assert collaboration.timezone == "Europe/Copenhagen"
+    assert "animal shelter" in collaboration.description
+
+
+def test_partners_span_the_sectors_and_describe_what_they_bring(db):
+    _result, coordinator, collaboration = seeded(db)
+
+    partners = {p.name: p for p in queries.partners_of(coordinator, collaboration)}
+
+    assert {name: p.organization.sector for name, p in partners.items()} == {
+        "Skovby Job Centre": Sector.PUBLIC,
+        "Lindely Residential Care Home": Sector.PUBLIC,
+        "Skovby Community Centre": Sector.PUBLIC,
+        "Café Solsikke": Sector.PRIVATE,
+        "Skovby Animal Shelter": Sector.THIRD_SECTOR,
+    }
+    for partner in partners.values():
+        assert partner.responsibilities and partner.resources
+        for item in [*partner.responsibilities, *partner.resources]:
+            assert item.description.endswith(".") and len(item.description.split()) >= 8
+    kinds = {r.kind.value for p in partners.values() for r in p.responsibilities}
+    tangibility = {r.tangibility.value for p in partners.values() for r in p.resources}
+    assert kinds == {"strategic", "operational"}
+    assert tangibility == {"tangible", "intangible", "both"}
+
+
+def test_members_hold_their_roles_on_behalf_of_their_partners(db):
+    _result, coordinator, collaboration = seeded(db)
+
+    members = {m.user.email: m for m in queries.members_of(coordinator, collaboration)}
+
+    assert members[demo.DEMO_COORDINATOR_EMAIL].role == Role.COORDINATOR
+    assert members[demo.DEMO_COORDINATOR_EMAIL].partner.name == "Skovby Job Centre"
+    staff = {m.partner.name for m in members.values() if m.role == Role.PARTNER_STAFF}
+    assert staff == {p.name for p in demo.PARTNERS}
+    for role in (Role.CITIZEN, Role.GUARDIAN, Role.OBSERVER):
+        holders = [m for m in members.values() if m.role == role]
+        assert len(holders) == 1 and holders[0].partner is None
+    # Every member but the coordinator joined by an invitation they accepted.
+    invitations = queries.invitations_of(coordinator, collaboration)
+    assert sorted(i.email for i in invitations) == sorted(
+        e for e in members if e != demo.DEMO_COORDINATOR_EMAIL)
+    assert {i.status for i in invitations} == {"accepted"}
+
+
+def test_every_demo_account_logs_in_and_sees_the_collaboration(db, app):
+    seeded(db)
+
+    for person in demo.PEOPLE:
+        browser = app.test_client()
+        page = browser.post("/login", data={"email": person.email, "password": PASSWORD},
+                            follow_redirects=True)
+        assert page.status_code == 200, person.email
+        assert "Meaningful work" in page.get_data(as_text=True), person.email
+
+
+def test_the_charter_answers_the_four_questions_with_a_history(db):
+    _result, coordinator, collaboration = seeded(db)
+
+    charter = collaboration.charter
+    for field, _question in type(charter).QUESTIONS:
+        assert len(getattr(charter, field).split()) > 30, field
+    history = queries.charter_history(coordinator, collaboration)
+    assert [r.version for r in history] == [2, 1]
+    assert {r.edited_by.email for r in history} == {demo.DEMO_COORDINATOR_EMAIL}
+    assert history[1].routines == ""  # the first draft left the routines open
+
+
+def test_the_demo_world_follows_the_policy(db):
+    _result, _coordinator, collaboration = seeded(db)
+    partners = {p.name: p for p in collaboration.partners}
+
+    def actor(email):
+        return policy.actor_for(db.session.scalar(
+            select(User).where(User.email == email)))
+
+    cafe = actor("cafe@demo.example.org")
+    assert policy.may(cafe, "update", partners["Café Solsikke"])
+    assert not policy.may(cafe, "update", partners["Skovby Animal Shelter"])
+    assert not policy.may(cafe, "update", collaboration.charter)
+    citizen = actor("citizen@demo.example.org")
+    assert [c.title for c in queries.my_collaborations(citizen)] == ["Meaningful work"]
+
+
+def test_seeding_again_changes_nothing(db):
+    seeded(db)
+    invitations = db.session.scalars(select(Invitation.id)).all()
+
+    again = demo.seed(PASSWORD)
+
+    assert not again.created
+    assert again.password_matches
+    assert [login.email for login in again.logins] == [p.email for p in demo.PEOPLE]
+    assert db.session.scalars(select(Invitation.id)).all() == invitations
+    assert not demo.seed("another password entirely").password_matches
