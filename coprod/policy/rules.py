@@ -212,6 +212,10 @@ RULES: dict[tuple[type, str], Rule] = {
     (Collaboration, "read"): rule(ANY_MEMBER),
     # Coordinators may edit, archive and reopen; nothing else changes in an archived space.
     (Collaboration, "update"): rule(COORDINATOR),
+    # Editing the fields (and archiving) needs an active space; reopening goes through "update".
+    (Collaboration, "edit"): rule(COORDINATOR, active=True),
+    # Who was invited, by whom, and with what status: coordinators, also once archived.
+    (Collaboration, "read_invitations"): rule(COORDINATOR),
     (Collaboration, "manage_partners"): rule(COORDINATOR, active=True),
     (Collaboration, "invite"): rule(COORDINATOR, active=True),
     (Charter, "read"): rule(ANY_MEMBER),
@@ -225,6 +229,8 @@ RULES: dict[tuple[type, str], Rule] = {
     (Resource, "read"): rule(ANY_MEMBER),
     (Membership, "read"): rule(ANY_MEMBER),
     (Membership, "update"): rule(COORDINATOR, active=True),
+    # Members see each other's names and roles; an email address only its owner and coordinators.
+    (Membership, "read_email"): rule(COORDINATOR, Owner()),
     # Coordinators remove members; anyone may leave.
     (Membership, "delete"): rule(COORDINATOR, Owner()),
     (Invitation, "read"): rule(COORDINATOR),

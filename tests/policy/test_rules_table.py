@@ -46,8 +46,8 @@ NOBODY: set[str] = set()
 
 # object name -> action -> roles allowed, in an ACTIVE collaboration
 ACTIVE = {
-    "collaboration": {"read": EVERYONE_IN, "update": COORD, "manage_partners": COORD,
-                      "invite": COORD},
+    "collaboration": {"read": EVERYONE_IN, "update": COORD, "edit": COORD,
+                      "manage_partners": COORD, "invite": COORD, "read_invitations": COORD},
     "charter": {"read": EVERYONE_IN, "update": COORD},
     "revision": {"read": EVERYONE_IN},
     "partner_a": {"read": EVERYONE_IN, "update": COORD | {"staff_a"}, "delete": COORD},
@@ -55,7 +55,7 @@ ACTIVE = {
     "responsibility_a": {"read": EVERYONE_IN},
     "resource_a": {"read": EVERYONE_IN},
     "membership_of_citizen": {"read": EVERYONE_IN, "update": COORD,
-                              "delete": COORD | {"citizen"}},
+                              "delete": COORD | {"citizen"}, "read_email": COORD | {"citizen"}},
     "invitation": {"read": COORD, "revoke": COORD},
     "organization_a": {"read": EVERYONE_IN},
     "organization_elsewhere": {"read": {"outsider"}},
@@ -68,13 +68,13 @@ ACTIVE = {
 # members may still leave.
 ARCHIVED = {
     **ACTIVE,
-    "collaboration": {"read": EVERYONE_IN, "update": COORD, "manage_partners": NOBODY,
-                      "invite": NOBODY},
+    "collaboration": {"read": EVERYONE_IN, "update": COORD, "edit": NOBODY,
+                      "manage_partners": NOBODY, "invite": NOBODY, "read_invitations": COORD},
     "charter": {"read": EVERYONE_IN, "update": NOBODY},
     "partner_a": {"read": EVERYONE_IN, "update": NOBODY, "delete": NOBODY},
     "partner_b": {"read": EVERYONE_IN, "update": NOBODY, "delete": NOBODY},
     "membership_of_citizen": {"read": EVERYONE_IN, "update": NOBODY,
-                              "delete": COORD | {"citizen"}},
+                              "delete": COORD | {"citizen"}, "read_email": COORD | {"citizen"}},
     "invitation": {"read": COORD, "revoke": NOBODY},
 }
 
