@@ -30,10 +30,19 @@ COLLABORATION_FIELDS = ("title", "purpose", "remit_kind", "remit", "description"
 
 def create_collaboration(actor: Actor, *, title: str, purpose, remit_kind, remit: str,
                          description: str = "", interdependence=None, timezone: str = "UTC",
-                         organization: Organization | None = None) -> Collaboration:
-    """Start a space; its creator is its first coordinator (for `organization`, if given)."""
+                         organization: Organization | None = None,
+                         organization_id: int | None = None, organization_name: str | None = None,
+                         organization_sector=None) -> Collaboration:
+    """Start a space; its creator is its first coordinator (for `organization`, if given).
+
+    The creator's organization is given as an object, as one of the organizations they know
+    (`organization_id`), or as a new one (`organization_name` and `organization_sector`).
+    """
     if actor.user_id is None:
         raise OperationError(_("Log in first."), status=401)
+    if organization is None and (organization_id is not None or organization_name):
+        organization = _organization_for(actor, organization_id, organization_name,
+                                         organization_sector)
     collaboration = Collaboration(
         title=title.strip(), purpose=purpose, remit_kind=remit_kind, remit=remit.strip(),
         description=(description or "").strip(), interdependence=interdependence or None,
@@ -71,24 +80,31 @@ def update_collaboration(actor: Actor, collaboration: Collaboration, **fields) -
 
 # -- partners -------------------------------------------------------------------------------
 
-def add_partner(actor: Actor, collaboration: Collaboration, *, organization_id: int | None = None,
-                name: str | None = None, sector=None) -> Partner:
-    """Add a known organization, or a new one by name and sector, as a partner."""
-    policy.require(actor, "manage_partners", collaboration)
+def _organization_for(actor: Actor, organization_id: int | None, name: str | None,
+                      sector) -> Organization:
+    """One of the organizations the actor knows, or a new one by name and sector."""
     if organization_id is not None:
         organization = db.session.scalar(
             policy.scoped(actor, Organization).where(Organization.id == organization_id))
         if organization is None:
             raise OperationError(_("Choose an organization you know from your collaborations."),
                                  field="organization_id")
-    else:
-        if not (name or "").strip():
-            raise OperationError(_("Give the organization's name."), field="name")
-        if sector is None:
-            raise OperationError(_("Choose the organization's sector."), field="sector")
-        organization = Organization(name=name.strip(), sector=Sector(sector))
-        db.session.add(organization)
-        db.session.flush()
+        return organization
+    if not (name or "").strip():
+        raise OperationError(_("Give the organization's name."), field="name")
+    if sector is None:
+        raise OperationError(_("Choose the organization's sector."), field="sector")
+    organization = Organization(name=name.strip(), sector=Sector(sector))
+    db.session.add(organization)
+    db.session.flush()
+    return organization
+
+
+def add_partner(actor: Actor, collaboration: Collaboration, *, organization_id: int | None = None,
+                name: str | None = None, sector=None) -> Partner:
+    """Add a known organization, or a new one by name and sector, as a partner."""
+    policy.require(actor, "manage_partners", collaboration)
+    organization = _organization_for(actor, organization_id, name, sector)
     taken = db.session.scalar(select(Partner).where(
         Partner.collaboration_id == collaboration.id, Partner.organization_id == organization.id))
     if taken is not None:

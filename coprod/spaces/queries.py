@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from coprod import policy
@@ -46,10 +46,21 @@ def members_of(actor: Actor, collaboration: Collaboration) -> list[Membership]:
     return list(db.session.scalars(stmt).unique())
 
 
+def partner_count(actor: Actor, collaboration: Collaboration) -> int:
+    return db.session.scalar(select(func.count(Partner.id)).where(
+        policy.where(actor, Partner, "read"), Partner.collaboration_id == collaboration.id))
+
+
+def member_count(actor: Actor, collaboration: Collaboration) -> int:
+    return db.session.scalar(select(func.count(Membership.id)).where(
+        policy.where(actor, Membership, "read"), Membership.collaboration_id == collaboration.id))
+
+
 def invitations_of(actor: Actor, collaboration: Collaboration) -> list[Invitation]:
     stmt = (
         policy.scoped(actor, Invitation)
         .where(Invitation.collaboration_id == collaboration.id)
+        .options(selectinload(Invitation.partner), selectinload(Invitation.invited_by))
         .order_by(Invitation.created_at.desc(), Invitation.id.desc())
     )
     return list(db.session.scalars(stmt))
