@@ -181,12 +181,33 @@ def _print_logins(result, password: str) -> None:
 @with_appcontext
 def run_command(host: str, port: int) -> None:
     """Run web, a Celery worker and Celery beat together for local use; Ctrl-C stops all."""
+    if not (PROJECT_ROOT / "celery_worker.py").exists():
+        raise click.ClickException(f"celery_worker.py not found in {PROJECT_ROOT}.")
+    _warn_if_not_migrated()
     instance = Path(current_app.instance_path)
-    env = _child_environment(instance)
-    children = {name: _spawn(argv, env) for name, argv in _child_commands(host, port, instance)}
+    children = _spawn_all(_child_commands(host, port, instance), _child_environment(instance))
     click.echo(f"Coprod runs at http://{host}:{port} (web, worker and beat; Ctrl-C stops all).")
     code = _supervise(children)
     sys.exit(code)
+
+
+def _warn_if_not_migrated() -> None:
+    """Pages fail on an empty database; say what to do before the logs scroll it away."""
+    from alembic.migration import MigrationContext
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from coprod.extensions import db
+
+    try:
+        with db.engine.connect() as conn:
+            migrated = bool(MigrationContext.configure(conn).get_current_heads())
+    except SQLAlchemyError as exc:
+        click.echo(f"coprod run: the database is not reachable yet ({exc.__class__.__name__}).",
+                   err=True)
+        return
+    if not migrated:
+        click.echo("coprod run: the database has no tables; run `coprod db upgrade` first.",
+                   err=True)
 
 
 def _child_environment(instance: Path) -> dict[str, str]:
@@ -213,12 +234,18 @@ def _child_commands(host: str, port: int, instance: Path) -> list[tuple[str, lis
     ]
 
 
-def _spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
-    """Start a child in its own process group, so Ctrl-C reaches only the supervisor."""
-    if not (PROJECT_ROOT / "celery_worker.py").exists():
-        raise click.ClickException(f"celery_worker.py not found in {PROJECT_ROOT}.")
-    return subprocess.Popen(argv, env=env, cwd=PROJECT_ROOT, process_group=0,  # noqa: S603
-                            stdin=subprocess.DEVNULL)
+def _spawn_all(commands: list[tuple[str, list[str]]], env: dict[str, str]
+               ) -> dict[str, subprocess.Popen]:
+    """Start every child in its own process group, so Ctrl-C reaches only the supervisor."""
+    children: dict[str, subprocess.Popen] = {}
+    try:
+        for name, argv in commands:
+            children[name] = subprocess.Popen(  # noqa: S603  (our own interpreter and argv)
+                argv, env=env, cwd=PROJECT_ROOT, process_group=0, stdin=subprocess.DEVNULL)
+    except OSError as exc:
+        _stop_all(children)
+        raise click.ClickException(f"cannot start {name}: {exc}") from None
+    return children
 
 
 class _StopRequested:
