@@ -27,7 +27,7 @@ def enum_column(enum_cls: type[enum.Enum], name: str) -> SAEnum:
     )
 
 
-class Choice(str, enum.Enum):
+class Choice(enum.StrEnum):
     """An enum whose members carry a human label for forms and pages."""
 
     def __new__(cls, value: str, label: str = ""):

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 
 import pytest
+from flask import g
+from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
 TEST_DATABASE_URL = os.environ.get(
@@ -101,9 +103,31 @@ def db(app):
     return db
 
 
+class FreshRequestClient(FlaskClient):
+    """A test browser whose every request starts with an empty `g`, as in production.
+
+    `_isolate` keeps one app context pushed for the whole test and Flask reuses it for each
+    test-client request, so `g` (Flask-Login's user, the policy's cached actor, the locale)
+    would otherwise carry over between requests and between clients.
+    """
+
+    def open(self, *args, **kwargs):
+        g.__dict__.clear()
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            g.__dict__.clear()
+
+
 @pytest.fixture
-def client(app):
-    return app.test_client()
+def new_client(app):
+    """Another browser: new_client() -> a client with its own cookies."""
+    return lambda: FreshRequestClient(app, app.response_class, use_cookies=True)
+
+
+@pytest.fixture
+def client(new_client):
+    return new_client()
 
 
 class Outbox:

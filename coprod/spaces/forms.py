@@ -3,9 +3,6 @@ value posted by hand that is not one of them is a field error, never a 500."""
 
 from __future__ import annotations
 
-from functools import cache
-from zoneinfo import available_timezones
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -29,6 +26,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from coprod.accounts.forms import timezone_choices
 from coprod.accounts.models import Role
 from coprod.spaces.models import (
     Charter,
@@ -63,11 +61,6 @@ def _int_or_none(value):
 
 def _stripped(value):
     return value.strip() if isinstance(value, str) else value
-
-
-@cache
-def timezone_choices() -> list[tuple[str, str]]:
-    return [(name, name.replace("_", " ")) for name in sorted(available_timezones())]
 
 
 class CollaborationForm(FlaskForm):

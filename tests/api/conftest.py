@@ -1,36 +1,15 @@
-"""API test helpers: bearer tokens for factory users, a JSON client, a query counter.
-
-Each request starts with an empty `g`, as in production (the shared `_isolate` fixture keeps
-one app context for the whole test, which Flask would reuse for every request and so carry
-the caller, the policy's actor and the locale from one request to the next).
-"""
+"""API test helpers: bearer tokens for factory users, a JSON client, a query counter."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 import pytest
-from flask import g
-from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from coprod.accounts.models import Role
 from coprod.accounts.operations import create_token
 from tests.factories import CollaborationFactory, PartnerFactory, member
-
-
-class FreshRequestClient(FlaskClient):
-    def open(self, *args, **kwargs):
-        g.__dict__.clear()
-        try:
-            return super().open(*args, **kwargs)
-        finally:
-            g.__dict__.clear()
-
-
-@pytest.fixture
-def client(app):
-    return FreshRequestClient(app, app.response_class, use_cookies=True)
 
 
 @pytest.fixture

@@ -29,7 +29,6 @@ from tests.factories import (
     ApiTokenFactory,
     CollaborationFactory,
     InvitationFactory,
-    OrganizationFactory,
     PartnerFactory,
     ResourceFactory,
     ResponsibilityFactory,

@@ -1,10 +1,5 @@
 """Fixtures of the collaboration page tests: a space with one member of each role, a second
 space nobody here belongs to, and helpers reading what a page shows.
-
-The shared `_isolate` fixture keeps one app context pushed for the whole test and Flask reuses
-it for every test-client request, so `g` (Flask-Login's user, the policy's cached actor) would
-carry over between requests; these clients start each request with an empty `g`, as in
-production.
 """
 
 from __future__ import annotations
@@ -12,8 +7,6 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from flask import g
-from flask.testing import FlaskClient
 
 from coprod.accounts.models import Role
 from tests.factories import (
@@ -23,26 +16,6 @@ from tests.factories import (
     ResponsibilityFactory,
     member,
 )
-
-
-class FreshRequestClient(FlaskClient):
-    def open(self, *args, **kwargs):
-        g.__dict__.clear()
-        try:
-            return super().open(*args, **kwargs)
-        finally:
-            g.__dict__.clear()
-
-
-@pytest.fixture
-def new_client(app):
-    """Another browser: new_client() -> a client with its own cookies."""
-    return lambda: FreshRequestClient(app, app.response_class, use_cookies=True)
-
-
-@pytest.fixture
-def client(new_client):
-    return new_client()
 
 
 @pytest.fixture
