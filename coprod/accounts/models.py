@@ -38,7 +38,7 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    memberships: Mapped[list["Membership"]] = relationship(  # noqa: F821
+    memberships: Mapped[list[Membership]] = relationship(  # noqa: F821
         back_populates="user", foreign_keys="Membership.user_id"
     )
 
@@ -132,8 +132,8 @@ class Invitation(db.Model):
     )
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    collaboration: Mapped["Collaboration"] = relationship()  # noqa: F821
-    partner: Mapped["Partner | None"] = relationship()  # noqa: F821
+    collaboration: Mapped[Collaboration] = relationship()  # noqa: F821
+    partner: Mapped[Partner | None] = relationship()  # noqa: F821
     invited_by: Mapped[User | None] = relationship(foreign_keys=[invited_by_id])
 
     @property
