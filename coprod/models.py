@@ -2,6 +2,18 @@
 
 from coprod.accounts.models import ApiToken, Invitation, User  # noqa: F401
 from coprod.mail.models import OutboxEmail  # noqa: F401
+from coprod.messages.models import Conversation, Message, Participant  # noqa: F401
+from coprod.reflections.models import (  # noqa: F401
+    FeedVisit,
+    ImprovementAction,
+    Mention,
+    Reaction,
+    Reflection,
+    ReflectionAudience,
+    ReflectionRevision,
+    ReflectionTag,
+    Reply,
+)
 from coprod.spaces.models import (  # noqa: F401
     Charter,
     CharterRevision,

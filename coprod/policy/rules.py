@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import exists, select
 
 from coprod.accounts.models import ApiToken, Invitation, Role, User
+from coprod.messages.models import Conversation, Message
 from coprod.policy.actors import Actor
 from coprod.policy.grants import (
     CollaborationActive,
@@ -23,6 +24,15 @@ from coprod.policy.grants import (
     all_of,
     any_of,
 )
+from coprod.policy.visibility import (
+    AttributedToPerson,
+    ConversationParticipant,
+    ReadsReflection,
+    ReflectionCanBecomeAction,
+    ReflectionOpen,
+    SpeaksForAPartner,
+)
+from coprod.reflections.models import ImprovementAction, Reflection, Reply
 from coprod.spaces.models import (
     Charter,
     CharterRevision,
@@ -46,6 +56,10 @@ class Scope:
     partner_id_of: Callable = lambda obj: None
     owner_id_col: Callable = lambda: None
     owner_id_of: Callable = lambda obj: None
+    reflection_id_col: Callable = lambda: None
+    reflection_of: Callable = lambda obj: None
+    conversation_id_col: Callable = lambda: None
+    conversation_of: Callable = lambda obj: None
 
 
 def _partner_collaboration_col(model):
@@ -100,6 +114,55 @@ SCOPES: dict[type, Scope] = {
         lambda: Invitation.collaboration_id, lambda o: o.collaboration_id, lambda o: o.collaboration
     ),
     ApiToken: Scope(owner_id_col=lambda: ApiToken.user_id, owner_id_of=lambda o: o.user_id),
+    Reflection: Scope(
+        collaboration_id_col=lambda: Reflection.collaboration_id,
+        collaboration_id_of=lambda o: o.collaboration_id,
+        collaboration_of=lambda o: db_get(Collaboration, o.collaboration_id),
+        partner_id_col=lambda: Reflection.partner_id,
+        partner_id_of=lambda o: o.partner_id,
+        owner_id_col=lambda: Reflection.author_id,
+        owner_id_of=lambda o: o.author_id,
+        reflection_id_col=lambda: Reflection.id,
+        reflection_of=lambda o: o,
+    ),
+    Reply: Scope(
+        collaboration_id_col=lambda: select(Reflection.collaboration_id).where(
+            Reflection.id == Reply.reflection_id).scalar_subquery(),
+        collaboration_id_of=lambda o: o.reflection.collaboration_id,
+        collaboration_of=lambda o: db_get(Collaboration, o.reflection.collaboration_id),
+        owner_id_col=lambda: Reply.author_id,
+        owner_id_of=lambda o: o.author_id,
+        reflection_id_col=lambda: Reply.reflection_id,
+        reflection_of=lambda o: o.reflection,
+    ),
+    ImprovementAction: Scope(
+        collaboration_id_col=lambda: select(Reflection.collaboration_id).where(
+            Reflection.id == ImprovementAction.reflection_id).scalar_subquery(),
+        collaboration_id_of=lambda o: o.reflection.collaboration_id,
+        collaboration_of=lambda o: db_get(Collaboration, o.reflection.collaboration_id),
+        partner_id_col=lambda: ImprovementAction.owner_partner_id,
+        partner_id_of=lambda o: o.owner_partner_id,
+        reflection_id_col=lambda: ImprovementAction.reflection_id,
+        reflection_of=lambda o: o.reflection,
+    ),
+    Conversation: Scope(
+        collaboration_id_col=lambda: Conversation.collaboration_id,
+        collaboration_id_of=lambda o: o.collaboration_id,
+        collaboration_of=lambda o: db_get(Collaboration, o.collaboration_id),
+        conversation_id_col=lambda: Conversation.id,
+        conversation_of=lambda o: o,
+    ),
+    Message: Scope(
+        collaboration_id_col=lambda: select(Conversation.collaboration_id).where(
+            Conversation.id == Message.conversation_id).scalar_subquery(),
+        collaboration_id_of=lambda o: db_get(Conversation, o.conversation_id).collaboration_id,
+        collaboration_of=lambda o: db_get(
+            Collaboration, db_get(Conversation, o.conversation_id).collaboration_id),
+        owner_id_col=lambda: Message.author_id,
+        owner_id_of=lambda o: o.author_id,
+        conversation_id_col=lambda: Message.conversation_id,
+        conversation_of=lambda o: db_get(Conversation, o.conversation_id),
+    ),
     Organization: Scope(),
     User: Scope(owner_id_col=lambda: User.id, owner_id_of=lambda o: o.id),
 }
@@ -201,12 +264,18 @@ class Rule:
         )
 
 
-def rule(*grants: Grant, active: bool = False) -> Rule:
-    return Rule(tuple(grants), (CollaborationActive(),) if active else ())
+def rule(*grants: Grant, active: bool = False, when: tuple = ()) -> Rule:
+    """Grants (any may allow), plus conditions that must all hold: `when` and, if `active`,
+    a collaboration that is not archived."""
+    return Rule(tuple(grants), tuple(when) + ((CollaborationActive(),) if active else ()))
 
 
 ANY_MEMBER = MemberWithRole()
 COORDINATOR = MemberWithRole(Role.COORDINATOR)
+# Members who take part in the conversation of a space; observers only read.
+SPEAKERS = MemberWithRole(Role.COORDINATOR, Role.PARTNER_STAFF, Role.CITIZEN, Role.GUARDIAN)
+READS = ReadsReflection()
+OPEN = ReflectionOpen()
 
 RULES: dict[tuple[type, str], Rule] = {
     (Collaboration, "read"): rule(ANY_MEMBER),
@@ -239,4 +308,28 @@ RULES: dict[tuple[type, str], Rule] = {
     (User, "read"): rule(SharesACollaboration()),
     (ApiToken, "read"): rule(Owner()),
     (ApiToken, "revoke"): rule(Owner()),
+    # -- reflections (visibility in coprod/policy/visibility.py) --
+    (Collaboration, "post_reflection"): rule(SPEAKERS, active=True),
+    (Collaboration, "start_conversation"): rule(ANY_MEMBER, active=True),
+    (Reflection, "read"): rule(READS),
+    # Who wrote it, when the author chose to speak for their organization only: coordinators.
+    (Reflection, "read_author"): rule(AttributedToPerson(), Owner(), COORDINATOR, when=(READS,)),
+    (Reflection, "update"): rule(Owner(), active=True, when=(READS, OPEN)),
+    (Reflection, "withdraw"): rule(Owner(), COORDINATOR, active=True, when=(READS, OPEN)),
+    (Reflection, "reply"): rule(SPEAKERS, active=True, when=(READS, OPEN)),
+    # "We see this too" is said by a partner organization, through one of its members.
+    (Reflection, "react"): rule(SpeaksForAPartner(), active=True, when=(READS, OPEN)),
+    (Reflection, "create_action"): rule(
+        COORDINATOR, StaffOfPartner(), active=True,
+        when=(READS, OPEN, ReflectionCanBecomeAction())),
+    (Reply, "read"): rule(READS),
+    (Reply, "update"): rule(Owner(), active=True, when=(READS, OPEN)),
+    (Reply, "withdraw"): rule(Owner(), COORDINATOR, active=True, when=(READS,)),
+    (ImprovementAction, "read"): rule(READS),
+    # The owning partner's staff and coordinators move an action along.
+    (ImprovementAction, "update"): rule(COORDINATOR, StaffOfPartner(), active=True,
+                                        when=(READS,)),
+    (Conversation, "read"): rule(ConversationParticipant(), when=(ANY_MEMBER,)),
+    (Conversation, "post"): rule(ConversationParticipant(), active=True, when=(ANY_MEMBER,)),
+    (Message, "read"): rule(ConversationParticipant(), when=(ANY_MEMBER,)),
 }

@@ -1,0 +1,1 @@
+"""Accounts: users, invitations, log-in, password reset and personal access tokens."""

@@ -1,0 +1,1 @@
+"""Email: the outbox table, rendering and the sending task."""

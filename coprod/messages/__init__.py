@@ -1,0 +1,1 @@
+"""Messages: conversations between members of one collaboration."""

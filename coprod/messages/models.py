@@ -1,0 +1,61 @@
+"""Conversations between members of one collaboration, across organizations.
+
+Only participants read a conversation, and only while they are members of its collaboration:
+leaving the collaboration ends access at once (the policy checks membership in SQL).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from coprod.accounts.models import User
+from coprod.common import UTCDateTime, utcnow
+from coprod.extensions import db
+
+MESSAGE_MAX = 10_000
+
+
+class Conversation(db.Model):
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    collaboration_id: Mapped[int] = mapped_column(
+        ForeignKey("collaborations.id", ondelete="CASCADE"), index=True)
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Kept with each new message so the conversation list sorts and counts without scanning.
+    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+    participants: Mapped[list[Participant]] = relationship(
+        back_populates="conversation", cascade="all, delete-orphan")
+
+
+class Participant(db.Model):
+    __tablename__ = "conversation_participants"
+
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True, index=True)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    conversation: Mapped[Conversation] = relationship(back_populates="participants")
+    user: Mapped[User] = relationship()
+
+
+class Message(db.Model):
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+    author: Mapped[User] = relationship()

@@ -1,0 +1,165 @@
+"""Who may read a reflection (and what hangs off it) and a conversation.
+
+Each grant answers for one object in Python and as an SQL clause, from the same reading of
+the visibility: the whole collaboration; the author's organization only; coordinators only;
+or chosen partner organizations (the author's own included). Authors always read their own,
+while they are members. Nobody outside the collaboration reads anything.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, exists, false, or_, select
+from sqlalchemy.orm import aliased
+
+from coprod.accounts.models import Role
+from coprod.policy.grants import Grant
+
+
+def _models():
+    from coprod.reflections.models import Reflection, ReflectionAudience
+    from coprod.spaces.models import Membership
+
+    return Reflection, ReflectionAudience, Membership
+
+
+def reads_reflection(actor, reflection) -> bool:
+    """The per-object reading of a reflection's visibility."""
+    from coprod.reflections.models import Visibility
+
+    seat = actor.seat(reflection.collaboration_id)
+    if seat is None:
+        return False
+    if reflection.author_id == actor.user_id:
+        return True
+    visibility = reflection.visibility
+    if visibility == Visibility.COLLABORATION:
+        return True
+    if visibility == Visibility.COORDINATORS:
+        return seat.role == Role.COORDINATOR
+    if seat.partner_id is None:
+        return False
+    if visibility == Visibility.ORGANIZATION:
+        return seat.partner_id == reflection.partner_id
+    if visibility == Visibility.PARTNERS:
+        return (seat.partner_id == reflection.partner_id
+                or seat.partner_id in reflection.audience_partner_ids)
+    return False
+
+
+def reflection_readers_clause(actor):
+    """SQL: the reflections (of table `reflections`) the actor may read."""
+    from coprod.reflections.models import Visibility
+
+    Reflection, Audience, Membership = _models()
+    if actor.user_id is None:
+        return false()
+    seat = aliased(Membership)
+    return exists().where(
+        seat.user_id == actor.user_id,
+        seat.collaboration_id == Reflection.collaboration_id,
+        or_(
+            Reflection.author_id == actor.user_id,
+            Reflection.visibility == Visibility.COLLABORATION,
+            and_(Reflection.visibility == Visibility.COORDINATORS,
+                 seat.role == Role.COORDINATOR),
+            and_(Reflection.visibility == Visibility.ORGANIZATION,
+                 seat.partner_id == Reflection.partner_id),
+            and_(Reflection.visibility == Visibility.PARTNERS,
+                 or_(seat.partner_id == Reflection.partner_id,
+                     seat.partner_id.in_(select(Audience.partner_id).where(
+                         Audience.reflection_id == Reflection.id)))),
+        ),
+    )
+
+
+class ReadsReflection(Grant):
+    """Reads the reflection the object is (or belongs to)."""
+
+    def allows(self, actor, obj, scope):
+        return reads_reflection(actor, scope.reflection_of(obj))
+
+    def where(self, actor, scope):
+        Reflection, _, _ = _models()
+        column = scope.reflection_id_col()
+        if column is Reflection.id:
+            return reflection_readers_clause(actor)
+        return column.in_(select(Reflection.id).where(reflection_readers_clause(actor)))
+
+
+class ReflectionOpen(Grant):
+    """A condition: the reflection has not been withdrawn."""
+
+    def allows(self, actor, obj, scope):
+        return scope.reflection_of(obj).withdrawn_at is None
+
+    def where(self, actor, scope):
+        Reflection, _, _ = _models()
+        column = scope.reflection_id_col()
+        if column is Reflection.id:
+            return Reflection.withdrawn_at.is_(None)
+        return column.in_(select(Reflection.id).where(Reflection.withdrawn_at.is_(None)))
+
+
+class ReflectionCanBecomeAction(Grant):
+    """A condition: an 'improve' reflection that is not an action yet."""
+
+    def allows(self, actor, obj, scope):
+        from coprod.reflections.models import Kind
+
+        return obj.kind == Kind.IMPROVE and obj.action is None
+
+    def where(self, actor, scope):
+        from coprod.reflections.models import ImprovementAction, Kind, Reflection
+
+        return and_(Reflection.kind == Kind.IMPROVE, ~exists().where(
+            ImprovementAction.reflection_id == Reflection.id))
+
+
+class AttributedToPerson(Grant):
+    """The author chose to be named."""
+
+    def allows(self, actor, obj, scope):
+        from coprod.reflections.models import Attribution
+
+        return obj.attribution == Attribution.PERSON
+
+    def where(self, actor, scope):
+        from coprod.reflections.models import Attribution, Reflection
+
+        return Reflection.attribution == Attribution.PERSON
+
+
+class SpeaksForAPartner(Grant):
+    """A member acting on behalf of a partner organization of the object's collaboration."""
+
+    roles = frozenset({Role.COORDINATOR, Role.PARTNER_STAFF})
+
+    def allows(self, actor, obj, scope):
+        seat = actor.seat(scope.collaboration_id_of(obj))
+        return seat is not None and seat.partner_id is not None and seat.role in self.roles
+
+    def where(self, actor, scope):
+        from coprod.spaces.models import Membership
+
+        if actor.user_id is None:
+            return false()
+        return scope.collaboration_id_col().in_(select(Membership.collaboration_id).where(
+            Membership.user_id == actor.user_id, Membership.partner_id.is_not(None),
+            Membership.role.in_(self.roles)))
+
+
+class ConversationParticipant(Grant):
+    """Takes part in the conversation (the object is it, or one of its messages)."""
+
+    def allows(self, actor, obj, scope):
+        conversation = scope.conversation_of(obj)
+        return actor.user_id is not None and any(
+            p.user_id == actor.user_id for p in conversation.participants)
+
+    def where(self, actor, scope):
+        from coprod.messages.models import Participant
+
+        if actor.user_id is None:
+            return false()
+        return scope.conversation_id_col().in_(select(Participant.conversation_id).where(
+            Participant.user_id == actor.user_id))

@@ -1,0 +1,1 @@
+"""Reflections: what works and what must improve, replies, reactions and actions."""

@@ -1,0 +1,1 @@
+"""Collaboration spaces: organizations, partners, members and the charter."""

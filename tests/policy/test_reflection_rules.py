@@ -1,0 +1,189 @@
+"""Role x visibility x organization x action for reflections, replies, actions, conversations.
+
+One collaboration with partners A, B and C. The author speaks for A; a colleague also speaks
+for A; staff of B and C; a coordinator who speaks for C (coordinators are not exempt from
+visibility); a citizen, a guardian, an observer; an outsider of another collaboration; a
+member who left. Each reflection is checked three ways, as in test_rules_table: policy.may,
+membership in the SQL-filtered list, and get_or_404's 404 (unreadable) or 403 (read-only).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+from werkzeug.exceptions import Forbidden, NotFound
+
+from coprod import policy
+from coprod.accounts.models import Role
+from coprod.extensions import db
+from coprod.messages.models import Conversation, Message, Participant
+from coprod.reflections import operations
+from coprod.reflections.models import Attribution, ImprovementAction, Reflection, Reply
+from coprod.spaces.models import CollaborationStatus
+from tests.factories import CollaborationFactory, PartnerFactory, member
+
+ROLES = ["author", "colleague", "staff_b", "staff_c", "coordinator", "citizen", "guardian",
+         "observer", "outsider", "left", "anonymous"]
+MEMBERS = {"author", "colleague", "staff_b", "staff_c", "coordinator", "citizen", "guardian",
+           "observer"}
+SPEAKERS = MEMBERS - {"observer"}
+FOR_A_PARTNER = {"author", "colleague", "staff_b", "staff_c", "coordinator"}
+NOBODY: set[str] = set()
+
+# Who may read each reflection, by its visibility.
+READERS = {
+    "whole": MEMBERS,
+    "organization": {"author", "colleague"},
+    "coordinators": {"author", "coordinator"},
+    "partners_b": {"author", "colleague", "staff_b"},
+}
+
+
+def expected(name: str, status: str) -> dict[str, set[str]]:
+    """The table: reflection -> action -> roles allowed, derived in plain words."""
+    readers = READERS[name]
+    if status == "archived":
+        return {"read": readers, "update": NOBODY, "withdraw": NOBODY, "reply": NOBODY,
+                "react": NOBODY, "create_action": NOBODY,
+                "read_author": readers & {"author", "coordinator"} if name == "whole"
+                else readers}
+    return {
+        "read": readers,
+        "update": {"author"},
+        "withdraw": readers & {"author", "coordinator"},
+        "reply": readers & SPEAKERS,
+        "react": readers & FOR_A_PARTNER,
+        # "whole" is an action already; the others may become one
+        "create_action": NOBODY if name == "whole"
+        else readers & {"coordinator", "author", "colleague"},
+        # "whole" is signed with the organization only: the author stays known to coordinators
+        "read_author": readers & {"author", "coordinator"} if name == "whole" else readers,
+    }
+
+
+def build(status: CollaborationStatus):
+    collab = CollaborationFactory()
+    a, b, c = (PartnerFactory(collaboration=collab) for _ in range(3))
+    seats = {
+        "author": member(collab, Role.PARTNER_STAFF, a),
+        "colleague": member(collab, Role.PARTNER_STAFF, a),
+        "staff_b": member(collab, Role.PARTNER_STAFF, b),
+        "staff_c": member(collab, Role.PARTNER_STAFF, c),
+        "coordinator": member(collab, Role.COORDINATOR, c),
+        "citizen": member(collab, Role.CITIZEN),
+        "guardian": member(collab, Role.GUARDIAN),
+        "observer": member(collab, Role.OBSERVER),
+        "left": member(collab, Role.PARTNER_STAFF, b),
+    }
+    seats["outsider"] = member(CollaborationFactory(), Role.COORDINATOR)
+    db.session.commit()
+    author = policy.actor_for(seats["author"].user)
+    common = dict(kind="improve", perspective="citizens", component="routines",
+                  learning_level="inter", mode="exploitation", body="The handover is slow.")
+    reflections = {
+        "whole": operations.post_reflection(author, collab, visibility="collaboration",
+                                            attribution=Attribution.ORGANIZATION, **common),
+        "organization": operations.post_reflection(author, collab, visibility="organization",
+                                                   **common),
+        "coordinators": operations.post_reflection(author, collab, visibility="coordinators",
+                                                   **common),
+        "partners_b": operations.post_reflection(author, collab, visibility="partners",
+                                                 audience=[b.id], **common),
+    }
+    replies = {name: operations.reply(author, r, "We are on it.")
+               for name, r in reflections.items()}
+    conversation = Conversation(collaboration_id=collab.id, subject="Handover",
+                                created_by_id=seats["author"].user_id)
+    conversation.participants = [Participant(user_id=seats[r].user_id)
+                                 for r in ("author", "staff_b", "left")]
+    db.session.add(conversation)
+    db.session.flush()
+    message = Message(conversation_id=conversation.id, author_id=seats["author"].user_id,
+                      body="Can we meet on Thursday?")
+    db.session.add(message)
+    actions = {}
+    coordinator = policy.actor_for(seats["coordinator"].user)
+    actions["whole"] = operations.create_action(
+        coordinator, reflections["whole"], title="Faster handover", owner_partner_id=b.id,
+        due_on=date(2030, 1, 1))
+    db.session.delete(seats["left"])  # leaving ends access at once
+    collab.status = status
+    db.session.commit()
+    actors = {name: policy.actor_for(m.user) for name, m in seats.items()}
+    actors["anonymous"] = policy.Actor(user_id=None)
+    return reflections, replies, actions, conversation, message, actors
+
+
+def check(obj, action: str, allowed: set[str], readers: set[str], actors, label: str):
+    """All three answers for every role; returns the disagreements."""
+    model = type(obj)
+    failures = []
+    for role in ROLES:
+        actor = actors[role]
+        want = role in allowed
+        got = policy.may(actor, action, obj)
+        listed = obj.id in set(db.session.scalars(
+            select(model.id).where(policy.where(actor, model, action))))
+        if got != want or listed != want:
+            failures.append(f"{label} {action} {role}: want {want}, may {got}, list {listed}")
+            continue
+        try:
+            policy.get_or_404(actor, model, obj.id, action)
+            outcome = "ok"
+        except NotFound:
+            outcome = "404"
+        except Forbidden:
+            outcome = "403"
+        should = "ok" if want else ("403" if role in readers else "404")
+        if outcome != should:
+            failures.append(f"{label} {action} {role}: get_or_404 {outcome}, want {should}")
+    return failures
+
+
+@pytest.mark.parametrize("status", ["active", "archived"])
+def test_reflection_table(db, status):
+    reflections, replies, actions, conversation, message, actors = build(
+        CollaborationStatus(status))
+    failures = []
+    for name, reflection in reflections.items():
+        table = expected(name, status)
+        for action, allowed in table.items():
+            failures += check(reflection, action, allowed, table["read"], actors, name)
+        readers = table["read"]
+        active = status == "active"
+        failures += check(replies[name], "read", readers, readers, actors, f"reply/{name}")
+        failures += check(replies[name], "update", {"author"} if active else NOBODY,
+                          readers, actors, f"reply/{name}")
+        failures += check(replies[name], "withdraw",
+                          readers & {"author", "coordinator"} if active else NOBODY,
+                          readers, actors, f"reply/{name}")
+    action = actions["whole"]
+    failures += check(action, "read", MEMBERS, MEMBERS, actors, "action")
+    # owned by B: B's staff and coordinators move it along
+    failures += check(action, "update", {"staff_b", "coordinator"} if status == "active"
+                      else NOBODY, MEMBERS, actors, "action")
+    failures += check(conversation, "read", {"author", "staff_b"}, {"author", "staff_b"},
+                      actors, "conversation")
+    failures += check(conversation, "post", {"author", "staff_b"} if status == "active"
+                      else NOBODY, {"author", "staff_b"}, actors, "conversation")
+    failures += check(message, "read", {"author", "staff_b"}, {"author", "staff_b"}, actors,
+                      "message")
+    assert not failures, "\n".join(failures)
+
+
+def test_withdrawn_reflection_takes_no_replies_reactions_or_actions(db):
+    reflections, _, _, _, _, actors = build(CollaborationStatus.ACTIVE)
+    target = reflections["whole"]
+    operations.withdraw_reflection(actors["author"], target)
+    db.session.commit()
+    for action in ("reply", "react", "update", "withdraw"):
+        assert not any(policy.may(actors[r], action, target) for r in ROLES), action
+    assert policy.may(actors["citizen"], "read", target)  # the tombstone stays readable
+    assert target.body == ""
+    assert db.session.scalar(select(Reply.body).where(Reply.reflection_id == target.id)) \
+        == "We are on it."
+    assert db.session.scalar(select(ImprovementAction).where(
+        ImprovementAction.reflection_id == target.id)) is not None
+    assert isinstance(target, Reflection)
