@@ -1,0 +1,191 @@
+"""Reads of reflections, always through the policy's SQL filter, in a fixed number of queries.
+
+The feed pages with a keyset cursor on (created_at, id), newest first, so a page costs the same
+wherever it is and nothing is skipped or repeated while others post.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from coprod import policy
+from coprod.common import UTC
+from coprod.extensions import db
+from coprod.policy import Actor
+from coprod.reflections.models import (
+    FeedVisit,
+    ImprovementAction,
+    Reaction,
+    Reflection,
+    ReflectionTag,
+    Reply,
+)
+from coprod.spaces.models import Collaboration, Partner
+
+PAGE_SIZE = 20
+PAGE_SIZE_MAX = 100
+
+
+@dataclass(frozen=True)
+class FeedFilters:
+    """What a reader narrows the feed to; None means no filter."""
+
+    kind: str | None = None
+    perspective: str | None = None
+    component: str | None = None
+    partner_id: int | None = None
+    tag: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+
+@dataclass
+class FeedPage:
+    items: list[Reflection]
+    next_cursor: str | None
+    unread_ids: set[int] = field(default_factory=set)
+    reply_counts: dict[int, int] = field(default_factory=dict)
+
+
+class BadCursor(ValueError):
+    """A cursor that was not made by encode_cursor."""
+
+
+def encode_cursor(reflection: Reflection) -> str:
+    raw = f"{reflection.created_at.isoformat()}|{reflection.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, ident = raw.partition("|")
+        when = datetime.fromisoformat(stamp)
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)), int(ident)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadCursor(cursor) from None
+
+
+def readable_reflections(actor: Actor, collaboration: Collaboration | None = None):
+    """select(Reflection) of what the actor may read (in one collaboration if given)."""
+    stmt = policy.scoped(actor, Reflection)
+    if collaboration is not None:
+        stmt = stmt.where(Reflection.collaboration_id == collaboration.id)
+    return stmt
+
+
+def apply_filters(stmt, filters: FeedFilters):
+    if filters.kind:
+        stmt = stmt.where(Reflection.kind == filters.kind)
+    if filters.perspective:
+        stmt = stmt.where(Reflection.perspective == filters.perspective)
+    if filters.component:
+        stmt = stmt.where(Reflection.component == filters.component)
+    if filters.partner_id:
+        stmt = stmt.where(Reflection.partner_id == filters.partner_id)
+    if filters.tag:
+        stmt = stmt.where(Reflection.id.in_(select(ReflectionTag.reflection_id).where(
+            ReflectionTag.name == filters.tag.strip().lower())))
+    if filters.since:
+        stmt = stmt.where(Reflection.created_at >= datetime.combine(filters.since, time.min, UTC))
+    if filters.until:
+        stmt = stmt.where(Reflection.created_at < datetime.combine(
+            filters.until + timedelta(days=1), time.min, UTC))
+    return stmt
+
+
+FEED_LOADS = (
+    selectinload(Reflection.author),
+    selectinload(Reflection.partner).selectinload(Partner.organization),
+    selectinload(Reflection.tags),
+    selectinload(Reflection.audience),
+    selectinload(Reflection.action),
+)
+
+
+def feed(actor: Actor, collaboration: Collaboration, filters: FeedFilters | None = None, *,
+         cursor: str | None = None, limit: int = PAGE_SIZE) -> FeedPage:
+    """One page of the reflections the actor may read, newest first, with unread markers."""
+    limit = max(1, min(limit, PAGE_SIZE_MAX))
+    stmt = apply_filters(readable_reflections(actor, collaboration), filters or FeedFilters())
+    if cursor:
+        when, ident = decode_cursor(cursor)
+        stmt = stmt.where(or_(Reflection.created_at < when,
+                              and_(Reflection.created_at == when, Reflection.id < ident)))
+    stmt = stmt.order_by(Reflection.created_at.desc(), Reflection.id.desc()).limit(limit + 1)
+    items = list(db.session.scalars(stmt.options(*FEED_LOADS)))
+    more = len(items) > limit
+    items = items[:limit]
+    page = FeedPage(items, encode_cursor(items[-1]) if more and items else None)
+    ids = [r.id for r in items]
+    if ids:
+        page.reply_counts = reply_counts(actor, ids)
+        page.unread_ids = _unread(actor, collaboration, items)
+    return page
+
+
+def reply_counts(actor: Actor, reflection_ids: list[int]) -> dict[int, int]:
+    """Replies per reflection (not withdrawn), in one query."""
+    rows = db.session.execute(
+        select(Reply.reflection_id, func.count()).where(
+            Reply.reflection_id.in_(reflection_ids), Reply.withdrawn_at.is_(None),
+            policy.where(actor, Reply, "read"))
+        .group_by(Reply.reflection_id))
+    return dict(rows.all())
+
+
+def _unread(actor: Actor, collaboration: Collaboration, items: list[Reflection]) -> set[int]:
+    """Reflections by others posted since the reader last looked at this feed."""
+    seen = db.session.scalar(select(FeedVisit.seen_at).where(
+        FeedVisit.user_id == actor.user_id, FeedVisit.collaboration_id == collaboration.id))
+    return {r.id for r in items
+            if r.author_id != actor.user_id and (seen is None or r.created_at > seen)}
+
+
+def unread_count(actor: Actor, collaboration: Collaboration) -> int:
+    """How many readable reflections by others are newer than the reader's last visit."""
+    seen = select(FeedVisit.seen_at).where(
+        FeedVisit.user_id == actor.user_id,
+        FeedVisit.collaboration_id == collaboration.id).scalar_subquery()
+    stmt = readable_reflections(actor, collaboration).where(
+        Reflection.author_id != actor.user_id,
+        or_(seen.is_(None), Reflection.created_at > seen))
+    return db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+
+
+def reflection_with_thread(actor: Actor, reflection_id: int) -> tuple[Reflection, list[Reply],
+                                                                      list[Reaction]]:
+    """A readable reflection (404 otherwise) with its replies and reactions, in fixed queries."""
+    reflection = policy.get_or_404(actor, Reflection, reflection_id)
+    replies = list(db.session.scalars(
+        policy.scoped(actor, Reply).where(Reply.reflection_id == reflection.id)
+        .order_by(Reply.created_at, Reply.id)
+        .options(selectinload(Reply.author),
+                 selectinload(Reply.partner).selectinload(Partner.organization))))
+    reactions = list(db.session.scalars(
+        select(Reaction).where(Reaction.reflection_id == reflection.id)
+        .options(selectinload(Reaction.partner).selectinload(Partner.organization))
+        .order_by(Reaction.created_at)))
+    return reflection, replies, reactions
+
+
+def actions_of(actor: Actor, collaboration: Collaboration, *, status=None
+               ) -> list[ImprovementAction]:
+    """The improvement actions the actor may read in a collaboration, soonest due first."""
+    stmt = (policy.scoped(actor, ImprovementAction)
+            .join(Reflection, ImprovementAction.reflection_id == Reflection.id)
+            .where(Reflection.collaboration_id == collaboration.id)
+            .options(selectinload(ImprovementAction.owner_partner).selectinload(
+                Partner.organization), selectinload(ImprovementAction.owner_user),
+                selectinload(ImprovementAction.reflection))
+            .order_by(ImprovementAction.due_on.is_(None), ImprovementAction.due_on,
+                      ImprovementAction.id))
+    if status is not None:
+        stmt = stmt.where(ImprovementAction.status == status)
+    return list(db.session.scalars(stmt))

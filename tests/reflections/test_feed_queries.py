@@ -1,0 +1,102 @@
+"""The feed query: policy-filtered, newest first, keyset pages, unread markers, fixed queries."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event
+
+from coprod import policy
+from coprod.accounts.models import Role
+from coprod.extensions import db
+from coprod.reflections import operations, queries
+from tests.factories import CollaborationFactory, PartnerFactory, member
+
+COMMON = dict(kind="works", perspective="citizens", component="routines",
+              learning_level="inter", mode="exploitation")
+
+
+@pytest.fixture
+def space(db):
+    collab = CollaborationFactory()
+    a, b = PartnerFactory(collaboration=collab), PartnerFactory(collaboration=collab)
+    people = {"a": member(collab, Role.PARTNER_STAFF, a),
+              "b": member(collab, Role.PARTNER_STAFF, b)}
+    db.session.commit()
+    return collab, people
+
+
+def _post(collab, seat, n, visibility="collaboration"):
+    actor = policy.actor_for(seat.user)
+    made = [operations.post_reflection(actor, collab, body=f"Reflection {i}",
+                                       visibility=visibility, tags=["handover"], **COMMON)
+            for i in range(n)]
+    db.session.commit()
+    return made
+
+
+def test_pages_cover_everything_once_newest_first(space):
+    collab, people = space
+    made = _post(collab, people["a"], 7)
+    reader = policy.actor_for(people["b"].user)
+    seen, cursor = [], None
+    while True:
+        page = queries.feed(reader, collab, cursor=cursor, limit=3)
+        seen += [r.id for r in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == [r.id for r in reversed(made)]
+
+
+def test_org_only_reflections_stay_out_of_other_feeds(space):
+    collab, people = space
+    _post(collab, people["a"], 2, visibility="organization")
+    assert queries.feed(policy.actor_for(people["b"].user), collab).items == []
+    assert len(queries.feed(policy.actor_for(people["a"].user), collab).items) == 2
+
+
+def test_unread_until_the_reader_looks(space):
+    collab, people = space
+    _post(collab, people["a"], 2)
+    reader = policy.actor_for(people["b"].user)
+    assert queries.unread_count(reader, collab) == 2
+    assert len(queries.feed(reader, collab).unread_ids) == 2
+    operations.mark_feed_seen(reader, collab)
+    db.session.commit()
+    assert queries.unread_count(reader, collab) == 0
+    assert queries.feed(reader, collab).unread_ids == set()
+
+
+def test_bad_cursor_is_refused(space):
+    collab, people = space
+    with pytest.raises(queries.BadCursor):
+        queries.feed(policy.actor_for(people["a"].user), collab, cursor="not-a-cursor")
+
+
+def _count_queries(fn):
+    count = 0
+
+    def before(*args, **kwargs):
+        nonlocal count
+        count += 1
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        fn()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+    return count
+
+
+def test_feed_runs_the_same_number_of_queries_for_any_page_size(space):
+    collab, people = space
+    for r in _post(collab, people["a"], 12):
+        operations.reply(policy.actor_for(people["b"].user), r, "Same here")
+    db.session.commit()
+
+    def run(limit):
+        db.session.expire_all()
+        reader = policy.actor_for(people["b"].user)
+        return _count_queries(lambda: queries.feed(reader, collab, limit=limit))
+
+    assert run(2) == run(12)
