@@ -178,6 +178,11 @@ def reflection_with_thread(actor: Actor, reflection_id: int) -> tuple[Reflection
 def actions_of(actor: Actor, collaboration: Collaboration, *, status=None
                ) -> list[ImprovementAction]:
     """The improvement actions the actor may read in a collaboration, soonest due first."""
+    return list(db.session.scalars(select_actions(actor, collaboration, status=status)))
+
+
+def select_actions(actor: Actor, collaboration: Collaboration, *, status=None):
+    """select(ImprovementAction) behind actions_of, for callers that page it in SQL."""
     stmt = (policy.scoped(actor, ImprovementAction)
             .join(Reflection, ImprovementAction.reflection_id == Reflection.id)
             .where(Reflection.collaboration_id == collaboration.id)
@@ -188,4 +193,4 @@ def actions_of(actor: Actor, collaboration: Collaboration, *, status=None
                       ImprovementAction.id))
     if status is not None:
         stmt = stmt.where(ImprovementAction.status == status)
-    return list(db.session.scalars(stmt))
+    return stmt
