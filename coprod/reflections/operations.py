@@ -218,6 +218,9 @@ def withdraw_reflection(actor: Actor, reflection: Reflection) -> Reflection:
 def reply(actor: Actor, reflection: Reflection, body: str, *, parent_id: int | None = None,
           mentions: Iterable[int] = ()) -> Reply:
     """Answer a reflection (or a reply under it); the answer has the reflection's readers."""
+    if reflection.is_withdrawn and policy.may(actor, "read", reflection):
+        raise OperationError(_("This reflection was withdrawn: it takes no more replies."),
+                             status=409)
     policy.require(actor, "reply", reflection)
     if parent_id is not None:
         parent = db.session.get(Reply, parent_id)
@@ -297,10 +300,25 @@ def _clean_title(title: str | None) -> str:
     return text
 
 
+def _refuse_unless_open_improvement(actor: Actor, reflection: Reflection) -> None:
+    """Tell a reader why this reflection cannot become an action (the policy only says no)."""
+    if not policy.may(actor, "read", reflection):
+        return
+    if reflection.is_withdrawn:
+        raise OperationError(_("This reflection was withdrawn."), status=409)
+    if reflection.kind != Kind.IMPROVE:
+        raise OperationError(_("Only a reflection on what must improve becomes an action."),
+                             status=409)
+    if reflection.action is not None:
+        raise OperationError(_("This reflection is already an improvement action."),
+                             status=409)
+
+
 def create_action(actor: Actor, reflection: Reflection, *, title: str, owner_partner_id: int,
                   owner_user_id: int | None = None, due_on: date | None = None
                   ) -> ImprovementAction:
     """Turn an 'improve' reflection into an action one partner owns."""
+    _refuse_unless_open_improvement(actor, reflection)
     policy.require(actor, "create_action", reflection)
     partner, owner_user_id = _owner(reflection.collaboration_id, owner_partner_id,
                                     owner_user_id)
