@@ -15,7 +15,22 @@ from sqlalchemy import select
 
 from coprod import policy
 from coprod.accounts.models import Role
+from coprod.common import utcnow
+from coprod.messages.models import Conversation, Message, Participant
 from coprod.policy.rules import RULES
+from coprod.reflections.models import (
+    Attribution,
+    Component,
+    ImprovementAction,
+    Kind,
+    LearningLevel,
+    LearningMode,
+    Perspective,
+    Reflection,
+    ReflectionAudience,
+    Reply,
+    Visibility,
+)
 from coprod.spaces.models import CollaborationStatus, Membership
 from tests.conftest import reset_database
 from tests.factories import (
@@ -30,7 +45,7 @@ from tests.factories import (
     UserFactory,
 )
 
-EXAMPLES = int(os.environ.get("COPROD_POLICY_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("COPROD_POLICY_EXAMPLES", "300"))
 
 worlds = st.fixed_dictionaries({
     "collaborations": st.lists(st.booleans(), min_size=1, max_size=3),  # archived?
@@ -45,6 +60,18 @@ worlds = st.fixed_dictionaries({
     "invitations": st.lists(st.integers(0, 2), max_size=3),
     "tokens": st.lists(st.integers(0, 5), max_size=3),
     "revisions": st.lists(st.integers(0, 2), max_size=3),
+    # (author seat, visibility, audience partner indexes, kind, attribution, withdrawn)
+    "reflections": st.lists(st.tuples(
+        st.integers(0, 11), st.sampled_from(list(Visibility)),
+        st.lists(st.integers(0, 7), max_size=3), st.sampled_from(list(Kind)),
+        st.sampled_from(list(Attribution)), st.booleans()), max_size=6),
+    # (reflection, author seat)
+    "replies": st.lists(st.tuples(st.integers(0, 5), st.integers(0, 11)), max_size=5),
+    # (reflection, owner partner)
+    "actions": st.lists(st.tuples(st.integers(0, 5), st.integers(0, 7)), max_size=3),
+    # (collaboration, participant users)
+    "conversations": st.lists(st.tuples(st.integers(0, 2), st.lists(st.integers(0, 5),
+                                                                    max_size=4)), max_size=3),
 })
 
 
@@ -86,11 +113,59 @@ def _build(db, spec):
             db.session.add(CharterRevision(collaboration_id=collabs[ci].id,
                                            version=charter.version, why="x"))
     db.session.flush()
+    _build_reflections(db, spec, seats, partners)
+    _build_conversations(db, spec, collabs, users)
+    db.session.flush()
     for li in spec["leavers"]:
         if li < len(seats) and seats[li] in db.session:
             db.session.delete(seats[li])
     db.session.commit()
     return users
+
+
+def _build_reflections(db, spec, seats, partners):
+    """Raw rows, so that every combination is tried, even ones operations would refuse."""
+    reflections = []
+    for si, visibility, audience, kind, attribution, withdrawn in spec["reflections"]:
+        if si >= len(seats):
+            continue
+        seat = seats[si]
+        reflection = Reflection(
+            collaboration_id=seat.collaboration_id, author_id=seat.user_id,
+            partner_id=seat.partner_id, kind=kind, perspective=Perspective.CITIZENS,
+            component=Component.ROUTINES, learning_level=LearningLevel.INTER,
+            mode=LearningMode.EXPLOITATION, body="text", visibility=visibility,
+            attribution=attribution, withdrawn_at=utcnow() if withdrawn else None)
+        own = [p for p in partners if p.collaboration_id == seat.collaboration_id]
+        reflection.audience = [ReflectionAudience(partner_id=p.id) for p in
+                               {own[i % len(own)] for i in audience} if own] if own else []
+        db.session.add(reflection)
+        reflections.append(reflection)
+    db.session.flush()
+    for ri, si in spec["replies"]:
+        if ri < len(reflections) and si < len(seats):
+            db.session.add(Reply(reflection_id=reflections[ri].id, author_id=seats[si].user_id,
+                                 body="reply"))
+    for ri, pi in spec["actions"]:
+        if ri < len(reflections) and reflections[ri].action is None:
+            own = [p for p in partners if p.collaboration_id == reflections[ri].collaboration_id]
+            if own:
+                db.session.add(ImprovementAction(reflection=reflections[ri], title="do it",
+                                                 owner_partner_id=own[pi % len(own)].id))
+
+
+def _build_conversations(db, spec, collabs, users):
+    for ci, user_indexes in spec["conversations"]:
+        if ci >= len(collabs):
+            continue
+        conversation = Conversation(collaboration_id=collabs[ci].id, subject="s")
+        conversation.participants = [Participant(user_id=users[i].id)
+                                     for i in sorted(set(user_indexes)) if i < len(users)]
+        db.session.add(conversation)
+        db.session.flush()
+        for p in conversation.participants:
+            db.session.add(Message(conversation_id=conversation.id, author_id=p.user_id,
+                                   body="hello"))
 
 
 @settings(max_examples=EXAMPLES, deadline=None,
