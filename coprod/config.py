@@ -34,6 +34,18 @@ def _persistent_secret(instance_path: Path) -> str:
     return key
 
 
+# Compiled catalogs, one per language: <lang>/LC_MESSAGES/messages.mo (make translations).
+TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
+
+
+def catalog_languages(translations_dir: Path = TRANSLATIONS_DIR) -> list[str]:
+    """English (the source strings) then every language with a compiled catalog, so the
+    language select never offers a language whose pages would stay English."""
+    found = sorted(mo.parent.parent.name
+                   for mo in translations_dir.glob("*/LC_MESSAGES/messages.mo"))
+    return ["en"] + [code for code in found if code != "en"]
+
+
 def _sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
@@ -114,7 +126,8 @@ def load(instance_path: str, overrides: dict | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": "UTC",
-        "LANGUAGES": ["en", "da", "fi"],
+        "BABEL_TRANSLATION_DIRECTORIES": str(TRANSLATIONS_DIR),
+        "LANGUAGES": catalog_languages(),
         # Rate limits on logging in, per account and per client address.
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_LOGIN_PER_ACCOUNT": env.get("RATELIMIT_LOGIN_PER_ACCOUNT", "5 per 15 minutes"),
