@@ -75,7 +75,8 @@ def test_new_person_signs_up_from_the_emailed_link(app, client, outbox):
 
     spent = client.get(path)
     assert spent.status_code == 410
-    assert "This invitation has already been used." in spent.get_data(as_text=True)
+    # Ida chose Danish when signing up: she is told in Danish.
+    assert "Invitationen er allerede brugt." in spent.get_data(as_text=True)
     assert client.post(path, data={"display_name": "Again"}).status_code == 410
 
 

@@ -41,15 +41,15 @@ def test_profile_shows_the_current_values(db, client, login):
 def test_update_profile(db, client, login):
     user = _logged_in_user(db, login, locale="en", timezone="UTC")
     response = client.post("/profile", data={"display_name": "  Katrine Fønsmark ",
-                                             "locale": "fi", "timezone": "Europe/Helsinki"})
+                                             "locale": "da", "timezone": "Europe/Helsinki"})
     assert response.status_code == 302
     page = client.get(response.headers["Location"])
-    assert "Your profile is saved." in page.text
-    assert '<html lang="fi">' in page.text
+    assert "Din profil er gemt." in page.text  # told in the language just chosen
+    assert '<html lang="da">' in page.text
     db.session.expire_all()
     user = db.session.get(User, user.id)
     assert (user.display_name, user.locale, user.timezone) == (
-        "Katrine Fønsmark", "fi", "Europe/Helsinki")
+        "Katrine Fønsmark", "da", "Europe/Helsinki")
 
 
 def test_invalid_profile_is_refused_next_to_the_field(db, client, login):
