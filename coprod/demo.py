@@ -15,12 +15,15 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import current_app, has_request_context
 
 from coprod import policy
 from coprod.accounts import operations as accounts
 from coprod.accounts.models import Role, User
+from coprod.common import utcnow
+from coprod.reflections import operations as reflecting
 from coprod.spaces import operations as spaces
 from coprod.spaces import queries
 from coprod.spaces.models import (
@@ -211,6 +214,38 @@ CHARTER = {
 }
 
 
+def _reflection(kind, perspective, component, level, mode, visibility, body, **extra):
+    return dict(kind=kind, perspective=perspective, component=component, learning_level=level,
+                mode=mode, visibility=visibility, body=body, **extra)
+
+
+REFLECTIONS = (
+    ("mentor", "cafe@demo.example.org", _reflection(
+        "works", "citizens", "routines", "inter", "exploitation", "collaboration",
+        "Citizens who start with **two short shifts a week** and one fixed mentor stay on. "
+        "The ones who started with long days left within a month.", tags=["onboarding",
+                                                                           "mentoring"])),
+    ("minibus", "carehome@demo.example.org", _reflection(
+        "improve", "collaboration", "assets", "inter", "exploitation", "partners",
+        "We hear about changed shifts at the café too late to plan the minibus. Residents then "
+        "wait, or miss their shift, and lose courage.", tags=["transport", "planning"],
+        audience_keys=("cafe", "jobcentre"))),
+    ("volunteers", "shelter@demo.example.org", _reflection(
+        "works", "local", "resources", "intra", "exploration", "organization",
+        "Pairing each new volunteer with one of our regulars for the first month made our own "
+        "volunteer coordination easier too.", tags=["mentoring"])),
+    ("followup", "jobcentre@demo.example.org", _reflection(
+        "improve", "citizens", "governance", "inter", "exploitation", "coordinators",
+        "Nobody owns the follow-up after the first month at a workplace. We should agree who "
+        "calls the citizen and when.", tags=["follow-up"])),
+    ("thursday", "communitycentre@demo.example.org", _reflection(
+        "works", "collaboration", "routines", "inter", "exploration", "collaboration",
+        "The Thursday café has become the place where partners and citizens meet without an "
+        "agenda. New ideas for workplaces came from there twice this month.",
+        tags=["meetings"], attribution="organization")),
+)
+
+
 @dataclass(frozen=True)
 class DemoLogin:
     email: str
@@ -271,7 +306,34 @@ def _build(password: str) -> Collaboration:
             _invite_and_accept(actor, collaboration, person, users[person.email], partner_ids)
     spaces.update_charter(actor, collaboration.charter, **CHARTER_DRAFT)
     spaces.update_charter(actor, collaboration.charter, base_version=1, **CHARTER)
+    _reflect(collaboration, users, partner_ids)
     return collaboration
+
+
+def _reflect(collaboration: Collaboration, users: dict[str, User],
+             partner_ids: dict[str, int]) -> None:
+    """Staff of several partners reflect with different visibilities, answer, react, and an
+    improvement becomes an action, so every screen of the space has something to show."""
+    def as_(email):
+        return policy.actor_for(users[email])
+
+    posted = {}
+    for key, email, fields in REFLECTIONS:
+        extra = dict(fields)
+        extra["audience"] = [partner_ids[k] for k in extra.pop("audience_keys", ())]
+        posted[key] = reflecting.post_reflection(as_(email), collaboration, **extra)
+    first = reflecting.reply(as_("cafe@demo.example.org"), posted["minibus"],
+                             "We can send the week's shift plan every Friday before noon.")
+    reflecting.reply(as_("carehome@demo.example.org"), posted["minibus"],
+                     "That would solve most of it. Could it include the mentor's name?",
+                     parent_id=first.id)
+    reflecting.react(as_("shelter@demo.example.org"), posted["mentor"])
+    reflecting.react(as_("communitycentre@demo.example.org"), posted["mentor"])
+    reflecting.create_action(
+        as_(DEMO_COORDINATOR_EMAIL), posted["minibus"],
+        title="Share the café's shift plan with the care home every Friday",
+        owner_partner_id=partner_ids["cafe"], owner_user_id=users["cafe@demo.example.org"].id,
+        due_on=(utcnow() + timedelta(days=21)).date())
 
 
 def _add_partner(actor, collaboration: Collaboration, demo_partner: DemoPartner):
