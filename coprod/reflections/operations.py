@@ -336,8 +336,8 @@ def update_action(actor: Actor, action: ImprovementAction, *, status, title: str
     """Move an action along; done needs a "you said, we did" note for the readers."""
     policy.require(actor, "update", action)
     status = _choice(ActionStatus, status, "status")
-    _, owner_user_id = _owner(action.reflection.collaboration_id, action.owner_partner_id,
-                              owner_user_id)
+    _partner, owner_user_id = _owner(action.reflection.collaboration_id,
+                                     action.owner_partner_id, owner_user_id)
     note = (done_note or "").strip() or None
     if status == ActionStatus.DONE and not note:
         raise OperationError(_("Say what was done: the people who raised it will read it."),
