@@ -42,6 +42,7 @@ class BearerSecurityPlugin(BasePlugin):
 def _blueprints():
     """Every resource of /api/v1, in the order the OpenAPI document lists them."""
     from coprod.api import (
+        actions,
         charter,
         collaborations,
         invitations,
@@ -49,11 +50,13 @@ def _blueprints():
         members,
         organizations,
         partners,
+        reflections,
         tokens,
     )
 
     return [me.blp, collaborations.blp, charter.blp, partners.blp, members.blp,
-            invitations.blp, organizations.blp, tokens.blp]
+            reflections.blp, actions.blp, invitations.blp, organizations.blp,
+            tokens.blp]
 
 
 def init_api(app: Flask) -> None:

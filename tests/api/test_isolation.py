@@ -6,8 +6,18 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import func, select
 
+from coprod import policy
 from coprod.accounts.models import Invitation, Role
+from coprod.reflections import operations
+from coprod.reflections.models import (
+    ActionStatus,
+    ImprovementAction,
+    Reaction,
+    Reflection,
+    Reply,
+)
 from coprod.spaces.models import Charter, Collaboration, Membership, Partner
 from tests.factories import (
     CollaborationFactory,
@@ -19,6 +29,8 @@ from tests.factories import (
 )
 
 CHARTER = {"why": "x", "resources": "x", "assets": "x", "routines": "x", "base_version": 0}
+REFLECTION = {"kind": "improve", "perspective": "citizens", "component": "routines",
+              "learning_level": "inter", "mode": "exploitation"}
 
 # Every route under a collaboration, with a body that would be accepted for a coordinator.
 ROUTES = [
@@ -40,10 +52,36 @@ ROUTES = [
     ("POST", "/collaborations/{c}/invitations", {"email": "new@example.org", "role": "observer"}),
     ("GET", "/collaborations/{c}/invitations/{i}", None),
     ("POST", "/collaborations/{c}/invitations/{i}/revoke", None),
+    ("GET", "/collaborations/{c}/reflections", None),
+    ("POST", "/collaborations/{c}/reflections", {**REFLECTION, "body": "Intruding"}),
+    ("GET", "/collaborations/{c}/reflections/{r}", None),
+    ("PATCH", "/collaborations/{c}/reflections/{r}", {"body": "Taken over"}),
+    ("POST", "/collaborations/{c}/reflections/{r}/withdraw", None),
+    ("GET", "/collaborations/{c}/reflections/{r}/history", None),
+    ("GET", "/collaborations/{c}/reflections/{r}/replies", None),
+    ("POST", "/collaborations/{c}/reflections/{r}/replies", {"body": "Intruding"}),
+    ("GET", "/collaborations/{c}/reflections/{r}/replies/{y}", None),
+    ("PATCH", "/collaborations/{c}/reflections/{r}/replies/{y}", {"body": "Taken over"}),
+    ("POST", "/collaborations/{c}/reflections/{r}/replies/{y}/withdraw", None),
+    ("PUT", "/collaborations/{c}/reflections/{r}/reaction", None),
+    ("DELETE", "/collaborations/{c}/reflections/{r}/reaction", None),
+    ("POST", "/collaborations/{c}/reflections/{r}/action", {"title": "Taken over",
+                                                           "owner_partner_id": 1}),
+    ("GET", "/collaborations/{c}/actions", None),
+    ("GET", "/collaborations/{c}/actions/{a}", None),
+    ("PATCH", "/collaborations/{c}/actions/{a}", {"status": "dropped"}),
 ]
 PLACEHOLDERS = {"collaboration_id": "c", "partner_id": "p", "membership_id": "m",
-                "invitation_id": "i"}
-WITH_OBJECT = [r for r in ROUTES if re.search(r"\{[pmi]\}", r[1])]
+                "invitation_id": "i", "reflection_id": "r", "reply_id": "y", "action_id": "a"}
+WITH_OBJECT = [r for r in ROUTES if re.search(r"\{[pmiray]\}", r[1])]
+
+
+def _readable(path: str) -> str:
+    """The nearest GET route at or above `path` (.../revoke -> the invitation itself)."""
+    gets = {p for m, p, _ in ROUTES if m == "GET"}
+    while path not in gets:
+        path = path.rsplit("/", 1)[0]
+    return path
 
 
 @pytest.fixture
@@ -60,7 +98,13 @@ def worlds(db, bearer):
         else:
             member(collab, Role.COORDINATOR)
         invitation = InvitationFactory(collaboration=collab)
-        spaces[name] = {"c": collab.id, "p": partner.id, "m": other.id, "i": invitation.id}
+        staff = policy.actor_for(member(collab, Role.PARTNER_STAFF, partner).user)
+        reflection = operations.post_reflection(staff, collab, body="Its own", **REFLECTION)
+        reply = operations.reply(staff, reflection, "Its own reply")
+        action = operations.create_action(staff, reflection, title="Its own",
+                                          owner_partner_id=partner.id)
+        spaces[name] = {"c": collab.id, "p": partner.id, "m": other.id, "i": invitation.id,
+                        "r": reflection.id, "y": reply.id, "a": action.id}
     db.session.commit()
     return spaces, bearer(caller)
 
@@ -72,6 +116,15 @@ def _unchanged(db, ids: dict) -> None:
     assert db.session.get(Partner, ids["p"]) is not None
     assert db.session.get(Membership, ids["m"]).role == Role.OBSERVER
     assert db.session.get(Invitation, ids["i"]).status == "pending"
+    reflection = db.session.get(Reflection, ids["r"])
+    assert reflection.body == "Its own" and reflection.withdrawn_at is None
+    assert db.session.get(Reply, ids["y"]).body == "Its own reply"
+    assert db.session.get(ImprovementAction, ids["a"]).status == ActionStatus.OPEN
+    assert db.session.scalar(select(func.count()).select_from(Reaction)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Reflection).where(
+        Reflection.collaboration_id == ids["c"])) == 1
+    assert db.session.scalar(select(func.count()).select_from(Reply).where(
+        Reply.reflection_id == ids["r"])) == 1
 
 
 @pytest.mark.parametrize("method,path,body", ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
@@ -95,7 +148,7 @@ def test_an_object_under_another_collaborations_url_answers_404(client, db, worl
     assert response.status_code == 404, response.get_json()
     _unchanged(db, spaces["also_mine"])
     # the same object under its own collaboration's URL is there (the 404 is not a typo)
-    own = "/api/v1" + path.removesuffix("/revoke").format(**spaces["also_mine"])
+    own = "/api/v1" + _readable(path).format(**spaces["also_mine"])
     assert client.get(own, headers=headers).status_code == 200
 
 
