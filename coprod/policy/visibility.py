@@ -66,8 +66,10 @@ def reflection_readers_clause(actor):
                  seat.partner_id == Reflection.partner_id),
             and_(Reflection.visibility == Visibility.PARTNERS,
                  or_(seat.partner_id == Reflection.partner_id,
+                     # correlate() by name: the reflection is two levels up, and automatic
+                     # correlation only looks one level up (it would read "in ANY audience").
                      seat.partner_id.in_(select(Audience.partner_id).where(
-                         Audience.reflection_id == Reflection.id)))),
+                         Audience.reflection_id == Reflection.id).correlate(Reflection)))),
         ),
     )
 
