@@ -48,6 +48,7 @@ def _blueprints():
         invitations,
         me,
         members,
+        messages,
         organizations,
         partners,
         reflections,
@@ -55,7 +56,7 @@ def _blueprints():
     )
 
     return [me.blp, collaborations.blp, charter.blp, partners.blp, members.blp,
-            reflections.blp, actions.blp, invitations.blp, organizations.blp,
+            reflections.blp, actions.blp, invitations.blp, messages.blp, organizations.blp,
             tokens.blp]
 
 

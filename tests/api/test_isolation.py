@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 
 from coprod import policy
 from coprod.accounts.models import Invitation, Role
+from coprod.messages import operations as messages
+from coprod.messages.models import Conversation, Message
 from coprod.reflections import operations
 from coprod.reflections.models import (
     ActionStatus,
@@ -70,10 +72,19 @@ ROUTES = [
     ("GET", "/collaborations/{c}/actions", None),
     ("GET", "/collaborations/{c}/actions/{a}", None),
     ("PATCH", "/collaborations/{c}/actions/{a}", {"status": "dropped"}),
+    ("GET", "/collaborations/{c}/conversations", None),
+    ("POST", "/collaborations/{c}/conversations", {"participant_ids": [1], "body": "Psst"}),
+    ("GET", "/collaborations/{c}/conversations/{v}", None),
+    ("GET", "/collaborations/{c}/conversations/{v}/messages", None),
+    ("POST", "/collaborations/{c}/conversations/{v}/messages", {"body": "Intruding"}),
+    ("POST", "/collaborations/{c}/conversations/{v}/participants", {"participant_ids": [1]}),
+    ("POST", "/collaborations/{c}/conversations/{v}/leave", None),
+    ("POST", "/collaborations/{c}/conversations/{v}/read", None),
 ]
 PLACEHOLDERS = {"collaboration_id": "c", "partner_id": "p", "membership_id": "m",
-                "invitation_id": "i", "reflection_id": "r", "reply_id": "y", "action_id": "a"}
-WITH_OBJECT = [r for r in ROUTES if re.search(r"\{[pmiray]\}", r[1])]
+                "invitation_id": "i", "reflection_id": "r", "reply_id": "y", "action_id": "a",
+                "conversation_id": "v"}
+WITH_OBJECT = [r for r in ROUTES if re.search(r"\{[pmirayv]\}", r[1])]
 
 
 def _readable(path: str) -> str:
@@ -103,8 +114,13 @@ def worlds(db, bearer):
         reply = operations.reply(staff, reflection, "Its own reply")
         action = operations.create_action(staff, reflection, title="Its own",
                                           owner_partner_id=partner.id)
+        # the caller writes to the staff member in their spaces; in `theirs` the observer does
+        starter = policy.actor_for(caller if name != "theirs" else other.user)
+        conversation = messages.start_conversation(starter, collab, [staff.user_id], "",
+                                                   "Its own message")
         spaces[name] = {"c": collab.id, "p": partner.id, "m": other.id, "i": invitation.id,
-                        "r": reflection.id, "y": reply.id, "a": action.id}
+                        "r": reflection.id, "y": reply.id, "a": action.id,
+                        "v": conversation.id}
     db.session.commit()
     return spaces, bearer(caller)
 
@@ -125,6 +141,14 @@ def _unchanged(db, ids: dict) -> None:
         Reflection.collaboration_id == ids["c"])) == 1
     assert db.session.scalar(select(func.count()).select_from(Reply).where(
         Reply.reflection_id == ids["r"])) == 1
+    conversation = db.session.get(Conversation, ids["v"])
+    assert len(conversation.participants) == 2
+    assert all(p.last_read_at is None for p in conversation.participants
+               if p.user_id != conversation.created_by_id)
+    assert db.session.scalars(select(Message.body).where(
+        Message.conversation_id == ids["v"])).all() == ["Its own message"]
+    assert db.session.scalar(select(func.count()).select_from(Conversation).where(
+        Conversation.collaboration_id == ids["c"])) == 1
 
 
 @pytest.mark.parametrize("method,path,body", ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
