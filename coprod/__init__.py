@@ -63,9 +63,11 @@ def _register_blueprints(app: Flask) -> None:
     from coprod.accounts.views import bp as accounts_bp
     from coprod.api import init_api
     from coprod.messages.views import bp as messages_bp
+    from coprod.reflections.views import bp as reflections_bp
     from coprod.spaces.views import bp as spaces_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(spaces_bp)
+    app.register_blueprint(reflections_bp)
     app.register_blueprint(messages_bp)
     init_api(app)

@@ -10,6 +10,7 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
@@ -18,15 +19,19 @@ from coprod import policy
 from coprod.common import UTC
 from coprod.extensions import db
 from coprod.policy import Actor
+from coprod.policy.actors import Seat
+from coprod.policy.visibility import reads_reflection
 from coprod.reflections.models import (
     FeedVisit,
     ImprovementAction,
+    Mention,
     Reaction,
     Reflection,
+    ReflectionRevision,
     ReflectionTag,
     Reply,
 )
-from coprod.spaces.models import Collaboration, Partner
+from coprod.spaces.models import Collaboration, Membership, Partner
 
 PAGE_SIZE = 20
 PAGE_SIZE_MAX = 100
@@ -51,6 +56,7 @@ class FeedPage:
     next_cursor: str | None
     unread_ids: set[int] = field(default_factory=set)
     reply_counts: dict[int, int] = field(default_factory=dict)
+    reaction_counts: dict[int, int] = field(default_factory=dict)
 
 
 class BadCursor(ValueError):
@@ -126,6 +132,7 @@ def feed(actor: Actor, collaboration: Collaboration, filters: FeedFilters | None
     ids = [r.id for r in items]
     if ids:
         page.reply_counts = reply_counts(actor, ids)
+        page.reaction_counts = reaction_counts(ids)
         page.unread_ids = _unread(actor, collaboration, items)
     return page
 
@@ -137,6 +144,17 @@ def reply_counts(actor: Actor, reflection_ids: list[int]) -> dict[int, int]:
             Reply.reflection_id.in_(reflection_ids), Reply.withdrawn_at.is_(None),
             policy.where(actor, Reply, "read"))
         .group_by(Reply.reflection_id))
+    return dict(rows.all())
+
+
+def reaction_counts(reflection_ids: list[int]) -> dict[int, int]:
+    """Partner organizations saying "we see this too", per reflection, in one query.
+
+    The ids come from a policy-filtered list; a reaction is as readable as its reflection.
+    """
+    rows = db.session.execute(
+        select(Reaction.reflection_id, func.count()).where(
+            Reaction.reflection_id.in_(reflection_ids)).group_by(Reaction.reflection_id))
     return dict(rows.all())
 
 
@@ -194,3 +212,42 @@ def select_actions(actor: Actor, collaboration: Collaboration, *, status=None):
     if status is not None:
         stmt = stmt.where(ImprovementAction.status == status)
     return stmt
+
+
+def revisions_of(reflection: Reflection) -> list[ReflectionRevision]:
+    """Earlier versions of a reflection the caller may read, newest first, with their editors."""
+    return list(db.session.scalars(
+        select(ReflectionRevision).where(ReflectionRevision.reflection_id == reflection.id)
+        .options(selectinload(ReflectionRevision.edited_by))
+        .order_by(ReflectionRevision.id.desc())))
+
+
+def mentions_in(reflection: Reflection) -> dict[int | None, list]:
+    """Who is mentioned in a reflection the caller may read (key None) and in each reply."""
+    found: dict[int | None, list] = {}
+    rows = db.session.scalars(
+        select(Mention).where(Mention.reflection_id == reflection.id)
+        .options(selectinload(Mention.user)).order_by(Mention.id))
+    for mention in rows:
+        found.setdefault(mention.reply_id, []).append(mention.user)
+    return found
+
+
+def members_who_read(reflection: Reflection, members: list[Membership]) -> list[Membership]:
+    """The members (already read through the policy) who may read this reflection.
+
+    Each is judged by the policy's own per-object reading of the visibility, from the seat in
+    hand, so offering someone as a mention costs no query and agrees with the operation.
+    """
+    return [m for m in members if reads_reflection(
+        Actor(user_id=m.user_id, _seats={m.collaboration_id: Seat(m.role, m.partner_id)}),
+        reflection)]
+
+
+def collaboration_today(collaboration: Collaboration) -> date:
+    """Today's date where the collaboration works: an action due today is not overdue yet."""
+    try:
+        zone = ZoneInfo(collaboration.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    return datetime.now(zone).date()

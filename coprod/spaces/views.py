@@ -17,6 +17,7 @@ from coprod.accounts import operations as accounts
 from coprod.accounts.models import Invitation
 from coprod.common import OperationError
 from coprod.extensions import db
+from coprod.reflections import queries as reflection_queries
 from coprod.spaces import forms, history, operations, queries
 from coprod.spaces.models import (
     Charter,
@@ -29,6 +30,8 @@ from coprod.spaces.models import (
 bp = Blueprint("spaces", __name__)
 
 FORM_INVALID = 422
+# The newest reflections the overview shows; the Reflections tab has them all.
+LATEST_REFLECTIONS = 5
 
 
 @bp.before_request
@@ -133,7 +136,7 @@ def new_collaboration():
 
 @bp.get("/c/<int:collaboration_id>")
 def collaboration(collaboration_id: int):
-    """Overview: what the collaboration is, how many take part, and my place in it."""
+    """Overview: what the collaboration is, my place in it, and its latest reflections."""
     actor = _actor()
     collab = _collaboration(collaboration_id)
     return render_template(
@@ -141,6 +144,8 @@ def collaboration(collaboration_id: int):
         membership=queries.membership_of(actor, collab),
         partner_count=queries.partner_count(actor, collab),
         member_count=queries.member_count(actor, collab),
+        latest=reflection_queries.feed(actor, collab, limit=LATEST_REFLECTIONS),
+        today=reflection_queries.collaboration_today(collab),
     )
 
 
