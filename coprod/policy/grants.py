@@ -8,6 +8,7 @@ tests/policy checks over random worlds that both answers agree.
 from __future__ import annotations
 
 from sqlalchemy import and_, exists, false, literal, select, true
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from coprod.accounts.models import Role
@@ -61,11 +62,12 @@ class StaffOfPartner(Grant):
 
         if actor.user_id is None:
             return false()
+        seat = aliased(Membership)  # never correlated with a memberships table outside
         return exists().where(
-            Membership.user_id == actor.user_id,
-            Membership.role == Role.PARTNER_STAFF,
-            Membership.collaboration_id == scope.collaboration_id_col(),
-            Membership.partner_id == scope.partner_id_col(),
+            seat.user_id == actor.user_id,
+            seat.role == Role.PARTNER_STAFF,
+            seat.collaboration_id == scope.collaboration_id_col(),
+            seat.partner_id == scope.partner_id_col(),
         )
 
 

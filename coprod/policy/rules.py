@@ -66,6 +66,7 @@ def _partner_collaboration_col(model):
     return (
         select(Partner.collaboration_id)
         .where(Partner.id == model.partner_id)
+        .correlate_except(Partner)
         .scalar_subquery()
     )
 
@@ -127,7 +128,7 @@ SCOPES: dict[type, Scope] = {
     ),
     Reply: Scope(
         collaboration_id_col=lambda: select(Reflection.collaboration_id).where(
-            Reflection.id == Reply.reflection_id).scalar_subquery(),
+            Reflection.id == Reply.reflection_id).correlate_except(Reflection).scalar_subquery(),
         collaboration_id_of=lambda o: o.reflection.collaboration_id,
         collaboration_of=lambda o: db_get(Collaboration, o.reflection.collaboration_id),
         owner_id_col=lambda: Reply.author_id,
@@ -137,7 +138,8 @@ SCOPES: dict[type, Scope] = {
     ),
     ImprovementAction: Scope(
         collaboration_id_col=lambda: select(Reflection.collaboration_id).where(
-            Reflection.id == ImprovementAction.reflection_id).scalar_subquery(),
+            Reflection.id == ImprovementAction.reflection_id).correlate_except(Reflection)
+        .scalar_subquery(),
         collaboration_id_of=lambda o: o.reflection.collaboration_id,
         collaboration_of=lambda o: db_get(Collaboration, o.reflection.collaboration_id),
         partner_id_col=lambda: ImprovementAction.owner_partner_id,
@@ -154,7 +156,8 @@ SCOPES: dict[type, Scope] = {
     ),
     Message: Scope(
         collaboration_id_col=lambda: select(Conversation.collaboration_id).where(
-            Conversation.id == Message.conversation_id).scalar_subquery(),
+            Conversation.id == Message.conversation_id).correlate_except(Conversation)
+        .scalar_subquery(),
         collaboration_id_of=lambda o: db_get(Conversation, o.conversation_id).collaboration_id,
         collaboration_of=lambda o: db_get(
             Collaboration, db_get(Conversation, o.conversation_id).collaboration_id),
