@@ -101,6 +101,8 @@ class ReflectionView:
 class ReplyView:
     reply: Reply
     mentions: list[User] = field(default_factory=list)
+    # None when the reply would name the author of an organization-signed reflection
+    author: User | None = None
 
     def __getattr__(self, name: str):
         return getattr(self.reply, name)
@@ -318,7 +320,9 @@ class ReplySchema(Schema):
     reflection_id = fields.Integer()
     parent_id = fields.Integer(allow_none=True, metadata={
         "description": "The reply this one answers; null for an answer to the reflection."})
-    author = fields.Nested(UserSummarySchema)
+    author = fields.Nested(UserSummarySchema, allow_none=True, metadata={
+        "description": "Null when the reply's author wrote the reflection and signed it with "
+                       "their organization only."})
     partner = fields.Nested(PartnerSummarySchema, allow_none=True)
     body = fields.String(metadata=BODY_DOC)
     body_html = fields.Function(_html, metadata=HTML_DOC)
@@ -374,7 +378,10 @@ def _current_values(reflection: Reflection) -> dict:
 
 def _reply_views(replies: list[Reply]) -> list[ReplyView]:
     mentions = _mentioned(reply_ids=[r.id for r in replies])
-    return [ReplyView(r, mentions[r.id]) for r in replies]
+    actor = policy.current_actor()
+    return [ReplyView(r, mentions[r.id],
+                      author=r.author if policy.may(actor, "read_author", r) else None)
+            for r in replies]
 
 
 @blp.route("")

@@ -30,6 +30,7 @@ from coprod.policy.visibility import (
     ReadsReflection,
     ReflectionCanBecomeAction,
     ReflectionOpen,
+    ReplyNamesItsAuthor,
     SpeaksForAPartner,
 )
 from coprod.reflections.models import ImprovementAction, Reflection, Reply
@@ -326,6 +327,7 @@ RULES: dict[tuple[type, str], Rule] = {
         COORDINATOR, StaffOfPartner(), active=True,
         when=(READS, OPEN, ReflectionCanBecomeAction())),
     (Reply, "read"): rule(READS),
+    (Reply, "read_author"): rule(ReplyNamesItsAuthor(), Owner(), COORDINATOR, when=(READS,)),
     (Reply, "update"): rule(Owner(), active=True, when=(READS, OPEN)),
     (Reply, "withdraw"): rule(Owner(), COORDINATOR, active=True, when=(READS,)),
     (ImprovementAction, "read"): rule(READS),

@@ -46,6 +46,17 @@ def reads_reflection(actor, reflection) -> bool:
     return False
 
 
+def partner_reads(reflection, partner_id: int) -> bool:
+    """Whether the staff of a partner organization (as such) may read the reflection."""
+    from coprod.reflections.models import Visibility
+
+    if reflection.visibility == Visibility.COLLABORATION:
+        return True
+    if reflection.visibility == Visibility.PARTNERS:
+        return partner_id == reflection.partner_id or partner_id in reflection.audience_partner_ids
+    return partner_id == reflection.partner_id  # organization only; coordinators only
+
+
 def reflection_readers_clause(actor):
     """SQL: the reflections (of table `reflections`) the actor may read."""
     from coprod.reflections.models import Visibility
@@ -165,3 +176,22 @@ class ConversationParticipant(Grant):
             return false()
         return scope.conversation_id_col().in_(select(Participant.conversation_id).where(
             Participant.user_id == actor.user_id))
+
+
+class ReplyNamesItsAuthor(Grant):
+    """A reply names its author, unless the author is the reflection's own author who chose
+    to speak for their organization only: naming them in the thread would undo that choice."""
+
+    def allows(self, actor, obj, scope):
+        from coprod.reflections.models import Attribution
+
+        reflection = obj.reflection
+        return (reflection.attribution == Attribution.PERSON
+                or obj.author_id != reflection.author_id)
+
+    def where(self, actor, scope):
+        from coprod.reflections.models import Attribution, Reflection, Reply
+
+        parent = aliased(Reflection)
+        return exists().where(parent.id == Reply.reflection_id, or_(
+            parent.attribution == Attribution.PERSON, parent.author_id != Reply.author_id))

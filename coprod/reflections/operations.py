@@ -18,7 +18,7 @@ from coprod.accounts.models import Role, User
 from coprod.common import OperationError, utcnow
 from coprod.extensions import db
 from coprod.policy import Actor
-from coprod.policy.visibility import reads_reflection
+from coprod.policy.visibility import partner_reads, reads_reflection
 from coprod.reflections.models import (
     BODY_MAX,
     TAG_MAX,
@@ -322,6 +322,10 @@ def create_action(actor: Actor, reflection: Reflection, *, title: str, owner_par
     policy.require(actor, "create_action", reflection)
     partner, owner_user_id = _owner(reflection.collaboration_id, owner_partner_id,
                                     owner_user_id)
+    if not partner_reads(reflection, partner.id):
+        raise OperationError(_("%(partner)s cannot read this reflection, so it cannot own the "
+                               "action. Choose a partner that can.", partner=partner.name),
+                             field="owner_partner_id")
     action = ImprovementAction(reflection=reflection, owner_partner_id=partner.id,
                                owner_user_id=owner_user_id, title=_clean_title(title),
                                due_on=due_on, created_by_id=actor.user_id)

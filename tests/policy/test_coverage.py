@@ -22,8 +22,9 @@ SPACE_ROWS = {Collaboration: "collaboration", Charter: "charter", CharterRevisio
               Membership: "membership_of_citizen", Invitation: "invitation",
               Organization: "organization_a", User: "user_citizen",
               ApiToken: "token_of_citizen"}
-# Checked one by one in test_reflection_table (replies, actions, conversations, messages).
+# Checked one by one in test_reflection_rules (replies, actions, conversations, messages).
 REFLECTION_CHECKS = {(Reply, "read"), (Reply, "update"), (Reply, "withdraw"),
+                     (Reply, "read_author"),
                      (ImprovementAction, "read"), (ImprovementAction, "update"),
                      (Conversation, "read"), (Conversation, "post"), (Message, "read")}
 

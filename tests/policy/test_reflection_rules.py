@@ -187,3 +187,34 @@ def test_withdrawn_reflection_takes_no_replies_reactions_or_actions(db):
     assert db.session.scalar(select(ImprovementAction).where(
         ImprovementAction.reflection_id == target.id)) is not None
     assert isinstance(target, Reflection)
+
+
+def test_the_author_of_an_organization_signed_reflection_stays_unnamed_in_its_thread(db):
+    reflections, _, _, _, _, actors = build(CollaborationStatus.ACTIVE)
+    signed_by_org = reflections["whole"]  # attribution: organization
+    own_reply = operations.reply(actors["author"], signed_by_org, "Thanks, all.")
+    other_reply = operations.reply(actors["staff_b"], signed_by_org, "Same for us.")
+    db.session.commit()
+    for role in ("colleague", "staff_b", "citizen", "observer"):
+        assert not policy.may(actors[role], "read_author", own_reply), role
+        assert policy.may(actors[role], "read_author", other_reply), role
+    for role in ("author", "coordinator"):
+        assert policy.may(actors[role], "read_author", own_reply), role
+    named = set(db.session.scalars(select(Reply.id).where(
+        policy.where(actors["citizen"], Reply, "read_author"))))
+    assert other_reply.id in named and own_reply.id not in named
+
+
+def test_an_action_owner_must_be_able_to_read_the_reflection(db):
+    from coprod.common import OperationError
+
+    reflections, _, _, _, _, actors = build(CollaborationStatus.ACTIVE)
+    org_only = reflections["organization"]
+    seat_b = actors["staff_b"].seat(org_only.collaboration_id)
+    with pytest.raises(OperationError) as refused:
+        operations.create_action(actors["author"], org_only, title="Fix it",
+                                 owner_partner_id=seat_b.partner_id)
+    assert refused.value.field == "owner_partner_id"
+    made = operations.create_action(actors["author"], org_only, title="Fix it",
+                                    owner_partner_id=org_only.partner_id)
+    assert made.owner_partner_id == org_only.partner_id
