@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from coprod.accounts.models import User
 from coprod.common import UTCDateTime, utcnow
 from coprod.extensions import db
+from coprod.search import fulltext_index
 
 MESSAGE_MAX = 10_000
 
@@ -59,3 +60,7 @@ class Message(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
     author: Mapped[User] = relationship()
+
+
+# Full-text search (coprod/search): a GIN index on PostgreSQL; SQLite searches with LIKE.
+fulltext_index("ix_messages_body_fts", Message.body)

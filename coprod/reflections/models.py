@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from coprod.accounts.models import User
 from coprod.common import Choice, UTCDateTime, enum_column, utcnow
 from coprod.extensions import db
+from coprod.search import fulltext_index
 from coprod.spaces.models import Partner
 
 BODY_MAX = 20_000
@@ -176,6 +177,11 @@ class Reply(db.Model):
     reflection: Mapped[Reflection] = relationship()
     author: Mapped[User] = relationship()
     partner: Mapped[Partner | None] = relationship()
+
+
+# Full-text search (coprod/search): GIN indexes on PostgreSQL; SQLite searches with LIKE.
+fulltext_index("ix_reflections_body_fts", Reflection.body)
+fulltext_index("ix_replies_body_fts", Reply.body)
 
 
 class Reaction(db.Model):
