@@ -64,10 +64,12 @@ def _register_blueprints(app: Flask) -> None:
     from coprod.api import init_api
     from coprod.messages.views import bp as messages_bp
     from coprod.reflections.views import bp as reflections_bp
+    from coprod.search.views import bp as search_bp
     from coprod.spaces.views import bp as spaces_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(spaces_bp)
     app.register_blueprint(reflections_bp)
     app.register_blueprint(messages_bp)
+    app.register_blueprint(search_bp)
     init_api(app)

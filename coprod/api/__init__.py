@@ -52,12 +52,13 @@ def _blueprints():
         organizations,
         partners,
         reflections,
+        search,
         tokens,
     )
 
     return [me.blp, collaborations.blp, charter.blp, partners.blp, members.blp,
-            reflections.blp, actions.blp, invitations.blp, messages.blp, organizations.blp,
-            tokens.blp]
+            reflections.blp, actions.blp, invitations.blp, messages.blp,
+            organizations.blp, tokens.blp, search.blp]
 
 
 def init_api(app: Flask) -> None:

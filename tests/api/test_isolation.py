@@ -54,6 +54,8 @@ ROUTES = [
     ("POST", "/collaborations/{c}/invitations", {"email": "new@example.org", "role": "observer"}),
     ("GET", "/collaborations/{c}/invitations/{i}", None),
     ("POST", "/collaborations/{c}/invitations/{i}/revoke", None),
+    ("GET", "/collaborations/{c}/search", None),
+    ("GET", "/collaborations/{c}/export", None),
     ("GET", "/collaborations/{c}/reflections", None),
     ("POST", "/collaborations/{c}/reflections", {**REFLECTION, "body": "Intruding"}),
     ("GET", "/collaborations/{c}/reflections/{r}", None),
