@@ -4,8 +4,9 @@ The reflections are those of the feed (the policy's SQL filter, the feed's filte
 withdrawn ones, oldest first. They are read in keyset chunks of CHUNK: per chunk one query for
 the reflections (partner, action status, and the author's name only where the policy's
 "read_author" allows it, decided in the same SQL), one for their tags and one for their
-readable replies. So the number of queries grows with the chunks, not with the rows, and
-memory holds one chunk at a time while the answer is streamed.
+readable replies (named by the replies' own read_author rule). So the number of queries grows
+with the chunks, not with the rows, and memory holds one chunk at a time while the answer is
+streamed.
 
 CSV comes in two files: reflections (one row each, replies counted) and replies (one row
 each, with the id of their reflection). JSON nests the replies under their reflection.
@@ -86,11 +87,14 @@ def _tags_of(ids: list[int]) -> dict[int, list[str]]:
 
 
 def _replies_of(actor: Actor, ids: list[int]) -> dict[int, list[dict]]:
-    """The readable, not withdrawn replies of the chunk's reflections, oldest first."""
+    """The readable, not withdrawn replies of the chunk's reflections, oldest first; the
+    author's name where the policy's read_author allows it."""
     author = aliased(User)
+    shown_author = case((policy.where(actor, Reply, "read_author"), author.display_name),
+                        else_=null())
     rows = db.session.execute(
         select(Reply.id, Reply.reflection_id, Reply.parent_id, Reply.created_at, Reply.body,
-               author.display_name.label("author"), Organization.name.label("partner"))
+               shown_author.label("author"), Organization.name.label("partner"))
         .join(author, author.id == Reply.author_id)
         .outerjoin(Partner, Partner.id == Reply.partner_id)
         .outerjoin(Organization, Organization.id == Partner.organization_id)

@@ -159,12 +159,14 @@ def _reflections(actor: Actor, m: _Matcher, collaboration_id: int | None):
 
 
 def _replies(actor: Actor, m: _Matcher, collaboration_id: int | None):
-    """Readable replies, neither they nor their reflection withdrawn."""
+    """Readable replies, neither they nor their reflection withdrawn; the author only where
+    read_author allows (not the reflection's author who signed with the organization)."""
     # An alias: the policy's subqueries on `reflections` must not correlate with this join.
     parent = aliased(Reflection)
     stmt = select(
         literal_column("'reply'"), Reply.id, parent.collaboration_id, Reply.reflection_id,
-        _no_int(), Reply.created_at, Reply.body, Reply.partner_id, Reply.author_id,
+        _no_int(), Reply.created_at, Reply.body, Reply.partner_id,
+        case((policy.where(actor, Reply, "read_author"), Reply.author_id), else_=_no_int()),
         m.rank(Reply.body),
     ).join(parent, parent.id == Reply.reflection_id).where(
         policy.where(actor, Reply, "read"), Reply.withdrawn_at.is_(None),

@@ -50,12 +50,12 @@ def csv_rows(response) -> list[dict]:
 
 def reflections_of(name: str) -> set[str]:
     """What `name` may read that is a reflection here (not a reply, message or elsewhere)."""
-    return readable_codes(name) - {"zzreplywhole", "zzreplyorgonly", "zzmsgannbo",
-                                   "zzmsganecy", "zzelsewhere"}
+    return readable_codes(name) - {"zzreplywhole", "zzreplyorgonly", "zzreplysigned",
+                                   "zzmsgannbo", "zzmsganecy", "zzelsewhere"}
 
 
 def replies_of(name: str) -> set[str]:
-    return readable_codes(name) & {"zzreplywhole", "zzreplyorgonly"}
+    return readable_codes(name) & {"zzreplywhole", "zzreplyorgonly", "zzreplysigned"}
 
 
 # -- what is in the files -------------------------------------------------------------------
@@ -92,10 +92,12 @@ def test_the_csv_has_one_line_per_reflection_with_its_classification(browser, wo
 def test_the_replies_csv_names_their_reflection(browser, world):
     rows = csv_rows(download(browser(world.seats["bo"].user), world, "export-replies.csv"))
     assert list(rows[0]) == list(export.REPLY_COLUMNS)
-    (row,) = rows
+    row = next(r for r in rows if r["id"] == str(world.items["zzreplywhole"].id))
     assert row["reflection_id"] == str(world.items["zzwhole"].id)
     assert row["id"] == str(world.items["zzreplywhole"].id)
     assert row["author"] == "Bo Berg" and row["partner"] == "Café Æblet"
+    assert {r["reflection_id"] for r in rows} == {
+        str(world.items["zzwhole"].id), str(world.items["zzsignedorg"].id)}
 
 
 def test_the_json_nests_the_replies(browser, world):
@@ -128,21 +130,26 @@ def test_files_are_attachments_with_a_sensible_name(browser, world):
 
 # -- attribution ----------------------------------------------------------------------------
 
-def author_of_signed(client, world) -> tuple[str, object]:
+def authors_of_signed(client, world) -> tuple:
+    """The author shown for the organization-signed reflection and for its author's reply,
+    in each file."""
     rows = csv_rows(download(client, world, "export.csv"))
     in_csv = next(r["author"] for r in rows if "zzsignedorg" in r["body"])
+    replies = csv_rows(download(client, world, "export-replies.csv"))
+    reply_in_csv = next(r["author"] for r in replies if "zzreplysigned" in r["body"])
     document = download(client, world, "export.json").get_json()
-    in_json = next(r["author"] for r in document["reflections"] if "zzsignedorg" in r["body"])
-    return in_csv, in_json
+    signed = next(r for r in document["reflections"] if "zzsignedorg" in r["body"])
+    (reply,) = signed["replies"]
+    return in_csv, reply_in_csv, signed["author"], reply["author"]
 
 
 def test_the_author_signed_as_organization_is_left_out_except_for_coordinators(browser, world):
-    assert author_of_signed(browser(world.seats["bo"].user), world) == ("", None)
-    assert author_of_signed(browser(world.seats["ane"].user), world) == ("", None)
-    assert author_of_signed(browser(world.seats["coco"].user), world) == (
-        "Ann Andersen", "Ann Andersen")
-    assert author_of_signed(browser(world.seats["ann"].user), world) == (
-        "Ann Andersen", "Ann Andersen")
+    hidden = ("", "", None, None)
+    named = ("Ann Andersen",) * 4
+    assert authors_of_signed(browser(world.seats["bo"].user), world) == hidden
+    assert authors_of_signed(browser(world.seats["ane"].user), world) == hidden
+    assert authors_of_signed(browser(world.seats["coco"].user), world) == named
+    assert authors_of_signed(browser(world.seats["ann"].user), world) == named
 
 
 # -- spreadsheet safety ---------------------------------------------------------------------

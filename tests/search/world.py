@@ -33,6 +33,7 @@ READERS = {
     "zzsignedorg": {"ann", "ane", "bo", "cy", "coco", "lea"},
     "zzreplywhole": {"ann", "ane", "bo", "cy", "coco", "lea"},
     "zzreplyorgonly": {"ann", "ane"},
+    "zzreplysigned": {"ann", "ane", "bo", "cy", "coco", "lea"},
     "zzmsgannbo": {"ann", "bo", "lea"},
     "zzmsganecy": {"ane", "cy"},
     "zzelsewhere": {"otto"},
@@ -41,7 +42,7 @@ READERS = {
     "zzwithdrawnreply": set(),
 }
 # The Finnish one; every other text says "borgerne".
-FINNISH = {"zzsignedorg"}
+FINNISH = {"zzsignedorg", "zzreplysigned"}
 PEOPLE = ("ann", "ane", "bo", "cy", "coco", "lea", "otto")
 
 
@@ -102,6 +103,9 @@ def build_world():
         actors["bo"], items["zzwhole"], "Vi ser også borgerne blomstre. zzreplywhole")
     items["zzreplyorgonly"] = operations.reply(
         ane, items["zzorgonly"], "Borgerne skal have svar. zzreplyorgonly")
+    # The author answers under her organization-signed reflection: still unnamed to readers.
+    items["zzreplysigned"] = operations.reply(
+        ann, items["zzsignedorg"], "Kiitos, yhteistyö jatkuu. zzreplysigned")
     items["zzwithdrawnreply"] = operations.reply(
         ane, items["zzwhole"], "Borgerne ringer. zzwithdrawnreply")
     items["zzmsgannbo"] = _conversation(
