@@ -4,8 +4,9 @@ One UNION of three selects (reflections, replies, messages), each restricted by
 policy.where(actor, Model, "read") and by the text match, is counted and cut into pages in
 the database; only the page's rows come back. PostgreSQL matches with the GIN-indexed
 to_tsvector('simple', body) against websearch_to_tsquery('simple', q) (quoted phrases, OR and
--word work) and ranks with ts_rank. SQLite finds rows holding every word of the query,
-case-insensitively (Unicode case folding, so Æ, Ø, Å and Ä, Ö fold too).
+-word work) and ranks with ts_rank. SQLite finds rows holding every word of the query (OR and
+-words are not understood there), case-insensitively (Unicode case folding, so Æ, Ø, Å and
+Ä, Ö fold too), newest first.
 
 Excerpts are made in Python from the Markdown's plain text, the same on both databases (a
 ts_headline over the raw Markdown would show its syntax): the text is escaped and only the
@@ -34,6 +35,7 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.orm import aliased
@@ -118,7 +120,9 @@ class _Matcher:
         if self.fulltext:
             return body_vector(body).bool_op("@@")(self._tsquery())
         folded = getattr(func, _FOLD)(body)
-        return and_(*[folded.like(f"%{_escape_like(w)}%", escape="\\") for w in self.words])
+        # Only -words (nothing to require): everything, as websearch_to_tsquery reads "-x".
+        return and_(true(), *[folded.like(f"%{_escape_like(w)}%", escape="\\")
+                              for w in self.words])
 
     def rank(self, body):
         if self.fulltext:
@@ -289,21 +293,27 @@ def excerpt(body: str, words: list[str], length: int = EXCERPT_LENGTH) -> Markup
     """A window of the text around the first matching word, escaped, the words in <mark>."""
     text = plain_text(body)
     pattern = _pattern(words, whole=True)
-    first = pattern.search(text) if pattern else None
-    if first is None and words:  # SQLite matches inside words ("borger" in "borgerne")
-        pattern = _pattern(words, whole=False)
-        first = pattern.search(text)
-    start = max(0, (first.start() if first else 0) - length // 3)
+    if pattern is not None and not pattern.search(text):
+        pattern = _pattern(words, whole=False)  # SQLite also matches inside a word
+    first = pattern.search(text) if pattern is not None else None
+    start, end = _window(text, first.start() if first else 0, length)
+    window = text[start:end]
+    marked = _marked(window, pattern) if pattern is not None else escape(window)
+    return Markup("{}{}{}").format("…" if start else "", marked, "…" if end < len(text) else "")
+
+
+def _window(text: str, at: int, length: int) -> tuple[int, int]:
+    """About `length` characters of text with position `at` in its first third, cut at
+    spaces where there are some."""
+    start = max(0, at - length // 3)
     if start:
-        space = text.find(" ", start)
-        start = space + 1 if 0 <= space < (first.start() if first else start + 1) else start
+        space = text.find(" ", start, at)
+        start = space + 1 if space != -1 else start
     end = min(len(text), start + length)
     if end < len(text):
-        space = text.rfind(" ", start, end)
-        end = space if space > (first.end() if first else start) else end
-    window = text[start:end]
-    marked = _marked(window, pattern) if pattern else escape(window)
-    return Markup("{}{}{}").format("…" if start else "", marked, "…" if end < len(text) else "")
+        space = text.rfind(" ", at, end)
+        end = space if space > at else end
+    return start, end
 
 
 def _marked(text: str, pattern: re.Pattern) -> Markup:

@@ -74,6 +74,8 @@ def test_finnish_words_are_found(world, q):
 def test_phrases_and_excluded_words(world):
     assert found(world, "ann", '"kan starte"') == {"zzpartnersb"}
     assert "zzpartnersb" not in found(world, "ann", "borgerne -caféen")
+    only_left_out = found(world, "ann", "-zzorgonly")
+    assert "zzorgonly" not in only_left_out and "zzwhole" in only_left_out
     assert found(world, "ann", "zzorgonly or zzcoordonly") == {"zzorgonly", "zzcoordonly"}
 
 
@@ -250,6 +252,8 @@ def test_sqlite_needs_every_word_and_escapes_like_wildcards(sqlite_world):
     assert found_words(sqlite_world, "ann", "status zzaxb") == {"zzaxb"}
     assert found_words(sqlite_world, "ann", "borgerne zzaxb") == set()
     assert queries.search(ann, "%", sqlite_world.collab).total == 0
+    # only a word left out: everything readable, as websearch_to_tsquery reads it
+    assert {"zzwhole", "zzorgonly", "zzmsgannbo"} <= found_words(sqlite_world, "ann", "-zzaxb")
 
 
 def test_sqlite_withdrawn_and_departed(sqlite_world):
