@@ -23,6 +23,7 @@ from coprod import policy
 from coprod.accounts import operations as accounts
 from coprod.accounts.models import Role, User
 from coprod.common import utcnow
+from coprod.messages import operations as messaging
 from coprod.reflections import operations as reflecting
 from coprod.spaces import operations as spaces
 from coprod.spaces import queries
@@ -312,8 +313,8 @@ def _build(password: str) -> Collaboration:
 
 def _reflect(collaboration: Collaboration, users: dict[str, User],
              partner_ids: dict[str, int]) -> None:
-    """Staff of several partners reflect with different visibilities, answer, react, and an
-    improvement becomes an action, so every screen of the space has something to show."""
+    """Staff of several partners reflect with different visibilities, answer, react, message
+    each other, and an improvement becomes an action: every screen has something to show."""
     def as_(email):
         return policy.actor_for(users[email])
 
@@ -329,6 +330,13 @@ def _reflect(collaboration: Collaboration, users: dict[str, User],
                      parent_id=first.id)
     reflecting.react(as_("shelter@demo.example.org"), posted["mentor"])
     reflecting.react(as_("communitycentre@demo.example.org"), posted["mentor"])
+    talk = messaging.start_conversation(
+        as_("carehome@demo.example.org"), collaboration,
+        [users["cafe@demo.example.org"].id], subject="Minibus and shift changes",
+        body="Could you tell us on Fridays which shifts change next week? Then we can book "
+             "the minibus in time.")
+    messaging.post_message(as_("cafe@demo.example.org"), talk,
+                           "Yes: I will send the plan every Friday before noon.")
     reflecting.create_action(
         as_(DEMO_COORDINATOR_EMAIL), posted["minibus"],
         title="Share the café's shift plan with the care home every Friday",
