@@ -38,6 +38,8 @@ READERS = {
     "organization": {"author", "colleague"},
     "coordinators": {"author", "coordinator"},
     "partners_b": {"author", "colleague", "staff_b"},
+    # a second audience: being in some audience must not open every "partners" reflection
+    "partners_c": {"author", "colleague", "staff_c", "coordinator"},
 }
 
 
@@ -91,6 +93,8 @@ def build(status: CollaborationStatus):
                                                    **common),
         "partners_b": operations.post_reflection(author, collab, visibility="partners",
                                                  audience=[b.id], **common),
+        "partners_c": operations.post_reflection(author, collab, visibility="partners",
+                                                 audience=[c.id], **common),
     }
     replies = {name: operations.reply(author, r, "We are on it.")
                for name, r in reflections.items()}
