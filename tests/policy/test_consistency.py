@@ -53,9 +53,10 @@ worlds = st.fixed_dictionaries({
     "partners": st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3)), max_size=8),
     "users": st.integers(min_value=1, max_value=6),
     "seats": st.lists(
-        st.tuples(st.integers(0, 5), st.integers(0, 2), st.sampled_from(list(Role)),
+        st.tuples(st.integers(0, 5), st.integers(0, 2),
+                  st.sampled_from([Role.PARTNER_STAFF, Role.PARTNER_STAFF, *Role]),
                   st.integers(0, 7)),
-        max_size=12),
+        min_size=2, max_size=12),
     "leavers": st.lists(st.integers(0, 11), max_size=3),
     "invitations": st.lists(st.integers(0, 2), max_size=3),
     "tokens": st.lists(st.integers(0, 5), max_size=3),
@@ -64,7 +65,7 @@ worlds = st.fixed_dictionaries({
     "reflections": st.lists(st.tuples(
         st.integers(0, 11), st.sampled_from(list(Visibility)),
         st.lists(st.integers(0, 7), max_size=3), st.sampled_from(list(Kind)),
-        st.sampled_from(list(Attribution)), st.booleans()), max_size=6),
+        st.sampled_from(list(Attribution)), st.booleans()), min_size=2, max_size=6),
     # (reflection, author seat)
     "replies": st.lists(st.tuples(st.integers(0, 5), st.integers(0, 11)), max_size=5),
     # (reflection, owner partner)
@@ -81,8 +82,10 @@ def _build(db, spec):
                for archived in spec["collaborations"]]
     orgs = [OrganizationFactory() for _ in range(spec["organizations"])]
     partners = []
+    # Indexes wrap around (modulo) rather than being skipped, so that worlds stay dense.
     for ci, oi in spec["partners"]:
-        if ci < len(collabs) and oi < len(orgs) and not any(
+        ci, oi = ci % len(collabs), oi % len(orgs)
+        if not any(
                 p.collaboration is collabs[ci] and p.organization is orgs[oi] for p in partners):
             p = PartnerFactory(collaboration=collabs[ci], organization=orgs[oi])
             ResponsibilityFactory(partner=p)
@@ -91,11 +94,12 @@ def _build(db, spec):
     users = [UserFactory() for _ in range(spec["users"])]
     seats = []
     for ui, ci, role, pi in spec["seats"]:
-        if ui >= len(users) or ci >= len(collabs) or any(
-                s.user is users[ui] and s.collaboration is collabs[ci] for s in seats):
+        ui, ci = ui % len(users), ci % len(collabs)
+        if any(s.user is users[ui] and s.collaboration is collabs[ci] for s in seats):
             continue
         own = [p for p in partners if p.collaboration is collabs[ci]]
-        partner = own[pi % len(own)] if own and role == Role.PARTNER_STAFF else None
+        speaks_for = role in (Role.PARTNER_STAFF, Role.COORDINATOR) and pi % 4 != 3
+        partner = own[pi % len(own)] if own and speaks_for else None
         seats.append(MembershipFactory(user=users[ui], collaboration=collabs[ci],
                                        role=role, partner=partner))
     for ci in spec["invitations"]:
@@ -127,9 +131,9 @@ def _build_reflections(db, spec, seats, partners):
     """Raw rows, so that every combination is tried, even ones operations would refuse."""
     reflections = []
     for si, visibility, audience, kind, attribution, withdrawn in spec["reflections"]:
-        if si >= len(seats):
-            continue
-        seat = seats[si]
+        if not seats:
+            break
+        seat = seats[si % len(seats)]
         reflection = Reflection(
             collaboration_id=seat.collaboration_id, author_id=seat.user_id,
             partner_id=seat.partner_id, kind=kind, perspective=Perspective.CITIZENS,
@@ -143,11 +147,12 @@ def _build_reflections(db, spec, seats, partners):
         reflections.append(reflection)
     db.session.flush()
     for ri, si in spec["replies"]:
-        if ri < len(reflections) and si < len(seats):
-            db.session.add(Reply(reflection_id=reflections[ri].id, author_id=seats[si].user_id,
-                                 body="reply"))
+        if reflections and seats:
+            db.session.add(Reply(reflection_id=reflections[ri % len(reflections)].id,
+                                 author_id=seats[si % len(seats)].user_id, body="reply"))
     for ri, pi in spec["actions"]:
-        if ri < len(reflections) and reflections[ri].action is None:
+        if reflections and reflections[ri % len(reflections)].action is None:
+            ri %= len(reflections)
             own = [p for p in partners if p.collaboration_id == reflections[ri].collaboration_id]
             if own:
                 db.session.add(ImprovementAction(reflection=reflections[ri], title="do it",
