@@ -51,6 +51,9 @@ def count_queries(db):
         count = 0
 
         def __enter__(self):
+            # Start from an empty identity map, as a production request does; otherwise what
+            # the garbage collector happened to keep decides whether a row is loaded again.
+            db.session.expunge_all()
             event.listen(db.engine, "before_cursor_execute", self._seen)
             return self
 

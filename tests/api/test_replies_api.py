@@ -199,9 +199,10 @@ def test_the_reply_list_runs_the_same_queries_for_2_and_20(client, db, world, co
         seat = (w.a1, w.b1, w.c1)[i % 3]
         answer(seat, r, f"Reply {i}", mentions=[w.a2.user_id] if i % 2 else [])
     counts = {}
-    for size in (2, 20):
-        path = replies_url(w, r, f"?page_size={size}")
+    paths = {size: replies_url(w, r, f"?page_size={size}") for size in (2, 20)}
+    headers = w.h["a2"]
+    for size, path in paths.items():
         with count_queries() as counter:
-            assert len(client.get(path, headers=w.h["a2"]).get_json()["items"]) == size
+            assert len(client.get(path, headers=headers).get_json()["items"]) == size
         counts[size] = counter.count
     assert counts[2] == counts[20], counts
