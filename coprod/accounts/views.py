@@ -40,6 +40,7 @@ from coprod.accounts.forms import (
 from coprod.accounts.models import ApiToken, Invitation, User
 from coprod.common import OperationError
 from coprod.extensions import db, limiter
+from coprod.forms import show_refusal as show_error
 from coprod.i18n import select_locale
 
 bp = Blueprint("accounts", __name__)
@@ -62,15 +63,6 @@ def safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc:
         return None
     return target
-
-
-def show_error(form: FlaskForm, err: OperationError) -> None:
-    """Put an operation's refusal next to the field it names, else above the form."""
-    if err.field and err.field in form._fields:
-        field = form[err.field]
-        field.errors = [*field.errors, err.message]
-    else:
-        form.form_errors.append(err.message)
 
 
 def end_session() -> None:

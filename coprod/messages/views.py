@@ -16,6 +16,7 @@ from markupsafe import Markup
 from coprod import policy
 from coprod.common import OperationError
 from coprod.extensions import db
+from coprod.forms import show_refusal as _show_error
 from coprod.markdown import plain_excerpt, render_markdown
 from coprod.messages import forms, operations, queries
 from coprod.messages.models import Conversation
@@ -73,14 +74,6 @@ def _actor() -> policy.Actor:
 
 def _collaboration(collaboration_id: int) -> Collaboration:
     return policy.get_or_404(_actor(), Collaboration, collaboration_id)
-
-
-def _show_error(form, err: OperationError) -> None:
-    """Put an operation's refusal next to its field, or above the form."""
-    if err.field and err.field in form:
-        form[err.field].errors = [*form[err.field].errors, err.message]
-    else:
-        form.form_errors.append(err.message)
 
 
 # -- the list and a new conversation --------------------------------------------------------

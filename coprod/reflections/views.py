@@ -16,6 +16,7 @@ from werkzeug.exceptions import Forbidden
 from coprod import policy
 from coprod.common import OperationError
 from coprod.extensions import db
+from coprod.forms import show_refusal as _show_error
 from coprod.markdown import plain_excerpt, render_markdown
 from coprod.reflections import forms, operations, queries
 from coprod.reflections.models import ActionStatus, Reflection, Reply
@@ -86,15 +87,6 @@ def _reply_under(reflection: Reflection, reply_id: int) -> Reply:
     if answer.reflection_id != reflection.id:
         abort(404)
     return answer
-
-
-def _show_error(form, err: OperationError) -> None:
-    """Put an operation's refusal next to its field, or above the form."""
-    field = form._fields.get(err.field) if err.field else None
-    if field is not None and field.type not in ("HiddenField", "CSRFTokenField"):
-        field.errors = [*field.errors, err.message]
-    else:
-        form.form_errors.append(err.message)
 
 
 def _to_reflection(collab: Collaboration, reflection_id: int, anchor: str | None = None):

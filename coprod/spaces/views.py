@@ -17,6 +17,7 @@ from coprod.accounts import operations as accounts
 from coprod.accounts.models import Invitation
 from coprod.common import OperationError
 from coprod.extensions import db
+from coprod.forms import show_refusal as _show_error
 from coprod.reflections import queries as reflection_queries
 from coprod.spaces import forms, history, operations, queries
 from coprod.spaces.models import (
@@ -58,33 +59,6 @@ def _in_collaboration(model: type, ident: int, collaboration: Collaboration,
         abort(404)
     policy.require(_actor(), action, obj)
     return obj
-
-
-def _fields(form):
-    """Every leaf field of a form, nested rows included."""
-    for field in form:
-        if field.type == "FieldList":
-            for entry in field:
-                yield from _fields(entry.form) if entry.type == "FormField" else [entry]
-        elif field.type == "FormField":
-            yield from _fields(field.form)
-        else:
-            yield field
-
-
-def _show_error(form, err: OperationError, aliases: dict[str, str] | None = None) -> None:
-    """Put an operation's refusal next to its field, or above the form."""
-    name = (aliases or {}).get(err.field, err.field)
-    if not name:
-        field = None
-    elif name in form:  # a field of the form itself, whatever the form's prefix
-        field = form[name]
-    else:  # a field of a nested row, by its full name ("resources-0-description")
-        field = next((f for f in _fields(form) if f.name == name), None)
-    if field is not None and field.type not in ("HiddenField", "CSRFTokenField"):
-        field.errors = [*field.errors, err.message]
-    else:
-        form.form_errors.append(err.message)
 
 
 def _rollback() -> None:

@@ -1,0 +1,33 @@
+"""Form helpers every blueprint shares: an operation's refusal shown where the user looks."""
+
+from __future__ import annotations
+
+from coprod.common import OperationError
+
+
+def leaf_fields(form):
+    """Every leaf field of a form, nested rows included."""
+    for field in form:
+        if field.type == "FieldList":
+            for entry in field:
+                yield from leaf_fields(entry.form) if entry.type == "FormField" else [entry]
+        elif field.type == "FormField":
+            yield from leaf_fields(field.form)
+        else:
+            yield field
+
+
+def show_refusal(form, err: OperationError, aliases: dict[str, str] | None = None) -> None:
+    """Put an operation's refusal next to the field it names (nested rows and `aliases` of
+    operation names to form names included), or above the form when no visible field fits."""
+    name = (aliases or {}).get(err.field, err.field)
+    if not name:
+        field = None
+    elif name in form:  # a field of the form itself, whatever the form's prefix
+        field = form[name]
+    else:  # a field of a nested row, by its full name ("resources-0-description")
+        field = next((f for f in leaf_fields(form) if f.name == name), None)
+    if field is not None and field.type not in ("HiddenField", "CSRFTokenField"):
+        field.errors = [*field.errors, err.message]
+    else:
+        form.form_errors.append(err.message)
