@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from coprod.common import OperationError
+from coprod.extensions import db
 
 
 def leaf_fields(form):
@@ -31,3 +35,25 @@ def show_refusal(form, err: OperationError, aliases: dict[str, str] | None = Non
         field.errors = [*field.errors, err.message]
     else:
         form.form_errors.append(err.message)
+
+
+@dataclass
+class Outcome:
+    """What became of an operation run for a form: its value, or the status of the refusal."""
+
+    ok: bool
+    value: object = None
+    status: int = 200
+
+
+def attempt(form, operation: Callable[..., object], *args,
+            aliases: dict[str, str] | None = None, **kwargs) -> Outcome:
+    """Run an operation and commit once; on a refusal roll back and show it on the form."""
+    try:
+        value = operation(*args, **kwargs)
+        db.session.commit()
+    except OperationError as err:
+        db.session.rollback()  # nothing of a refused change stays in the session
+        show_refusal(form, err, aliases)
+        return Outcome(False, status=err.status)
+    return Outcome(True, value)

@@ -16,6 +16,7 @@ from markupsafe import Markup
 from coprod import policy
 from coprod.common import OperationError
 from coprod.extensions import db
+from coprod.forms import attempt
 from coprod.forms import show_refusal as _show_error
 from coprod.markdown import plain_excerpt, render_markdown
 from coprod.messages import forms, operations, queries
@@ -109,18 +110,15 @@ def new(collaboration_id: int):
                                   if uid in wanted]
     status = 200
     if form.validate_on_submit():
-        try:
-            conversation = operations.start_conversation(
-                _actor(), collab, form.participants.data, form.subject.data, form.body.data)
-            db.session.commit()
-        except OperationError as err:
-            db.session.rollback()
-            _show_error(form, err)
-            status = err.status
-        else:
+        outcome = attempt(form, operations.start_conversation,
+                          _actor(), collab, form.participants.data, form.subject.data,
+                          form.body.data)
+        if outcome.ok:
+            conversation = outcome.value
             flash(_("Your message is sent."), "success")
             return redirect(url_for(".thread", collaboration_id=collab.id,
                                     conversation_id=conversation.id))
+        status = outcome.status
     elif form.is_submitted():
         status = FORM_INVALID
     return render_template("messages/new.html", collaboration=collab, current="messages",

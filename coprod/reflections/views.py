@@ -14,9 +14,8 @@ from flask_login import login_required
 from werkzeug.exceptions import Forbidden
 
 from coprod import policy
-from coprod.common import OperationError
 from coprod.extensions import db
-from coprod.forms import show_refusal as _show_error
+from coprod.forms import attempt
 from coprod.markdown import plain_excerpt, render_markdown
 from coprod.reflections import forms, operations, queries
 from coprod.reflections.models import ActionStatus, Reflection, Reply
@@ -151,17 +150,14 @@ def new(collaboration_id: int):
     if not form.is_submitted():
         form.prefill(request.args)
     elif form.validate():
-        try:
-            reflection = operations.post_reflection(actor, collab, **form.reflection_data(),
-                                                    mentions=form.mentions.data or [])
-            db.session.commit()
-        except OperationError as err:
-            db.session.rollback()
-            _show_error(form, err)
-            status = err.status
-        else:
+        outcome = attempt(form, operations.post_reflection,
+                          actor, collab, **form.reflection_data(),
+                          mentions=form.mentions.data or [])
+        if outcome.ok:
+            reflection = outcome.value
             flash(_("Your reflection is posted."), "success")
             return _to_reflection(collab, reflection.id)
+        status = outcome.status
     else:
         status = FORM_INVALID
     return render_template("reflections/new.html", collaboration=collab, form=form,
@@ -181,16 +177,12 @@ def edit(collaboration_id: int, reflection_id: int):
     if not form.is_submitted():
         form.fill_from(reflection)
     elif form.validate():
-        try:
-            operations.edit_reflection(actor, reflection, **form.reflection_data())
-            db.session.commit()
-        except OperationError as err:
-            db.session.rollback()
-            _show_error(form, err)
-            status = err.status
-        else:
+        outcome = attempt(form, operations.edit_reflection,
+                          actor, reflection, **form.reflection_data())
+        if outcome.ok:
             flash(_("Your changes are saved; the earlier text is in the history."), "success")
             return _to_reflection(collab, reflection_id)
+        status = outcome.status
     else:
         status = FORM_INVALID
     return render_template("reflections/edit.html", collaboration=collab, form=form,
@@ -308,17 +300,14 @@ def reply(collaboration_id: int, reflection_id: int, parent_id: int | None):
     form = forms.ReplyForm(prefix="reply" if parent_id is None else f"answer-{parent_id}")
     status = FORM_INVALID
     if form.validate():
-        try:
-            answer = operations.reply(actor, reflection, form.body.data, parent_id=parent_id,
-                                      mentions=form.mentions.data or [])
-            db.session.commit()
-        except OperationError as err:
-            db.session.rollback()
-            _show_error(form, err)
-            status = err.status
-        else:
+        outcome = attempt(form, operations.reply,
+                          actor, reflection, form.body.data, parent_id=parent_id,
+                          mentions=form.mentions.data or [])
+        if outcome.ok:
+            answer = outcome.value
             flash(_("Your reply is posted."), "success")
             return _to_reflection(collab, reflection_id, f"reply-{answer.id}")
+        status = outcome.status
     if parent_id is None:
         # The top-level form offers mentions: keep the choices (and the ticks) on a refusal.
         readers = queries.members_who_read(reflection,
@@ -345,16 +334,11 @@ def edit_reply(collaboration_id: int, reflection_id: int, reply_id: int):
     if not form.is_submitted():
         form.body.data = answer.body
     elif form.validate():
-        try:
-            operations.edit_reply(_actor(), answer, form.body.data)
-            db.session.commit()
-        except OperationError as err:
-            db.session.rollback()
-            _show_error(form, err)
-            status = err.status
-        else:
+        outcome = attempt(form, operations.edit_reply, _actor(), answer, form.body.data)
+        if outcome.ok:
             flash(_("Your reply is saved."), "success")
             return _to_reflection(collab, reflection_id, f"reply-{reply_id}")
+        status = outcome.status
     else:
         status = FORM_INVALID
     return render_template("reflections/reply_edit.html", collaboration=collab,
@@ -413,16 +397,11 @@ def create_action(collaboration_id: int, reflection_id: int):
                             members=spaces_queries.members_of(actor, collab))
     status = FORM_INVALID
     if form.validate():
-        try:
-            operations.create_action(actor, reflection, **form.action_data())
-            db.session.commit()
-        except OperationError as err:
-            db.session.rollback()
-            _show_error(form, err)
-            status = err.status
-        else:
+        outcome = attempt(form, operations.create_action, actor, reflection, **form.action_data())
+        if outcome.ok:
             flash(_("The improvement is now an action."), "success")
             return _to_reflection(collab, reflection_id, "action")
+        status = outcome.status
     return _show_page(collab, reflection_id, action_form=form, status=status)
 
 
@@ -440,16 +419,11 @@ def update_action(collaboration_id: int, reflection_id: int):
                                   owner_partner_id=action.owner_partner_id)
     status = FORM_INVALID
     if form.validate():
-        try:
-            operations.update_action(actor, action, **form.action_data())
-            db.session.commit()
-        except OperationError as err:
-            db.session.rollback()
-            _show_error(form, err)
-            status = err.status
-        else:
+        outcome = attempt(form, operations.update_action, actor, action, **form.action_data())
+        if outcome.ok:
             flash(_("The action is saved."), "success")
             return _to_reflection(collab, reflection_id, "action")
+        status = outcome.status
     return _show_page(collab, reflection_id, update_form=form, status=status)
 
 

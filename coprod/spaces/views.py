@@ -17,6 +17,7 @@ from coprod.accounts import operations as accounts
 from coprod.accounts.models import Invitation
 from coprod.common import OperationError
 from coprod.extensions import db
+from coprod.forms import attempt
 from coprod.forms import show_refusal as _show_error
 from coprod.reflections import queries as reflection_queries
 from coprod.spaces import forms, history, operations, queries
@@ -282,19 +283,14 @@ def edit_partner(collaboration_id: int, partner_id: int):
     form = forms.DescribePartnerForm(**({} if request.method == "POST" else {"obj": partner}))
     status = 200
     if form.validate_on_submit():
-        try:
-            operations.describe_partner(_actor(), partner,
-                                        responsibilities=form.filled_responsibilities(),
-                                        resources=form.filled_resources())
-            db.session.commit()
-        except OperationError as err:
-            _rollback()
-            _show_error(form, err)
-            status = err.status
-        else:
+        outcome = attempt(form, operations.describe_partner,
+                          _actor(), partner, responsibilities=form.filled_responsibilities(),
+                          resources=form.filled_resources())
+        if outcome.ok:
             flash(_("The description of %(name)s is saved.", name=partner.name), "success")
             return redirect(url_for(".partners", collaboration_id=collab.id,
                                     _anchor=f"partner-{partner.id}"))
+        status = outcome.status
     elif form.is_submitted():
         status = FORM_INVALID
     else:
