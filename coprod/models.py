@@ -14,6 +14,13 @@ from coprod.reflections.models import (  # noqa: F401
     ReflectionTag,
     Reply,
 )
+from coprod.servicemap.models import (  # noqa: F401
+    Activity,
+    ActivityPerformer,
+    InformationCategory,
+    InformationFlow,
+    InformationFlowCategory,
+)
 from coprod.spaces.models import (  # noqa: F401
     Charter,
     CharterRevision,

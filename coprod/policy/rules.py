@@ -34,6 +34,7 @@ from coprod.policy.visibility import (
     SpeaksForAPartner,
 )
 from coprod.reflections.models import ImprovementAction, Reflection, Reply
+from coprod.servicemap.models import Activity, InformationCategory, InformationFlow
 from coprod.spaces.models import (
     Charter,
     CharterRevision,
@@ -167,6 +168,11 @@ SCOPES: dict[type, Scope] = {
         conversation_id_col=lambda: Message.conversation_id,
         conversation_of=lambda o: db_get(Conversation, o.conversation_id),
     ),
+    **{model: Scope(
+        collaboration_id_col=lambda model=model: model.collaboration_id,
+        collaboration_id_of=lambda o: o.collaboration_id,
+        collaboration_of=lambda o: db_get(Collaboration, o.collaboration_id),
+    ) for model in (Activity, InformationCategory, InformationFlow)},
     Organization: Scope(),
     User: Scope(owner_id_col=lambda: User.id, owner_id_of=lambda o: o.id),
 }
@@ -337,4 +343,9 @@ RULES: dict[tuple[type, str], Rule] = {
     (Conversation, "read"): rule(ConversationParticipant(), when=(ANY_MEMBER,)),
     (Conversation, "post"): rule(ConversationParticipant(), active=True, when=(ANY_MEMBER,)),
     (Message, "read"): rule(ConversationParticipant(), when=(ANY_MEMBER,)),
+    # -- the service map: members read it, coordinators of an active space draw it --
+    (Collaboration, "edit_service_map"): rule(COORDINATOR, active=True),
+    **{(model, action): rule(COORDINATOR, active=True) if action != "read" else rule(ANY_MEMBER)
+       for model in (Activity, InformationCategory, InformationFlow)
+       for action in ("read", "create", "update", "delete")},
 }

@@ -16,6 +16,7 @@ from coprod.spaces.models import (
 )
 from tests.policy import test_reflection_rules as reflection_table
 from tests.policy import test_rules_table as space_table
+from tests.policy import test_service_map_rules as service_map_table
 
 SPACE_ROWS = {Collaboration: "collaboration", Charter: "charter", CharterRevision: "revision",
               Partner: "partner_a", Responsibility: "responsibility_a", Resource: "resource_a",
@@ -36,6 +37,8 @@ def test_every_rule_is_in_a_table():
     for model, action in RULES:
         if model in SPACE_ROWS:
             ok = action in space_table.ACTIVE[SPACE_ROWS[model]]
+        elif model in service_map_table.ROWS:
+            ok = action in service_map_table.ACTIVE[service_map_table.ROWS[model]]
         elif model is Reflection:
             ok = action in reflection_actions
         else:

@@ -1,0 +1,1 @@
+"""The service map: activities in order, who performs them, which information flows where."""
