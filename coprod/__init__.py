@@ -65,6 +65,7 @@ def _register_blueprints(app: Flask) -> None:
     from coprod.messages.views import bp as messages_bp
     from coprod.reflections.views import bp as reflections_bp
     from coprod.search.views import bp as search_bp
+    from coprod.servicemap.views import bp as servicemap_bp
     from coprod.spaces.views import bp as spaces_bp
 
     app.register_blueprint(accounts_bp)
@@ -72,4 +73,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reflections_bp)
     app.register_blueprint(messages_bp)
     app.register_blueprint(search_bp)
+    app.register_blueprint(servicemap_bp)
     init_api(app)

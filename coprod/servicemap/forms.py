@@ -1,0 +1,53 @@
+"""Forms of the service map pages. Lengths are checked here for a quick answer; the operations
+check everything again (partners of this collaboration, two different partners, ...)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms.validators import Length
+
+from coprod.reflections.forms import CheckboxesField
+from coprod.servicemap.models import CATEGORY_NAME_MAX, DESCRIPTION_MAX, NAME_MAX
+
+
+def partner_choices(partners) -> list[tuple[int, str]]:
+    """Partners as (id, organization name) choices."""
+    return [(p.id, p.name) for p in partners]
+
+
+class ActivityForm(FlaskForm):
+    """An activity: what it is called, what happens, who performs it, with citizens or not."""
+
+    name = StringField(_l("Name of the activity"), validators=[Length(max=NAME_MAX)])
+    description = TextAreaField(_l("What happens"), validators=[Length(max=DESCRIPTION_MAX)])
+    co_produced = BooleanField(_l("Co-produced with citizens"))
+    performers = CheckboxesField(_l("Performed by"))
+
+    def __init__(self, *args, partners=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.performers.choices = partner_choices(partners)
+
+
+class CategoryForm(FlaskForm):
+    """A category of information the partners exchange."""
+
+    name = StringField(_l("Name of the category"), validators=[Length(max=CATEGORY_NAME_MAX)])
+    description = TextAreaField(_l("Description"), validators=[Length(max=DESCRIPTION_MAX)])
+
+
+class FlowForm(FlaskForm):
+    """At an activity: from which partner to which, what categories of information."""
+
+    from_partner_id = SelectField(_l("From"), validate_choice=False)
+    to_partner_id = SelectField(_l("To"), validate_choice=False)
+    categories = CheckboxesField(_l("Information"))
+
+    def __init__(self, *args, partners=(), categories=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [("", _l("Choose a partner"))] + [(str(i), n) for i, n in
+                                                    partner_choices(partners)]
+        self.from_partner_id.choices = choices
+        self.to_partner_id.choices = choices
+        self.categories.choices = [(c.id, c.name) for c in categories]
