@@ -53,10 +53,11 @@ def _blueprints():
         partners,
         reflections,
         search,
+        servicemap,
         tokens,
     )
 
-    return [me.blp, collaborations.blp, charter.blp, partners.blp, members.blp,
+    return [me.blp, collaborations.blp, charter.blp, partners.blp, servicemap.blp, members.blp,
             reflections.blp, actions.blp, invitations.blp, messages.blp,
             organizations.blp, tokens.blp, search.blp]
 

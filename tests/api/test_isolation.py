@@ -20,6 +20,8 @@ from coprod.reflections.models import (
     Reflection,
     Reply,
 )
+from coprod.servicemap import operations as service_map
+from coprod.servicemap.models import Activity, InformationCategory, InformationFlow
 from coprod.spaces.models import Charter, Collaboration, Membership, Partner
 from tests.factories import (
     CollaborationFactory,
@@ -82,11 +84,21 @@ ROUTES = [
     ("POST", "/collaborations/{c}/conversations/{v}/participants", {"participant_ids": [1]}),
     ("POST", "/collaborations/{c}/conversations/{v}/leave", None),
     ("POST", "/collaborations/{c}/conversations/{v}/read", None),
+    ("GET", "/collaborations/{c}/map", None),
+    ("POST", "/collaborations/{c}/map/activities", {"name": "Intruding"}),
+    ("PATCH", "/collaborations/{c}/map/activities/{t}", {"name": "Taken over"}),
+    ("DELETE", "/collaborations/{c}/map/activities/{t}", None),
+    ("POST", "/collaborations/{c}/map/flows", {"activity_id": 1, "from_partner_id": 1,
+                                               "to_partner_id": 2, "category_ids": [1]}),
+    ("DELETE", "/collaborations/{c}/map/flows/{f}", None),
+    ("POST", "/collaborations/{c}/map/categories", {"name": "Intruding"}),
+    ("PATCH", "/collaborations/{c}/map/categories/{g}", {"name": "Taken over"}),
+    ("DELETE", "/collaborations/{c}/map/categories/{g}", None),
 ]
 PLACEHOLDERS = {"collaboration_id": "c", "partner_id": "p", "membership_id": "m",
                 "invitation_id": "i", "reflection_id": "r", "reply_id": "y", "action_id": "a",
-                "conversation_id": "v"}
-WITH_OBJECT = [r for r in ROUTES if re.search(r"\{[pmirayv]\}", r[1])]
+                "conversation_id": "v", "activity_id": "t", "flow_id": "f", "category_id": "g"}
+WITH_OBJECT = [r for r in ROUTES if re.search(r"\{[pmirayvtfg]\}", r[1])]
 
 
 def _readable(path: str) -> str:
@@ -120,9 +132,18 @@ def worlds(db, bearer):
         starter = policy.actor_for(caller if name != "theirs" else other.user)
         conversation = messages.start_conversation(starter, collab, [staff.user_id], "",
                                                    "Its own message")
+        drawer = policy.actor_for(caller if name != "theirs" else member(
+            collab, Role.COORDINATOR).user)
+        second = PartnerFactory(collaboration=collab)
+        activity = service_map.create_activity(drawer, collab, name="Its own",
+                                               performer_ids=[partner.id])
+        category = service_map.create_category(drawer, collab, name="Its own")
+        flow = service_map.create_flow(drawer, activity, from_partner_id=partner.id,
+                                       to_partner_id=second.id, category_ids=[category.id])
         spaces[name] = {"c": collab.id, "p": partner.id, "m": other.id, "i": invitation.id,
                         "r": reflection.id, "y": reply.id, "a": action.id,
-                        "v": conversation.id}
+                        "v": conversation.id, "t": activity.id, "f": flow.id,
+                        "g": category.id}
     db.session.commit()
     return spaces, bearer(caller)
 
@@ -151,6 +172,13 @@ def _unchanged(db, ids: dict) -> None:
         Message.conversation_id == ids["v"])).all() == ["Its own message"]
     assert db.session.scalar(select(func.count()).select_from(Conversation).where(
         Conversation.collaboration_id == ids["c"])) == 1
+    assert db.session.get(Activity, ids["t"]).name == "Its own"
+    assert db.session.get(InformationCategory, ids["g"]).name == "Its own"
+    assert db.session.get(InformationFlow, ids["f"]) is not None
+    assert db.session.scalar(select(func.count()).select_from(Activity).where(
+        Activity.collaboration_id == ids["c"])) == 1
+    assert db.session.scalar(select(func.count()).select_from(InformationCategory).where(
+        InformationCategory.collaboration_id == ids["c"])) == 1
 
 
 @pytest.mark.parametrize("method,path,body", ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
