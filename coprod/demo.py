@@ -25,6 +25,7 @@ from coprod.accounts.models import Role, User
 from coprod.common import utcnow
 from coprod.messages import operations as messaging
 from coprod.reflections import operations as reflecting
+from coprod.servicemap import operations as mapping
 from coprod.spaces import operations as spaces
 from coprod.spaces import queries
 from coprod.spaces.models import (
@@ -264,6 +265,49 @@ class DemoResult:
     password_matches: bool
 
 
+# The service map of the worked example: categories of information, then the activities in
+# order (performers, co-produced or not) and the flows at each: (from, to, categories).
+CATEGORIES = (
+    ("contact", "Contact details",
+     "How to reach the citizen, and whom to call if they do not turn up."),
+    ("needs", "Support needs",
+     "What the citizen needs help with at work, for example breaks, quiet tasks or transport."),
+    ("preferences", "Work preferences",
+     "What the citizen would like to do, where, and how many hours a week."),
+    ("progress", "Progress notes",
+     "How the work is going, as the citizen and the mentor see it."),
+)
+ACTIVITIES = (
+    ("First meeting with the case worker",
+     "The case worker meets the citizen, explains the service and asks for consent.",
+     False, ("jobcentre",),
+     (("jobcentre", "carehome", ("contact",)),)),
+    ("Mapping wishes and abilities",
+     "The citizen, the case worker and care home staff talk about what the citizen would like "
+     "to do and what they need.",
+     False, ("jobcentre", "carehome"),
+     (("carehome", "jobcentre", ("needs",)),)),
+    ("Finding a workplace",
+     "Together with the citizen, the case worker visits possible workplaces and communities.",
+     True, ("jobcentre", "cafe", "shelter", "communitycentre"),
+     (("jobcentre", "cafe", ("preferences", "needs")),
+      ("jobcentre", "shelter", ("preferences", "needs")))),
+    ("Preparing and transport",
+     "The care home prepares the citizen for the working day and books the minibus.",
+     False, ("carehome",),
+     (("cafe", "carehome", ("contact",)),)),
+    ("Working with a mentor",
+     "At the café or the animal shelter a mentor works alongside the citizen.",
+     True, ("cafe", "shelter"),
+     (("cafe", "jobcentre", ("progress",)),
+      ("shelter", "jobcentre", ("progress",)))),
+    ("Follow-up",
+     "Every three months the case worker, the citizen and the mentor look at how it goes.",
+     False, ("jobcentre", "carehome"),
+     (("jobcentre", "carehome", ("progress",)),)),
+)
+
+
 def demo_password() -> str:
     """The one password of every demo account (documented; fine for a local demo only)."""
     return os.environ.get("COPROD_DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD
@@ -307,8 +351,24 @@ def _build(password: str) -> Collaboration:
             _invite_and_accept(actor, collaboration, person, users[person.email], partner_ids)
     spaces.update_charter(actor, collaboration.charter, **CHARTER_DRAFT)
     spaces.update_charter(actor, collaboration.charter, base_version=1, **CHARTER)
+    _draw_service_map(actor, collaboration, partner_ids)
     _reflect(collaboration, users, partner_ids)
     return collaboration
+
+
+def _draw_service_map(actor, collaboration: Collaboration, partner_ids: dict[str, int]) -> None:
+    """The coordinator maps who does what and which information flows where."""
+    category_ids = {key: mapping.create_category(actor, collaboration, name=name,
+                                                 description=description).id
+                    for key, name, description in CATEGORIES}
+    for name, description, co_produced, performers, flows in ACTIVITIES:
+        activity = mapping.create_activity(
+            actor, collaboration, name=name, description=description, co_produced=co_produced,
+            performer_ids=[partner_ids[k] for k in performers])
+        for source, target, categories in flows:
+            mapping.create_flow(actor, activity, from_partner_id=partner_ids[source],
+                                to_partner_id=partner_ids[target],
+                                category_ids=[category_ids[k] for k in categories])
 
 
 def _reflect(collaboration: Collaboration, users: dict[str, User],
