@@ -23,7 +23,8 @@ GAP = 48
 PAD = 16
 LINE = 20
 INSET = 12
-WRAP = 38  # characters per line inside a box
+WRAP = 38  # characters per line inside a box (13px text)
+NAME_WRAP = 32  # the step's name is larger and bold
 
 
 @dataclass
@@ -38,15 +39,15 @@ def flow_text(flow: InformationFlow) -> str:
     return f"{flow.from_partner.name} → {flow.to_partner.name}: {categories}"
 
 
-def _wrapped(text: str, css: str, indent: str = "") -> list[Line]:
+def _wrapped(text: str, css: str, indent: str = "", width: int = WRAP) -> list[Line]:
     """One text as lines that fit in a box (a hanging indent after the first)."""
-    rows = textwrap.wrap(text, WRAP, subsequent_indent=indent) or [""]
+    rows = textwrap.wrap(text, width, subsequent_indent=indent) or [""]
     return [Line(row, css) for row in rows]
 
 
 def step_lines(activity: Activity) -> list[Line]:
     """What one step shows, top to bottom."""
-    lines = _wrapped(f"{activity.position}. {activity.name}", "map-name")
+    lines = _wrapped(f"{activity.position}. {activity.name}", "map-name", "   ", NAME_WRAP)
     if activity.co_produced:
         lines.append(Line("◆ " + _("Co-produced with citizens"), "map-marker"))
     lines.append(Line(_("Performed by:"), "map-label"))
