@@ -5,7 +5,6 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from flask_smorest import Blueprint
-from werkzeug.exceptions import NotFound
 
 from coprod import policy
 from coprod.api import errors
@@ -39,7 +38,5 @@ def collaboration_or_404(collaboration_id: int, action: str = "read") -> Collabo
 
 def object_in(model: type, collaboration_id: int, object_id: int):
     """An object named in the URL under its collaboration; 404 if unreadable or elsewhere."""
-    obj = policy.get_or_404(policy.current_actor(), model, object_id)
-    if obj.collaboration_id != collaboration_id:
-        raise NotFound()
-    return obj
+    return policy.get_in_collaboration(policy.current_actor(), model, object_id,
+                                       collaboration_id)

@@ -30,6 +30,7 @@ __all__ = [
     "get_or_404",
     "require",
     "rule_for",
+    "get_in_collaboration",
 ]
 
 
@@ -69,6 +70,18 @@ def get_or_404(actor: Actor, model: type, ident, action: str = "read"):
         raise NotFound() from None
     obj = db.session.scalar(scoped(actor, model, "read").where(pk == ident))
     if obj is None:
+        raise NotFound()
+    if action != "read" and not may(actor, action, obj):
+        raise Forbidden()
+    return obj
+
+
+def get_in_collaboration(actor: Actor, model: type, ident, collaboration_id: int,
+                         action: str = "read"):
+    """An object named in a URL under its collaboration: 404 if unreadable or if it belongs to
+    another collaboration than the URL says, 403 if readable but `action` is denied."""
+    obj = get_or_404(actor, model, ident)
+    if SCOPES[model].collaboration_id_of(obj) != collaboration_id:
         raise NotFound()
     if action != "read" and not may(actor, action, obj):
         raise Forbidden()

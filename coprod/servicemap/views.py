@@ -7,7 +7,7 @@ re-renders the form with the reason next to the field, keeping what was typed.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -41,13 +41,10 @@ def _collaboration(collaboration_id: int, action: str = "read") -> Collaboration
     return policy.get_or_404(_actor(), Collaboration, collaboration_id, action)
 
 
-def _in_collaboration(model: type, ident: int, collaboration: Collaboration, action: str):
+def _in_collaboration(model: type, ident: int, collaboration: Collaboration,
+                      action: str):
     """An object of this very collaboration (404 otherwise), checked for `action` (403)."""
-    obj = policy.get_or_404(_actor(), model, ident)
-    if obj.collaboration_id != collaboration.id:
-        abort(404)
-    policy.require(_actor(), action, obj)
-    return obj
+    return policy.get_in_collaboration(_actor(), model, ident, collaboration.id, action)
 
 
 def _to_map(collab: Collaboration, activity_id: int | None = None):

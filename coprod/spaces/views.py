@@ -55,11 +55,7 @@ def _collaboration(collaboration_id: int, action: str = "read") -> Collaboration
 def _in_collaboration(model: type, ident: int, collaboration: Collaboration,
                       action: str = "read"):
     """An object of this very collaboration (404 otherwise), checked for `action` (403)."""
-    obj = policy.get_or_404(_actor(), model, ident)
-    if obj.collaboration_id != collaboration.id:
-        abort(404)
-    policy.require(_actor(), action, obj)
-    return obj
+    return policy.get_in_collaboration(_actor(), model, ident, collaboration.id, action)
 
 
 def _rollback() -> None:
