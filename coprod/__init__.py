@@ -57,6 +57,9 @@ def _init_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     init_login(app)
     install_hooks()
+    from coprod.citizens import audit
+
+    audit.install(app)
 
 
 def _register_blueprints(app: Flask) -> None:

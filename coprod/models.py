@@ -31,3 +31,14 @@ from coprod.spaces.models import (  # noqa: F401
     Resource,
     Responsibility,
 )
+from coprod.citizens.models import (  # noqa: F401
+    AuditEvent,
+    Citizen,
+    CitizenActivity,
+    CitizenGuardian,
+    CitizenReference,
+    CitizenReferenceCategory,
+    Consent,
+    ConsentCategory,
+    ConsentPartner,
+)

@@ -78,9 +78,33 @@ def _append(conversation: Conversation, author_id: int, body: str) -> Message:
 
 # -- operations -----------------------------------------------------------------------------
 
+def _about_citizen(actor: Actor, collaboration_id: int, user_ids: set[int], citizen,
+                   categories):
+    """The checked (citizen, categories) of a message's reference, or None: every
+    participant's partner organization must be allowed to know."""
+    if citizen in (None, ""):
+        if categories:
+            raise OperationError(_("Choose the citizen this is about, or no categories."),
+                                 field="citizen")
+        return None
+    from coprod.citizens.operations import check_reference
+
+    readers = set(db.session.scalars(select(Membership.partner_id).where(
+        Membership.collaboration_id == collaboration_id, Membership.user_id.in_(user_ids),
+        Membership.partner_id.is_not(None))))
+    return check_reference(actor, collaboration_id, citizen, categories, readers)
+
+
+def _attach(message: Message, about) -> None:
+    if about is not None:
+        from coprod.citizens.operations import attach_reference
+
+        attach_reference(message, *about)
+
+
 def start_conversation(actor: Actor, collaboration: Collaboration,
-                       participant_user_ids: Iterable, subject: str | None, body: str
-                       ) -> Conversation:
+                       participant_user_ids: Iterable, subject: str | None, body: str, *,
+                       citizen=None, categories: Iterable = ()) -> Conversation:
     """A member writes to one or more other members of the collaboration, across partners."""
     policy.require(actor, "start_conversation", collaboration)
     others = _user_ids(participant_user_ids) - {actor.user_id}
@@ -88,21 +112,28 @@ def start_conversation(actor: Actor, collaboration: Collaboration,
         raise OperationError(_("Choose at least one other member."), field="participants")
     others = _members_of(collaboration.id, others)
     subject, body = clean_subject(subject), clean_message(body)
+    about = _about_citizen(actor, collaboration.id, others | {actor.user_id}, citizen,
+                           categories)
     conversation = Conversation(
         collaboration_id=collaboration.id, subject=subject, created_by_id=actor.user_id,
         participants=[Participant(user_id=uid) for uid in sorted(others | {actor.user_id})])
     db.session.add(conversation)
     db.session.flush()
-    _append(conversation, actor.user_id, body)
+    _attach(_append(conversation, actor.user_id, body), about)
     db.session.flush()
     return conversation
 
 
-def post_message(actor: Actor, conversation: Conversation, body: str) -> Message:
+def post_message(actor: Actor, conversation: Conversation, body: str, *, citizen=None,
+                 categories: Iterable = ()) -> Message:
     """A participant, still a member of an active collaboration, writes to the others."""
     policy.require(actor, "post", conversation)
-    message = _append(conversation, actor.user_id, clean_message(body))
+    body = clean_message(body)
+    about = _about_citizen(actor, conversation.collaboration_id,
+                           {p.user_id for p in conversation.participants}, citizen, categories)
+    message = _append(conversation, actor.user_id, body)
     db.session.flush()
+    _attach(message, about)
     return message
 
 

@@ -24,6 +24,9 @@ class Actor:
     user_id: int | None
     is_system: bool = False
     _seats: dict[int, Seat] | None = field(default=None, repr=False)
+    # Answers worked out once for this actor's lifetime (a request), e.g. what their partner
+    # may know of a citizen; forget() drops them.
+    memo: dict = field(default_factory=dict, repr=False)
 
     @property
     def is_anonymous(self) -> bool:
@@ -50,8 +53,9 @@ class Actor:
         return self.seats().get(collaboration_id)
 
     def forget(self) -> None:
-        """Drop cached memberships after the actor's own membership changed."""
+        """Drop cached memberships and answers after something they depend on changed."""
         self._seats = None
+        self.memo.clear()
 
 
 SYSTEM = Actor(user_id=None, is_system=True)

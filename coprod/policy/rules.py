@@ -14,7 +14,15 @@ from sqlalchemy import exists, select
 
 from coprod.accounts.models import ApiToken, Invitation, Role, User
 from coprod.messages.models import Conversation, Message
+from coprod.citizens.models import AuditEvent, Citizen, Consent
 from coprod.policy.actors import Actor
+from coprod.policy.consent import (
+    CitizenContentKnown,
+    CitizenNotErased,
+    CitizenSubject,
+    PartnerMayKnowCitizen,
+    PartnerNeedsToKnow,
+)
 from coprod.policy.grants import (
     CollaborationActive,
     Grant,
@@ -62,6 +70,8 @@ class Scope:
     reflection_of: Callable = lambda obj: None
     conversation_id_col: Callable = lambda: None
     conversation_of: Callable = lambda obj: None
+    citizen_id_col: Callable = lambda: None
+    citizen_of: Callable = lambda obj: None
 
 
 def _partner_collaboration_col(model):
@@ -173,6 +183,28 @@ SCOPES: dict[type, Scope] = {
         collaboration_id_of=lambda o: o.collaboration_id,
         collaboration_of=lambda o: db_get(Collaboration, o.collaboration_id),
     ) for model in (Activity, InformationCategory, InformationFlow)},
+    Citizen: Scope(
+        collaboration_id_col=lambda: Citizen.collaboration_id,
+        collaboration_id_of=lambda o: o.collaboration_id,
+        collaboration_of=lambda o: db_get(Collaboration, o.collaboration_id),
+        citizen_id_col=lambda: Citizen.id,
+        citizen_of=lambda o: o,
+    ),
+    Consent: Scope(
+        collaboration_id_col=lambda: select(Citizen.collaboration_id).where(
+            Citizen.id == Consent.citizen_id).correlate_except(Citizen).scalar_subquery(),
+        collaboration_id_of=lambda o: o.citizen.collaboration_id,
+        collaboration_of=lambda o: db_get(Collaboration, o.citizen.collaboration_id),
+        citizen_id_col=lambda: Consent.citizen_id,
+        citizen_of=lambda o: o.citizen,
+    ),
+    AuditEvent: Scope(
+        collaboration_id_col=lambda: AuditEvent.collaboration_id,
+        collaboration_id_of=lambda o: o.collaboration_id,
+        collaboration_of=lambda o: db_get(Collaboration, o.collaboration_id),
+        citizen_id_col=lambda: AuditEvent.citizen_id,
+        citizen_of=lambda o: db_get(Citizen, o.citizen_id),
+    ),
     Organization: Scope(),
     User: Scope(owner_id_col=lambda: User.id, owner_id_of=lambda o: o.id),
 }
@@ -286,6 +318,10 @@ COORDINATOR = MemberWithRole(Role.COORDINATOR)
 SPEAKERS = MemberWithRole(Role.COORDINATOR, Role.PARTNER_STAFF, Role.CITIZEN, Role.GUARDIAN)
 READS = ReadsReflection()
 OPEN = ReflectionOpen()
+SUBJECT = CitizenSubject()
+NEED_TO_KNOW = PartnerNeedsToKnow()
+CASE_STAFF = PartnerNeedsToKnow(Role.PARTNER_STAFF)
+NOT_ERASED = CitizenNotErased()
 
 RULES: dict[tuple[type, str], Rule] = {
     (Collaboration, "read"): rule(ANY_MEMBER),
@@ -332,7 +368,7 @@ RULES: dict[tuple[type, str], Rule] = {
     (Reflection, "create_action"): rule(
         COORDINATOR, StaffOfPartner(), active=True,
         when=(READS, OPEN, ReflectionCanBecomeAction())),
-    (Reply, "read"): rule(READS),
+    (Reply, "read"): rule(READS, when=(CitizenContentKnown(lambda: Reply.id),)),
     (Reply, "read_author"): rule(ReplyNamesItsAuthor(), Owner(), COORDINATOR, when=(READS,)),
     (Reply, "update"): rule(Owner(), active=True, when=(READS, OPEN)),
     (Reply, "withdraw"): rule(Owner(), COORDINATOR, active=True, when=(READS,)),
@@ -342,10 +378,34 @@ RULES: dict[tuple[type, str], Rule] = {
                                         when=(READS,)),
     (Conversation, "read"): rule(ConversationParticipant(), when=(ANY_MEMBER,)),
     (Conversation, "post"): rule(ConversationParticipant(), active=True, when=(ANY_MEMBER,)),
-    (Message, "read"): rule(ConversationParticipant(), when=(ANY_MEMBER,)),
+    (Message, "read"): rule(ConversationParticipant(), when=(
+        ANY_MEMBER, CitizenContentKnown(lambda: Message.id))),
     # -- the service map: members read it, coordinators of an active space draw it --
     (Collaboration, "edit_service_map"): rule(COORDINATOR, active=True),
     **{(model, action): rule(COORDINATOR, active=True) if action != "read" else rule(ANY_MEMBER)
        for model in (Activity, InformationCategory, InformationFlow)
        for action in ("read", "create", "update", "delete")},
+    # -- citizens and consent (need-to-know: coprod/policy/consent.py) --
+    (Collaboration, "add_citizen"): rule(COORDINATOR, active=True),
+    # The list of citizens: each row still answers to (Citizen, "read").
+    (Collaboration, "list_citizens"): rule(COORDINATOR, MemberWithRole(Role.PARTNER_STAFF)),
+    # The pseudonym: coordinators, partners with a need to know, the citizen and guardians.
+    (Citizen, "read"): rule(COORDINATOR, NEED_TO_KNOW, SUBJECT),
+    # The name and details: partners that may know something of the citizen right now.
+    (Citizen, "read_identity"): rule(COORDINATOR, PartnerMayKnowCitizen(), SUBJECT,
+                                     when=(NOT_ERASED,)),
+    (Citizen, "update"): rule(COORDINATOR, active=True, when=(NOT_ERASED,)),
+    # Staff record a consent given on paper or in person: coordinators and case staff.
+    (Citizen, "record_consent"): rule(COORDINATOR, CASE_STAFF, SUBJECT, active=True,
+                                      when=(NOT_ERASED,)),
+    # Withdrawal is always possible, also in an archived space.
+    (Citizen, "withdraw_consent"): rule(SUBJECT, COORDINATOR, CASE_STAFF, when=(NOT_ERASED,)),
+    (Citizen, "read_consents"): rule(SUBJECT, COORDINATOR, NEED_TO_KNOW),
+    (Citizen, "read_audit"): rule(SUBJECT, COORDINATOR),
+    (Citizen, "download"): rule(SUBJECT, COORDINATOR, when=(NOT_ERASED,)),
+    (Citizen, "erase"): rule(COORDINATOR, when=(NOT_ERASED,)),
+    # Who may write about the citizen at all (the categories are checked when posting).
+    (Citizen, "reference"): rule(PartnerMayKnowCitizen(), active=True, when=(NOT_ERASED,)),
+    (Consent, "read"): rule(SUBJECT, COORDINATOR, NEED_TO_KNOW),
+    (AuditEvent, "read"): rule(SUBJECT, COORDINATOR),
 }

@@ -4,6 +4,10 @@ Each grant answers for one object in Python and as an SQL clause, from the same 
 the visibility: the whole collaboration; the author's organization only; coordinators only;
 or chosen partner organizations (the author's own included). Authors always read their own,
 while they are members. Nobody outside the collaboration reads anything.
+
+On top of the visibility, a reflection that references a citizen reaches a member only where
+their partner organization may know of the citizen (coprod/policy/consent.py); authors and
+coordinators are not exempt.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from sqlalchemy import and_, exists, false, or_, select
 from sqlalchemy.orm import aliased
 
 from coprod.accounts.models import Role
+from coprod.policy.consent import content_clause, reads_content
 from coprod.policy.grants import Grant
 
 
@@ -23,7 +28,12 @@ def _models():
 
 
 def reads_reflection(actor, reflection) -> bool:
-    """The per-object reading of a reflection's visibility."""
+    """The per-object reading of a reflection's visibility and of its citizen reference."""
+    return (_visible(actor, reflection)
+            and reads_content(actor, reflection.citizen_reference))
+
+
+def _visible(actor, reflection) -> bool:
     from coprod.reflections.models import Visibility
 
     seat = actor.seat(reflection.collaboration_id)
@@ -48,8 +58,12 @@ def reads_reflection(actor, reflection) -> bool:
 
 def partner_reads(reflection, partner_id: int) -> bool:
     """Whether the staff of a partner organization (as such) may read the reflection."""
+    from coprod.policy.consent import partner_knows
     from coprod.reflections.models import Visibility
 
+    reference = reflection.citizen_reference
+    if reference is not None and not partner_knows(reference, partner_id):
+        return False
     if reflection.visibility == Visibility.COLLABORATION:
         return True
     if reflection.visibility == Visibility.PARTNERS:
@@ -65,7 +79,7 @@ def reflection_readers_clause(actor):
     if actor.user_id is None:
         return false()
     seat = aliased(Membership)
-    return exists().where(
+    return and_(content_clause(actor, Reflection.id), exists().where(
         seat.user_id == actor.user_id,
         seat.collaboration_id == Reflection.collaboration_id,
         or_(
@@ -82,7 +96,7 @@ def reflection_readers_clause(actor):
                      seat.partner_id.in_(select(Audience.partner_id).where(
                          Audience.reflection_id == Reflection.id).correlate(Reflection)))),
         ),
-    )
+    ))
 
 
 class ReadsReflection(Grant):

@@ -136,20 +136,60 @@ def _mention(reflection: Reflection, reply: Reply | None, user_ids: Iterable[int
                                reply_id=reply.id if reply else None, user_id=user.id))
 
 
+def reader_partners(collaboration_id: int, visibility: Visibility, author_partner_id,
+                    audience: Iterable[int]) -> set[int]:
+    """The partner organizations whose staff would read a reflection of this visibility."""
+    if visibility == Visibility.COLLABORATION:
+        found = set(db.session.scalars(select(Partner.id).where(
+            Partner.collaboration_id == collaboration_id)))
+    elif visibility == Visibility.COORDINATORS:
+        found = set(db.session.scalars(select(Membership.partner_id).where(
+            Membership.collaboration_id == collaboration_id,
+            Membership.role == Role.COORDINATOR, Membership.partner_id.is_not(None))))
+    else:
+        found = set(audience) if visibility == Visibility.PARTNERS else set()
+    return (found | {author_partner_id}) - {None}
+
+
+def _about_citizen(actor: Actor, collaboration_id: int, citizen, categories, readers):
+    """The checked (citizen, categories) of a reference, or None when there is none."""
+    if citizen in (None, ""):
+        if categories:
+            raise OperationError(_("Choose the citizen this is about, or no categories."),
+                                 field="citizen")
+        return None
+    from coprod.citizens.operations import check_reference
+
+    return check_reference(actor, collaboration_id, citizen, categories, readers)
+
+
+def _attach(content, about) -> None:
+    if about is not None:
+        from coprod.citizens.operations import attach_reference
+
+        attach_reference(content, *about)
+
+
 # -- reflections ----------------------------------------------------------------------------
 
 def post_reflection(actor: Actor, collaboration: Collaboration, *, kind, perspective,
                     component, learning_level, mode, body: str,
                     visibility=Visibility.COLLABORATION, attribution=Attribution.PERSON,
-                    tags=(), audience: Iterable[int] = (), mentions: Iterable[int] = ()
-                    ) -> Reflection:
-    """A member writes down what works or what must improve, for the audience they choose."""
+                    tags=(), audience: Iterable[int] = (), mentions: Iterable[int] = (),
+                    citizen=None, categories: Iterable[int] = ()) -> Reflection:
+    """A member writes down what works or what must improve, for the audience they choose.
+
+    A reflection about a citizen names the citizen and the categories of information it
+    holds; it is refused (field "audience") when a partner that would read it may not know.
+    """
     policy.require(actor, "post_reflection", collaboration)
     seat = actor.seat(collaboration.id)
     visibility = _choice(Visibility, visibility, "visibility")
     attribution = _choice(Attribution, attribution, "attribution")
     audience_ids = _partners_of(collaboration.id, audience)
     _check_audience(seat, visibility, attribution, audience_ids)
+    about = _about_citizen(actor, collaboration.id, citizen, categories, reader_partners(
+        collaboration.id, visibility, seat.partner_id, audience_ids))
     reflection = Reflection(
         collaboration_id=collaboration.id, author_id=actor.user_id, partner_id=seat.partner_id,
         kind=_choice(Kind, kind, "kind"),
@@ -163,6 +203,7 @@ def post_reflection(actor: Actor, collaboration: Collaboration, *, kind, perspec
     )
     db.session.add(reflection)
     db.session.flush()
+    _attach(reflection, about)
     _mention(reflection, None, mentions)
     db.session.flush()
     return reflection
@@ -178,6 +219,12 @@ def edit_reflection(actor: Actor, reflection: Reflection, *, kind, perspective, 
     attribution = _choice(Attribution, attribution, "attribution")
     audience_ids = _partners_of(reflection.collaboration_id, audience)
     _check_audience(seat, visibility, attribution, audience_ids)
+    reference = reflection.citizen_reference
+    if reference is not None:  # the new audience must be allowed to know, too
+        _about_citizen(actor, reflection.collaboration_id, reference.citizen_id,
+                       reference.category_ids, reader_partners(
+                           reflection.collaboration_id, visibility, reflection.partner_id,
+                           audience_ids))
     new = dict(kind=_choice(Kind, kind, "kind"),
                perspective=_choice(Perspective, perspective, "perspective"),
                component=_choice(Component, component, "component"),
@@ -216,8 +263,9 @@ def withdraw_reflection(actor: Actor, reflection: Reflection) -> Reflection:
 # -- replies, reactions ---------------------------------------------------------------------
 
 def reply(actor: Actor, reflection: Reflection, body: str, *, parent_id: int | None = None,
-          mentions: Iterable[int] = ()) -> Reply:
-    """Answer a reflection (or a reply under it); the answer has the reflection's readers."""
+          mentions: Iterable[int] = (), citizen=None, categories: Iterable[int] = ()) -> Reply:
+    """Answer a reflection (or a reply under it); the answer has the reflection's readers,
+    narrowed by its own citizen reference if it has one."""
     if reflection.is_withdrawn and policy.may(actor, "read", reflection):
         raise OperationError(_("This reflection was withdrawn: it takes no more replies."),
                              status=409)
@@ -228,10 +276,15 @@ def reply(actor: Actor, reflection: Reflection, body: str, *, parent_id: int | N
             raise OperationError(_("Answer a reply under this reflection."), field="parent_id",
                                  status=404)
     seat = actor.seat(reflection.collaboration_id)
+    about = _about_citizen(actor, reflection.collaboration_id, citizen, categories,
+                           reader_partners(reflection.collaboration_id, reflection.visibility,
+                                           reflection.partner_id,
+                                           reflection.audience_partner_ids))
     answer = Reply(reflection_id=reflection.id, parent_id=parent_id, author_id=actor.user_id,
                    partner_id=seat.partner_id, body=clean_body(body))
     db.session.add(answer)
     db.session.flush()
+    _attach(answer, about)
     _mention(reflection, answer, mentions)
     db.session.flush()
     return answer

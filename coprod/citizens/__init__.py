@@ -1,0 +1,1 @@
+"""Citizens the collaboration serves, their consents, and the audit of who knew what."""

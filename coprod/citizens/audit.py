@@ -1,0 +1,149 @@
+"""The audit: who read citizen-referencing content, and every change to a citizen's consent.
+
+Append-only: the ORM refuses to change or delete an event or a consent record (and the
+database refuses too, by trigger). Reads are noted as they happen, during a request, and
+written once at its end:
+
+- every Reflection, Reply or Message the ORM loads during a request is noted (pages and API
+  load content as objects, always through the policy);
+- channels that read plain rows (search, exports) call note_reads() themselves;
+- after a successful response, the noted ids are narrowed to those that reference a citizen
+  and that the actor may read (one query per kind), and one event per item is written with the
+  actor's organization and the channel (page, API, export).
+
+Background work (digests) calls record_reads() directly with its own channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import Flask, g, has_request_context, request
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from coprod.citizens.models import (
+    AuditAction,
+    AuditEvent,
+    Channel,
+    Citizen,
+    CitizenReference,
+    Consent,
+)
+from coprod.common import utcnow
+from coprod.extensions import db
+
+_NOTED = "coprod_citizen_reads"
+KINDS = ("reflection", "reply", "message")
+
+
+def record(actor, citizen: Citizen, action: AuditAction, *, object_type: str,
+           object_id: int | None = None, channel: Channel | None = None) -> AuditEvent:
+    """Add one event (the caller's transaction commits it with the change it tells of)."""
+    seat = actor.seat(citizen.collaboration_id) if actor.user_id is not None else None
+    event_row = AuditEvent(
+        collaboration_id=citizen.collaboration_id, citizen_id=citizen.id,
+        user_id=actor.user_id, partner_id=seat.partner_id if seat else None,
+        action=action, channel=channel, object_type=object_type, object_id=object_id,
+        at=utcnow())
+    db.session.add(event_row)
+    return event_row
+
+
+def _model_of(kind: str):
+    from coprod.messages.models import Message
+    from coprod.reflections.models import Reflection, Reply
+
+    return {"reflection": Reflection, "reply": Reply, "message": Message}[kind]
+
+
+def _reference_column(kind: str):
+    return {"reflection": CitizenReference.reflection_id, "reply": CitizenReference.reply_id,
+            "message": CitizenReference.message_id}[kind]
+
+
+def record_reads(actor, channel: Channel, *, reflections: Iterable[int] = (),
+                 replies: Iterable[int] = (), messages: Iterable[int] = ()) -> int:
+    """One READ event per citizen-referencing item the actor may read; returns how many."""
+    from coprod import policy
+
+    if actor.user_id is None:
+        return 0
+    written = 0
+    for kind, ids in zip(KINDS, (reflections, replies, messages), strict=True):
+        ids = sorted(set(ids))
+        if not ids:
+            continue
+        model = _model_of(kind)
+        column = _reference_column(kind)
+        rows = db.session.execute(
+            select(column, Citizen)
+            .join(Citizen, Citizen.id == CitizenReference.citizen_id)
+            .select_from(CitizenReference)
+            .where(column.in_(ids),
+                   column.in_(select(model.id).where(policy.where(actor, model, "read"))))
+        ).all()
+        for object_id, citizen in rows:
+            record(actor, citizen, AuditAction.READ, object_type=kind, object_id=object_id,
+                   channel=channel)
+            written += 1
+    return written
+
+
+def note_reads(kind: str, ids: Iterable[int]) -> None:
+    """Remember, for this request, that these items were read (written at its end)."""
+    if not has_request_context():
+        return
+    noted = g.setdefault(_NOTED, {k: set() for k in KINDS})
+    noted[kind].update(ids)
+
+
+def request_channel() -> Channel:
+    """API under /api, exports by their endpoint name, everything else a page."""
+    if request.path.startswith("/api/"):
+        return Channel.API
+    if request.endpoint and "export" in request.endpoint:
+        return Channel.EXPORT
+    return Channel.PAGE
+
+
+def _write_noted(response):
+    """after_request: turn the reads noted during a successful request into events."""
+    noted = g.pop(_NOTED, None)
+    if not noted or response.status_code >= 400 or not any(noted.values()):
+        return response
+    from coprod.policy import current_actor
+
+    actor = current_actor()
+    if record_reads(actor, request_channel(), reflections=noted["reflection"],
+                    replies=noted["reply"], messages=noted["message"]):
+        db.session.commit()
+    return response
+
+
+def _noted_on_load(target, context) -> None:
+    note_reads(_KIND_OF_TABLE[target.__tablename__], [target.id])
+
+
+_KIND_OF_TABLE = {"reflections": "reflection", "replies": "reply", "messages": "message"}
+
+
+def _refuse_changes(session: Session, flush_context, instances) -> None:
+    """Consents and audit events are never changed or removed once written."""
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, (Consent, AuditEvent)) and (
+                obj in session.deleted or session.is_modified(obj, include_collections=False)):
+            raise ValueError(f"{type(obj).__name__} records are append-only")
+
+
+def install(app: Flask) -> None:
+    """Called from create_app(): the load listeners, the end-of-request writer, the guard."""
+    from coprod.messages.models import Message
+    from coprod.reflections.models import Reflection, Reply
+
+    for model in (Reflection, Reply, Message):
+        if not event.contains(model, "load", _noted_on_load):
+            event.listen(model, "load", _noted_on_load)
+    if not event.contains(Session, "before_flush", _refuse_changes):
+        event.listen(Session, "before_flush", _refuse_changes)
+    app.after_request(_write_noted)
