@@ -1,6 +1,17 @@
 """Imports every model so that metadata (and Alembic autogenerate) sees all tables."""
 
 from coprod.accounts.models import ApiToken, Invitation, User  # noqa: F401
+from coprod.citizens.models import (  # noqa: F401
+    AuditEvent,
+    Citizen,
+    CitizenActivity,
+    CitizenGuardian,
+    CitizenReference,
+    CitizenReferenceCategory,
+    Consent,
+    ConsentCategory,
+    ConsentPartner,
+)
 from coprod.mail.models import OutboxEmail  # noqa: F401
 from coprod.messages.models import Conversation, Message, Participant  # noqa: F401
 from coprod.reflections.models import (  # noqa: F401
@@ -30,15 +41,4 @@ from coprod.spaces.models import (  # noqa: F401
     Partner,
     Resource,
     Responsibility,
-)
-from coprod.citizens.models import (  # noqa: F401
-    AuditEvent,
-    Citizen,
-    CitizenActivity,
-    CitizenGuardian,
-    CitizenReference,
-    CitizenReferenceCategory,
-    Consent,
-    ConsentCategory,
-    ConsentPartner,
 )

@@ -21,7 +21,7 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from coprod.accounts.models import User
 from coprod.common import Choice, UTCDateTime, enum_column, utcnow
@@ -229,14 +229,11 @@ class CitizenReference(db.Model):
     citizen: Mapped[Citizen] = relationship()
     categories: Mapped[list[InformationCategory]] = relationship(
         secondary="citizen_reference_categories", order_by=InformationCategory.name)
-    # Each piece of content knows its reference (or None) as `.citizen_reference`; the policy
-    # reads it per object, and feeds can load it in one query with selectinload.
-    reflection: Mapped[Reflection | None] = relationship(backref=backref(
-        "citizen_reference", uselist=False, passive_deletes=True))
-    reply: Mapped[Reply | None] = relationship(backref=backref(
-        "citizen_reference", uselist=False, passive_deletes=True))
-    message: Mapped[Message | None] = relationship(backref=backref(
-        "citizen_reference", uselist=False, passive_deletes=True))
+    # Each piece of content also knows its reference (or None) as `.citizen_reference`, a
+    # read-only relationship declared on the content's model (see CONTENT_REFERENCE_LOAD).
+    reflection: Mapped[Reflection | None] = relationship()
+    reply: Mapped[Reply | None] = relationship()
+    message: Mapped[Message | None] = relationship()
 
     @property
     def category_ids(self) -> set[int]:

@@ -332,6 +332,7 @@ def attach_reference(content, citizen: Citizen, categories: list) -> CitizenRefe
                                  **{kind: content})
     db.session.add(reference)
     db.session.flush()
+    db.session.expire(content, ["citizen_reference"])  # read-only on the content's side
     return reference
 
 

@@ -7,6 +7,7 @@ leaving the collaboration ends access at once (the policy checks membership in S
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -15,6 +16,9 @@ from coprod.accounts.models import User
 from coprod.common import UTCDateTime, utcnow
 from coprod.extensions import db
 from coprod.search import fulltext_index
+
+if TYPE_CHECKING:
+    from coprod.citizens.models import CitizenReference
 
 MESSAGE_MAX = 10_000
 
@@ -60,6 +64,10 @@ class Message(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
     author: Mapped[User] = relationship()
+    # The citizen this is about, if any (coprod/citizens); read-only here, written there.
+    citizen_reference: Mapped[CitizenReference | None] = relationship(
+        "CitizenReference", primaryjoin="CitizenReference.message_id == Message.id",
+        uselist=False, viewonly=True)
 
 
 # Full-text search (coprod/search): a GIN index on PostgreSQL; SQLite searches with LIKE.

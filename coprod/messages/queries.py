@@ -21,7 +21,7 @@ from coprod import policy
 from coprod.extensions import db
 from coprod.messages.models import Conversation, Message, Participant
 from coprod.policy import Actor
-from coprod.reflections.queries import BadCursor, decode_cursor, encode_cursor
+from coprod.reflections.queries import BadCursor, citizen_loads, decode_cursor, encode_cursor
 from coprod.spaces.models import Collaboration, Membership, Partner
 
 __all__ = ["BadCursor", "ConversationSummary", "MessagePage", "conversations_of",
@@ -171,7 +171,8 @@ def readable_messages(actor: Actor, conversation: Conversation) -> Select:
     """select(Message) of a conversation as the actor may read it, newest first."""
     return (policy.scoped(actor, Message)
             .where(Message.conversation_id == conversation.id)
-            .options(selectinload(Message.author))
+            .options(selectinload(Message.author),
+                     *citizen_loads(selectinload(Message.citizen_reference)))
             .order_by(Message.created_at.desc(), Message.id.desc()))
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import exists, select
 
 from coprod.accounts.models import ApiToken, Invitation, Role, User
-from coprod.messages.models import Conversation, Message
 from coprod.citizens.models import AuditEvent, Citizen, Consent
+from coprod.messages.models import Conversation, Message
 from coprod.policy.actors import Actor
 from coprod.policy.consent import (
     CitizenContentKnown,

@@ -10,6 +10,7 @@ improvement action.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, ForeignKey, String, Text, UniqueConstraint
@@ -20,6 +21,9 @@ from coprod.common import Choice, UTCDateTime, enum_column, utcnow
 from coprod.extensions import db
 from coprod.search import fulltext_index
 from coprod.spaces.models import Partner
+
+if TYPE_CHECKING:
+    from coprod.citizens.models import CitizenReference
 
 BODY_MAX = 20_000
 TAG_MAX = 40
@@ -110,6 +114,10 @@ class Reflection(db.Model):
         cascade="all, delete-orphan", order_by="ReflectionRevision.id.desc()")
     action: Mapped[ImprovementAction | None] = relationship(
         back_populates="reflection", cascade="all, delete-orphan", uselist=False)
+    # The citizen this is about, if any (coprod/citizens); read-only here, written there.
+    citizen_reference: Mapped[CitizenReference | None] = relationship(
+        "CitizenReference", primaryjoin="CitizenReference.reflection_id == Reflection.id",
+        uselist=False, viewonly=True)
 
     @property
     def is_withdrawn(self) -> bool:
@@ -177,6 +185,10 @@ class Reply(db.Model):
     reflection: Mapped[Reflection] = relationship()
     author: Mapped[User] = relationship()
     partner: Mapped[Partner | None] = relationship()
+    # The citizen this is about, if any (coprod/citizens); read-only here, written there.
+    citizen_reference: Mapped[CitizenReference | None] = relationship(
+        "CitizenReference", primaryjoin="CitizenReference.reply_id == Reply.id",
+        uselist=False, viewonly=True)
 
 
 # Full-text search (coprod/search): GIN indexes on PostgreSQL; SQLite searches with LIKE.

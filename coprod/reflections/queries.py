@@ -106,7 +106,17 @@ def apply_filters(stmt, filters: FeedFilters):
     return stmt
 
 
+def citizen_loads(path):
+    """Load the citizen reference of content (and what the policy reads of it) in bulk:
+    `path` is the content's citizen_reference attribute, or a loader chain ending in it."""
+    from coprod.citizens.models import CitizenReference
+
+    return (path.selectinload(CitizenReference.citizen),
+            path.selectinload(CitizenReference.categories))
+
+
 FEED_LOADS = (
+    *citizen_loads(selectinload(Reflection.citizen_reference)),
     selectinload(Reflection.author),
     selectinload(Reflection.partner).selectinload(Partner.organization),
     selectinload(Reflection.tags),
@@ -185,6 +195,7 @@ def reflection_with_thread(actor: Actor, reflection_id: int) -> tuple[Reflection
         policy.scoped(actor, Reply).where(Reply.reflection_id == reflection.id)
         .order_by(Reply.created_at, Reply.id)
         .options(selectinload(Reply.author),
+                 *citizen_loads(selectinload(Reply.citizen_reference)),
                  selectinload(Reply.partner).selectinload(Partner.organization))))
     reactions = list(db.session.scalars(
         select(Reaction).where(Reaction.reflection_id == reflection.id)
@@ -206,7 +217,9 @@ def select_actions(actor: Actor, collaboration: Collaboration, *, status=None):
             .where(Reflection.collaboration_id == collaboration.id)
             .options(selectinload(ImprovementAction.owner_partner).selectinload(
                 Partner.organization), selectinload(ImprovementAction.owner_user),
-                selectinload(ImprovementAction.reflection))
+                selectinload(ImprovementAction.reflection),
+                *citizen_loads(selectinload(ImprovementAction.reflection).selectinload(
+                    Reflection.citizen_reference)))
             .order_by(ImprovementAction.due_on.is_(None), ImprovementAction.due_on,
                       ImprovementAction.id))
     if status is not None:
