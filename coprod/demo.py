@@ -22,6 +22,8 @@ from flask import current_app, has_request_context
 from coprod import policy
 from coprod.accounts import operations as accounts
 from coprod.accounts.models import Role, User
+from coprod.citizens import operations as citizens
+from coprod.citizens.models import ConsentGiver, ConsentMethod
 from coprod.common import utcnow
 from coprod.messages import operations as messaging
 from coprod.reflections import operations as reflecting
@@ -307,6 +309,33 @@ ACTIVITIES = (
      (("jobcentre", "carehome", ("progress",)),)),
 )
 
+CASE_WORKER_EMAIL = "jobcentre@demo.example.org"
+# The worked example's citizen. His guardian consents to the job centre, the care home and the
+# café knowing about him; the animal shelter takes part in finding a workplace (a need to know)
+# but has no consent, so it sees nothing about him.
+CITIZEN = {
+    "pseudonym": "Citizen 17",
+    "name": "Peter Møller",
+    "details": "Lives at Lindely Residential Care Home. Loves baking; anxious in crowds.",
+    "service": ("First meeting with the case worker", "Mapping wishes and abilities",
+                "Finding a workplace", "Preparing and transport", "Working with a mentor",
+                "Follow-up"),
+    "user": "citizen@demo.example.org",
+    "guardian": "guardian@demo.example.org",
+}
+CONSENT = {
+    "partners": ("jobcentre", "carehome", "cafe"),
+    "categories": ("contact", "needs", "preferences", "progress"),
+    "purpose": "Finding and keeping a few hours of meaningful work a week at Café Solsikke.",
+}
+CITIZEN_NOTE = dict(
+    kind="works", perspective="citizens", component="resources", learning_level="inter",
+    mode="exploitation",
+    body="Citizen 17 would like two mornings a week in the café kitchen. A quiet task for the "
+         "first hour helps him settle; he finds the lunch rush hard.")
+CITIZEN_NOTE_REPLY = ("We can offer Tuesday and Thursday mornings from 9, starting with "
+                      "preparing the bread dough before we open.")
+
 
 def demo_password() -> str:
     """The one password of every demo account (documented; fine for a local demo only)."""
@@ -351,24 +380,60 @@ def _build(password: str) -> Collaboration:
             _invite_and_accept(actor, collaboration, person, users[person.email], partner_ids)
     spaces.update_charter(actor, collaboration.charter, **CHARTER_DRAFT)
     spaces.update_charter(actor, collaboration.charter, base_version=1, **CHARTER)
-    _draw_service_map(actor, collaboration, partner_ids)
+    category_ids, activity_ids = _draw_service_map(actor, collaboration, partner_ids)
     _reflect(collaboration, users, partner_ids)
+    _serve_citizen(collaboration, users, partner_ids, category_ids, activity_ids)
     return collaboration
 
 
-def _draw_service_map(actor, collaboration: Collaboration, partner_ids: dict[str, int]) -> None:
-    """The coordinator maps who does what and which information flows where."""
+def _draw_service_map(actor, collaboration: Collaboration, partner_ids: dict[str, int]
+                      ) -> tuple[dict[str, int], dict[str, int]]:
+    """The coordinator maps who does what and which information flows where; returns the ids
+    of the categories (by key) and of the activities (by name)."""
     category_ids = {key: mapping.create_category(actor, collaboration, name=name,
                                                  description=description).id
                     for key, name, description in CATEGORIES}
+    activity_ids = {}
     for name, description, co_produced, performers, flows in ACTIVITIES:
         activity = mapping.create_activity(
             actor, collaboration, name=name, description=description, co_produced=co_produced,
             performer_ids=[partner_ids[k] for k in performers])
+        activity_ids[name] = activity.id
         for source, target, categories in flows:
             mapping.create_flow(actor, activity, from_partner_id=partner_ids[source],
                                 to_partner_id=partner_ids[target],
                                 category_ids=[category_ids[k] for k in categories])
+    return category_ids, activity_ids
+
+
+def _serve_citizen(collaboration: Collaboration, users: dict[str, User],
+                   partner_ids: dict[str, int], category_ids: dict[str, int],
+                   activity_ids: dict[str, int]) -> None:
+    """The worked example's citizen: the coordinator records him, the case worker records his
+    guardian's consent on paper (the café yes, the animal shelter no), then writes a note about
+    him that the café may read and the shelter may not, and the café answers."""
+    def as_(email):
+        return policy.actor_for(users[email])
+
+    citizen = citizens.create_citizen(
+        as_(DEMO_COORDINATOR_EMAIL), collaboration, pseudonym=CITIZEN["pseudonym"],
+        name=CITIZEN["name"], details=CITIZEN["details"],
+        activity_ids=[activity_ids[name] for name in CITIZEN["service"]],
+        user_id=users[CITIZEN["user"]].id, guardian_ids=[users[CITIZEN["guardian"]].id])
+    today = utcnow().date()
+    citizens.give_consent(
+        as_(CASE_WORKER_EMAIL), citizen,
+        partner_ids=[partner_ids[k] for k in CONSENT["partners"]],
+        category_ids=[category_ids[k] for k in CONSENT["categories"]],
+        purpose=CONSENT["purpose"], starts_on=today - timedelta(days=30),
+        ends_on=today + timedelta(days=335), given_by=ConsentGiver.GUARDIAN,
+        given_by_name=users[CITIZEN["guardian"]].display_name, method=ConsentMethod.PAPER)
+    note = reflecting.post_reflection(
+        as_(CASE_WORKER_EMAIL), collaboration, visibility="partners",
+        audience=[partner_ids["cafe"]], citizen=citizen.id,
+        categories=[category_ids["preferences"], category_ids["needs"]], **CITIZEN_NOTE)
+    reflecting.reply(as_("cafe@demo.example.org"), note, CITIZEN_NOTE_REPLY,
+                     citizen=citizen.id, categories=[category_ids["preferences"]])
 
 
 def _reflect(collaboration: Collaboration, users: dict[str, User],

@@ -125,3 +125,25 @@ def test_seeding_again_changes_nothing(db):
     assert [login.email for login in again.logins] == [p.email for p in demo.PEOPLE]
     assert db.session.scalars(select(Invitation.id)).all() == invitations
     assert not demo.seed("another password entirely").password_matches
+
+
+def test_the_case_workers_note_about_the_citizen_reaches_the_cafe_not_the_shelter(db):
+    from coprod.citizens.models import Citizen
+    from coprod.reflections.models import Reflection
+
+    seeded(db)
+
+    def actor(email):
+        return policy.actor_for(db.session.scalar(select(User).where(User.email == email)))
+
+    note = db.session.scalar(select(Reflection).where(Reflection.body.contains("Citizen 17")))
+    citizen = db.session.scalar(select(Citizen))
+    assert note.citizen_reference.citizen_id == citizen.id
+    assert policy.may(actor("cafe@demo.example.org"), "read", note)
+    assert policy.may(actor("jobcentre@demo.example.org"), "read", note)
+    assert not policy.may(actor("shelter@demo.example.org"), "read", note)
+    # The shelter takes part in finding a workplace, so it knows the pseudonym, not the name.
+    assert policy.may(actor("shelter@demo.example.org"), "read", citizen)
+    assert not policy.may(actor("shelter@demo.example.org"), "read_identity", citizen)
+    assert policy.may(actor("guardian@demo.example.org"), "withdraw_consent", citizen)
+    assert citizen.guardians[0].email == "guardian@demo.example.org"
