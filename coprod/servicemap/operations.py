@@ -212,8 +212,20 @@ def delete_category(actor: Actor, category: InformationCategory) -> None:
     if in_use:
         raise OperationError(_("Information flows carry this category. Remove them first."),
                              status=409)
+    if _named_by_consent_or_content(category):
+        raise OperationError(_("Citizens' consents or notes about citizens name this category; "
+                               "it stays as part of their record."), status=409)
     db.session.delete(category)
     db.session.flush()
+
+
+def _named_by_consent_or_content(category: InformationCategory) -> bool:
+    """Consents are never edited, so a category they name is never removed from under them."""
+    from coprod.citizens.models import CitizenReferenceCategory, ConsentCategory
+
+    return any(db.session.scalar(select(func.count()).select_from(model).where(
+        model.category_id == category.id)) for model in (ConsentCategory,
+                                                         CitizenReferenceCategory))
 
 
 # -- flows ----------------------------------------------------------------------------------

@@ -139,6 +139,15 @@ def describe_partner(actor: Actor, partner: Partner, *, responsibilities: list[d
     return partner
 
 
+def _partner_on_record(partner: Partner) -> bool:
+    """What was said on behalf of a partner, and consents naming it, outlive its removal."""
+    from coprod.citizens.models import ConsentPartner
+    from coprod.reflections.models import Reflection, Reply
+
+    return any(db.session.scalar(select(func.count()).select_from(model).where(
+        model.partner_id == partner.id)) for model in (ConsentPartner, Reflection, Reply))
+
+
 def remove_partner(actor: Actor, partner: Partner) -> None:
     policy.require(actor, "delete", partner)
     in_use = db.session.scalar(
@@ -146,6 +155,10 @@ def remove_partner(actor: Actor, partner: Partner) -> None:
     if in_use:
         raise OperationError(
             _("Members act on behalf of this partner. Change or remove them first."), status=409)
+    if _partner_on_record(partner):
+        raise OperationError(_("This partner's reflections, replies or citizens' consents are "
+                               "on record; it stays a partner of the collaboration."),
+                             status=409)
     db.session.delete(partner)
     db.session.flush()
 

@@ -129,3 +129,21 @@ def test_erasure_deidentifies_and_keeps_consents(db, world):
     assert note.citizen_reference is None
     assert world.citizen.name is None and world.citizen.is_erased
     assert db.session.scalar(select(Consent).where(Consent.id == world.consent.id))
+
+
+def test_a_category_or_partner_named_by_a_consent_cannot_be_removed(db, world):
+    from coprod.servicemap import operations as servicemap
+    from coprod.spaces import operations as spaces
+    from coprod.spaces.models import Membership
+
+    boss = actor_for(world.coordinator)
+    with pytest.raises(OperationError) as refused:
+        servicemap.delete_category(boss, world.contact)
+    assert refused.value.status == 409 and "consent" in refused.value.message
+    db.session.execute(Membership.__table__.delete().where(
+        Membership.partner_id == world.cafe.id))
+    with pytest.raises(OperationError) as refused:
+        spaces.remove_partner(boss, world.cafe)
+    assert refused.value.status == 409
+    servicemap.delete_category(boss, world.support)  # named by nothing: goes
+    db.session.commit()
