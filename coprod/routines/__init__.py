@@ -1,0 +1,1 @@
+"""Knowledge-sharing routines: scheduled prompts to reflect, nudges and responses."""
