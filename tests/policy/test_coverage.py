@@ -14,6 +14,7 @@ from coprod.spaces.models import (
     Resource,
     Responsibility,
 )
+from tests.policy import test_citizen_rules as citizen_table
 from tests.policy import test_reflection_rules as reflection_table
 from tests.policy import test_rules_table as space_table
 from tests.policy import test_service_map_rules as service_map_table
@@ -35,7 +36,9 @@ def test_every_rule_is_in_a_table():
     reflection_actions = set(reflection_table.expected("whole", "active"))
     missing = []
     for model, action in RULES:
-        if model in SPACE_ROWS:
+        if (model, action) in citizen_table.CHECKED:
+            ok = True
+        elif model in SPACE_ROWS:
             ok = action in space_table.ACTIVE[SPACE_ROWS[model]]
         elif model in service_map_table.ROWS:
             ok = action in service_map_table.ACTIVE[service_map_table.ROWS[model]]
