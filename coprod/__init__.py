@@ -66,6 +66,7 @@ def _register_blueprints(app: Flask) -> None:
     from coprod.accounts.views import bp as accounts_bp
     from coprod.api import init_api
     from coprod.citizens.selfservice import bp as my_information_bp
+    from coprod.citizens.views import bp as citizens_bp
     from coprod.messages.views import bp as messages_bp
     from coprod.reflections.views import bp as reflections_bp
     from coprod.search.views import bp as search_bp
@@ -79,4 +80,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(search_bp)
     app.register_blueprint(servicemap_bp)
     app.register_blueprint(my_information_bp)
+    app.register_blueprint(citizens_bp)
     init_api(app)
