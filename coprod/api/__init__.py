@@ -44,6 +44,7 @@ def _blueprints():
     from coprod.api import (
         actions,
         charter,
+        citizens,
         collaborations,
         invitations,
         me,
@@ -57,9 +58,9 @@ def _blueprints():
         tokens,
     )
 
-    return [me.blp, collaborations.blp, charter.blp, partners.blp, servicemap.blp, members.blp,
-            reflections.blp, actions.blp, invitations.blp, messages.blp,
-            organizations.blp, tokens.blp, search.blp]
+    return [me.blp, citizens.my_blp, collaborations.blp, charter.blp, partners.blp,
+            servicemap.blp, citizens.blp, members.blp, reflections.blp, actions.blp,
+            invitations.blp, messages.blp, organizations.blp, tokens.blp, search.blp]
 
 
 def init_api(app: Flask) -> None:

@@ -23,6 +23,10 @@ class ErrorSchema(Schema):
                           metadata={"description": "The request field at fault, if one is."})
     errors = fields.Dict(metadata={
         "description": "Validation messages per location (json, query) and field."})
+    lacking_partner_ids = fields.List(fields.Integer(), metadata={
+        "description": "When content about a citizen is refused for its audience (field "
+                       "audience): the partner organizations that would read it but lack a "
+                       "need to know or a consent. Narrow the audience to the others."})
 
 
 def _fields_at_fault(errors: dict) -> list[str]:
@@ -82,6 +86,9 @@ def handle_operation_error(err: OperationError):
         "message": str(err.message),
         "field": err.field,
     }
+    lacking = getattr(err, "lacking", None)  # set by coprod.citizens.operations
+    if lacking is not None:
+        body["lacking_partner_ids"] = list(lacking)
     return _json(body, err.status)
 
 

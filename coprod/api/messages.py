@@ -11,6 +11,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from coprod import policy
+from coprod.api.citizens import AboutCitizenInputSchema, AboutCitizenSchema, about_citizen
 from coprod.api.common import ApiBlueprint, collaboration_or_404
 from coprod.api.pagination import PageArgsSchema, page_schema, paginate
 from coprod.api.schemas import Timestamp, UserSummarySchema, text
@@ -27,7 +28,7 @@ blp = ApiBlueprint("conversations", __name__,
 
 # -- schemas --------------------------------------------------------------------------------
 
-class MessageSchema(Schema):
+class MessageSchema(AboutCitizenSchema):
     id = fields.Integer()
     conversation_id = fields.Integer()
     author = fields.Nested(UserSummarySchema)
@@ -57,7 +58,7 @@ class ConversationSchema(Schema):
         "description": "Messages by others the caller has not read yet."})
 
 
-class ConversationCreateSchema(Schema):
+class ConversationCreateSchema(AboutCitizenInputSchema):
     participant_ids = fields.List(
         fields.Integer(), required=True, validate=validate.Length(min=1), metadata={
             "description": "User ids of members of this collaboration to write to (the caller "
@@ -71,7 +72,7 @@ class ParticipantsAddSchema(Schema):
                                   validate=validate.Length(min=1))
 
 
-class MessageCreateSchema(Schema):
+class MessageCreateSchema(AboutCitizenInputSchema):
     body = text(MESSAGE_MAX, required=True, metadata={"description": "Markdown."})
 
 
@@ -114,7 +115,7 @@ class Conversations(MethodView):
         collaboration = collaboration_or_404(collaboration_id)
         conversation = operations.start_conversation(
             policy.current_actor(), collaboration, data["participant_ids"],
-            data.get("subject"), data["body"])
+            data.get("subject"), data["body"], **about_citizen(data))
         db.session.commit()
         return _summary(conversation)
 
@@ -145,7 +146,8 @@ class Messages(MethodView):
     def post(self, data, collaboration_id: int, conversation_id: int):
         """Write in the conversation (403 once the collaboration is archived)."""
         conversation = _conversation(collaboration_id, conversation_id)
-        message = operations.post_message(policy.current_actor(), conversation, data["body"])
+        message = operations.post_message(policy.current_actor(), conversation, data["body"],
+                                          **about_citizen(data))
         db.session.commit()
         return message
 

@@ -22,6 +22,7 @@ from werkzeug.exceptions import NotFound
 from coprod import policy
 from coprod.accounts.models import User
 from coprod.api.actions import ActionSummarySchema
+from coprod.api.citizens import AboutCitizenInputSchema, AboutCitizenSchema, about_citizen
 from coprod.api.common import ApiBlueprint, collaboration_or_404, object_in
 from coprod.api.pagination import PageArgsSchema, page_schema, paginate
 from coprod.api.schemas import (
@@ -51,6 +52,7 @@ from coprod.reflections.models import (
     Reply,
     Visibility,
 )
+from coprod.reflections.queries import citizen_loads
 from coprod.spaces.models import Partner
 
 blp = ApiBlueprint("feed", __name__,
@@ -204,7 +206,7 @@ class ReactionsSchema(Schema):
         "description": "Whether the caller's organization said it."})
 
 
-class ReflectionSchema(Schema):
+class ReflectionSchema(AboutCitizenSchema):
     id = fields.Integer()
     collaboration_id = fields.Integer()
     kind = choice(Kind)
@@ -269,7 +271,7 @@ class FeedArgsSchema(Schema):
             raise ValidationError(_("The end comes before the start."), "until")
 
 
-class ReflectionCreateSchema(Schema):
+class ReflectionCreateSchema(AboutCitizenInputSchema):
     kind = choice(Kind, required=True)
     perspective = choice(Perspective, required=True)
     component = choice(Component, required=True)
@@ -315,7 +317,7 @@ class RevisionSchema(Schema):
         "description": "Null when the author signed for their organization only."})
 
 
-class ReplySchema(Schema):
+class ReplySchema(AboutCitizenSchema):
     id = fields.Integer()
     reflection_id = fields.Integer()
     parent_id = fields.Integer(allow_none=True, metadata={
@@ -332,7 +334,7 @@ class ReplySchema(Schema):
     withdrawn_at = Timestamp(allow_none=True)
 
 
-class ReplyCreateSchema(Schema):
+class ReplyCreateSchema(AboutCitizenInputSchema):
     body = text(BODY_MAX, required=True, metadata=BODY_DOC)
     parent_id = fields.Integer(allow_none=True, metadata={
         "description": "Answer this reply (under the same reflection) instead."})
@@ -411,7 +413,8 @@ class Reflections(MethodView):
         """Post a reflection on behalf of the caller's partner organization."""
         actor = policy.current_actor()
         collaboration = collaboration_or_404(collaboration_id)
-        reflection = operations.post_reflection(actor, collaboration, **data)
+        about = about_citizen(data)
+        reflection = operations.post_reflection(actor, collaboration, **data, **about)
         db.session.commit()
         return reflection_view(actor, reflection)
 
@@ -482,7 +485,8 @@ class Replies(MethodView):
         reflection = reflection_in(collaboration_id, reflection_id)
         stmt = (policy.scoped(policy.current_actor(), Reply)
                 .where(Reply.reflection_id == reflection.id)
-                .options(selectinload(Reply.author), selectinload(Reply.partner))
+                .options(selectinload(Reply.author), selectinload(Reply.partner),
+                         *citizen_loads(selectinload(Reply.citizen_reference)))
                 .order_by(Reply.created_at, Reply.id))
         page = paginate(stmt, args)
         page["items"] = _reply_views(page["items"])
@@ -496,7 +500,7 @@ class Replies(MethodView):
         reflection = reflection_in(collaboration_id, reflection_id)
         answer = operations.reply(policy.current_actor(), reflection, data["body"],
                                   parent_id=data.get("parent_id"),
-                                  mentions=data.get("mentions", ()))
+                                  mentions=data.get("mentions", ()), **about_citizen(data))
         db.session.commit()
         return _reply_views([answer])[0]
 

@@ -91,7 +91,8 @@ def last_messages(actor: Actor, conversation_ids: list[int]) -> dict[int, Messag
     newest = aliased(Message)
     stmt = (select(newest)
             .join(ranked, and_(ranked.c.id == newest.id, ranked.c.rank == 1))
-            .options(selectinload(newest.author)))
+            .options(selectinload(newest.author),
+                     *citizen_loads(selectinload(newest.citizen_reference))))
     return {m.conversation_id: m for m in db.session.scalars(stmt)}
 
 

@@ -103,7 +103,7 @@ def test_openapi_documents_schemas_pagination_and_errors(client, db):
     assert "Pagination" in spec["info"]["description"]
     error = spec["components"]["responses"]["UNAUTHORIZED"]["content"]["application/json"]
     assert set(schemas[error["schema"]["$ref"].rsplit("/", 1)[-1]]["properties"]) == {
-        "code", "status", "message", "field", "errors"}
+        "code", "status", "message", "field", "errors", "lacking_partner_ids"}
 
 
 def test_a_422_always_has_a_message(client, db, bearer):

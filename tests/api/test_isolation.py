@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 
 from coprod import policy
 from coprod.accounts.models import Invitation, Role
+from coprod.citizens import operations as citizens
+from coprod.citizens.models import Citizen, Consent
 from coprod.messages import operations as messages
 from coprod.messages.models import Conversation, Message
 from coprod.reflections import operations
@@ -94,11 +96,23 @@ ROUTES = [
     ("POST", "/collaborations/{c}/map/categories", {"name": "Intruding"}),
     ("PATCH", "/collaborations/{c}/map/categories/{g}", {"name": "Taken over"}),
     ("DELETE", "/collaborations/{c}/map/categories/{g}", None),
+    ("GET", "/collaborations/{c}/citizens", None),
+    ("POST", "/collaborations/{c}/citizens", {"pseudonym": "Intruder", "name": "Intruder"}),
+    ("GET", "/collaborations/{c}/citizens/{z}", None),
+    ("PATCH", "/collaborations/{c}/citizens/{z}", {"name": "Taken over"}),
+    ("POST", "/collaborations/{c}/citizens/{z}/erase", None),
+    ("GET", "/collaborations/{c}/citizens/{z}/consents", None),
+    ("POST", "/collaborations/{c}/citizens/{z}/consents", {"partner_ids": [1],
+                                                           "category_ids": [1],
+                                                           "purpose": "Intruding"}),
+    ("POST", "/collaborations/{c}/citizens/{z}/consents/{k}/withdraw", None),
+    ("GET", "/collaborations/{c}/citizens/{z}/audit", None),
 ]
 PLACEHOLDERS = {"collaboration_id": "c", "partner_id": "p", "membership_id": "m",
                 "invitation_id": "i", "reflection_id": "r", "reply_id": "y", "action_id": "a",
-                "conversation_id": "v", "activity_id": "t", "flow_id": "f", "category_id": "g"}
-WITH_OBJECT = [r for r in ROUTES if re.search(r"\{[pmirayvtfg]\}", r[1])]
+                "conversation_id": "v", "activity_id": "t", "flow_id": "f", "category_id": "g",
+                "citizen_id": "z", "consent_id": "k"}
+WITH_OBJECT = [r for r in ROUTES if re.search(r"\{[pmirayvtfgzk]\}", r[1])]
 
 
 def _readable(path: str) -> str:
@@ -140,10 +154,14 @@ def worlds(db, bearer):
         category = service_map.create_category(drawer, collab, name="Its own")
         flow = service_map.create_flow(drawer, activity, from_partner_id=partner.id,
                                        to_partner_id=second.id, category_ids=[category.id])
+        citizen = citizens.create_citizen(drawer, collab, pseudonym="Its own", name="Its own",
+                                          activity_ids=[activity.id])
+        consent = citizens.give_consent(drawer, citizen, partner_ids=[partner.id],
+                                        category_ids=[category.id], purpose="Its own")
         spaces[name] = {"c": collab.id, "p": partner.id, "m": other.id, "i": invitation.id,
                         "r": reflection.id, "y": reply.id, "a": action.id,
                         "v": conversation.id, "t": activity.id, "f": flow.id,
-                        "g": category.id}
+                        "g": category.id, "z": citizen.id, "k": consent.id}
     db.session.commit()
     return spaces, bearer(caller)
 
@@ -179,6 +197,12 @@ def _unchanged(db, ids: dict) -> None:
         Activity.collaboration_id == ids["c"])) == 1
     assert db.session.scalar(select(func.count()).select_from(InformationCategory).where(
         InformationCategory.collaboration_id == ids["c"])) == 1
+    citizen = db.session.get(Citizen, ids["z"])
+    assert citizen.name == "Its own" and citizen.erased_at is None
+    assert db.session.scalar(select(func.count()).select_from(Citizen).where(
+        Citizen.collaboration_id == ids["c"])) == 1
+    assert db.session.scalars(select(Consent.id).where(
+        Consent.citizen_id == ids["z"])).all() == [ids["k"]]
 
 
 @pytest.mark.parametrize("method,path,body", ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])

@@ -95,7 +95,7 @@ def test_the_guardian_sees_who_may_see_what_and_why(db, world, login, client):
     assert "It covers this information: Contact details, Work preferences." in may_see
     assert "Job centre may see this information." in may_see
     assert "Café may see this information." in may_see
-    assert "Why: It does “Find a workplace” in your service." in may_see
+    assert "Why it needs to know: It does “Find a workplace” in your service." in may_see
     assert ("It gets work preferences from Job centre for “Find a workplace”."
             in may_see)  # the café also receives a flow
     assert "Withdraw for Café" in may_see and "Withdraw for Job centre" in may_see
