@@ -10,6 +10,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from coprod.messages.models import MESSAGE_MAX
 from coprod.messages.operations import SUBJECT_MAX
+from coprod.reflections.forms import AboutCitizen
 
 
 class MemberChoiceField(SelectMultipleField):
@@ -47,18 +48,26 @@ class MessageBodyField(TextAreaField):
         super().__init__(label or _l("Message"), **kwargs)
 
 
-class NewConversationForm(FlaskForm):
+class NewConversationForm(AboutCitizen, FlaskForm):
     participants = MemberChoiceField(_l("Write to"))
     subject = StringField(_l("Subject (optional)"), render_kw={"maxlength": SUBJECT_MAX})
     body = MessageBodyField()
 
-    def __init__(self, *args, members=(), me: int | None = None, **kwargs):
+    def __init__(self, *args, members=(), me: int | None = None, citizens=(), categories=(),
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.participants.choices = member_choices(members, {me} if me else set())
+        self.offer_citizens(citizens, categories)
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(AboutCitizen, FlaskForm):
+    """A message in a conversation; about a citizen, every participant must be allowed to know."""
+
     body = MessageBodyField(_l("Your reply"))
+
+    def __init__(self, *args, citizens=(), categories=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.offer_citizens(citizens, categories)
 
 
 class AddParticipantsForm(FlaskForm):

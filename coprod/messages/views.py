@@ -21,6 +21,7 @@ from coprod.forms import show_refusal as _show_error
 from coprod.markdown import plain_excerpt, render_markdown
 from coprod.messages import forms, operations, queries
 from coprod.messages.models import Conversation
+from coprod.reflections.views import about_choices
 from coprod.spaces import queries as spaces
 from coprod.spaces.models import Collaboration
 
@@ -95,7 +96,8 @@ def index(collaboration_id: int):
 
 def _new_form(collab: Collaboration, **kwargs) -> forms.NewConversationForm:
     return forms.NewConversationForm(members=spaces.members_of(_actor(), collab),
-                                     me=_actor().user_id, **kwargs)
+                                     me=_actor().user_id, **about_choices(_actor(), collab),
+                                     **kwargs)
 
 
 @bp.route("/c/<int:collaboration_id>/messages/new", methods=["GET", "POST"])
@@ -110,9 +112,11 @@ def new(collaboration_id: int):
                                   if uid in wanted]
     status = 200
     if form.validate_on_submit():
+        # About a citizen, every participant must be allowed to know: a refusal names them.
         outcome = attempt(form, operations.start_conversation,
                           _actor(), collab, form.participants.data, form.subject.data,
-                          form.body.data)
+                          form.body.data, **form.about_data(),
+                          aliases={"audience": "participants"})
         if outcome.ok:
             conversation = outcome.value
             flash(_("Your message is sent."), "success")
@@ -150,7 +154,7 @@ def _thread_page(collab: Collaboration, conversation_id: int, *, reply_form=None
                and (read_until is None or m.created_at > read_until)}
     can_post = policy.may(actor, "post", conversation)
     if can_post and reply_form is None:
-        reply_form = forms.ReplyForm(formdata=None)
+        reply_form = forms.ReplyForm(formdata=None, **about_choices(actor, collab))
     if can_post and add_form is None:
         add_form = forms.AddParticipantsForm(
             formdata=None, members=spaces.members_of(actor, collab),
@@ -201,17 +205,19 @@ def reply(collaboration_id: int, conversation_id: int):
     """Write in a conversation one takes part in."""
     collab = _collaboration(collaboration_id)
     conversation = _conversation(collab, conversation_id)
-    form = forms.ReplyForm()
+    form = forms.ReplyForm(**about_choices(_actor(), collab))
     if not policy.may(_actor(), "post", conversation):
         return _refused(collab, conversation_id, reply_form=form)
     if not form.validate_on_submit():
         return _thread_page(collab, conversation_id, reply_form=form, status=FORM_INVALID)
     try:
-        message = operations.post_message(_actor(), conversation, form.body.data)
+        message = operations.post_message(_actor(), conversation, form.body.data,
+                                          **form.about_data())
         db.session.commit()
     except OperationError as err:
         db.session.rollback()
-        _show_error(form, err)
+        # The reply form has no audience: a refusal for it is shown by the citizen chosen.
+        _show_error(form, err, {"audience": "citizen"})
         return _thread_page(collab, conversation_id, reply_form=form, status=err.status)
     return redirect(url_for(".thread", collaboration_id=collaboration_id,
                             conversation_id=conversation_id, _anchor=f"message-{message.id}"))

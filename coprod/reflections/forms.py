@@ -124,7 +124,36 @@ class CheckboxesField(SelectMultipleField):
             raise ValueError(_l("Tick the boxes offered.")) from None
 
 
-class ReflectionForm(FlaskForm):
+class AboutCitizen:
+    """The citizen a reflection, reply or message is about, and the categories of information
+    it holds. Offered only to members who may reference at least one citizen; the operation
+    checks that everyone who would read it may know (need to know and consent)."""
+
+    citizen = OfferedSelect(_l("About a citizen"), default="")
+    categories = CheckboxesField(_l("Information it contains"))
+
+    def offer_citizens(self, citizens=(), categories=()) -> None:
+        """The citizens the actor may reference (by pseudonym) and the collaboration's
+        categories; with no citizen to offer, the fields stay hidden and post nothing."""
+        if "citizen" not in self:
+            return
+        self.citizen.choices = [("", _l("No citizen"))] + [(str(c.id), c.pseudonym)
+                                                            for c in citizens]
+        self.categories.choices = [(c.id, c.name) for c in categories]
+
+    @property
+    def about_offered(self) -> bool:
+        return "citizen" in self and len(self.citizen.choices) > 1
+
+    def about_data(self) -> dict:
+        """The keyword arguments citizen= and categories= of the posting operations."""
+        if not self.about_offered:
+            return {}
+        return {"citizen": int(self.citizen.data) if self.citizen.data else None,
+                "categories": self.categories.data or []}
+
+
+class ReflectionForm(AboutCitizen, FlaskForm):
     """What a member writes down, how it is classified, and who may read it."""
 
     kind = OptionField(_l("Is it something that works, or that must improve?"), enum=Kind,
@@ -147,11 +176,16 @@ class ReflectionForm(FlaskForm):
                               explanations=ATTRIBUTION_HELP, default=Attribution.PERSON.value)
     mentions = CheckboxesField(_l("Mention members (optional)"))
     submit = SubmitField(_l("Post the reflection"))
+    # Offered after a refusal for the audience: post to the readers that may know, instead.
+    narrow = SubmitField(_l("Narrow to the partners who may know"))
 
     def __init__(self, *args, partners=(), members=(), speaks_for: int | None = None,
-                 me: int | None = None, **kwargs):
+                 me: int | None = None, citizens=(), categories=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.speaks_for = speaks_for
+        self.partner_names = {p.id: p.name for p in partners}
+        self.narrowing: dict | None = None
+        self.offer_citizens(citizens, categories)
         if speaks_for is None:
             # Without a partner organization, only the choices that need none are offered.
             self.visibility.choices = [(v, label) for v, label in self.visibility.choices
@@ -195,9 +229,21 @@ class ReflectionForm(FlaskForm):
         self.tags.data = ", ".join(t.name for t in reflection.tags)
         self.audience.data = sorted(reflection.audience_partner_ids)
 
+    def offer_narrowing(self, visibility: str, audience: list[int]) -> None:
+        """Offer, next to the visibility, to post it for these readers only (the partners that
+        may know, or the author's organization alone when no other partner may)."""
+        names = [self.partner_names.get(p, "") for p in (self.speaks_for, *audience)]
+        self.narrowing = {"visibility": visibility, "audience": audience,
+                          "names": ", ".join(n for n in names if n)}
+        if visibility != Visibility.PARTNERS:
+            self.narrow.label.text = _l("Post it for my organization only")
+
 
 class EditReflectionForm(ReflectionForm):
     mentions = None
+    citizen = None  # what a reflection is about stays as posted
+    categories = None
+    narrow = None
     submit = SubmitField(_l("Save the changes"))
 
 
@@ -208,15 +254,17 @@ def member_label(membership) -> str:
     return f"{membership.user.display_name} · {membership.role.label}"
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(AboutCitizen, FlaskForm):
     body = TextAreaField(_l("Your reply"), filters=[_stripped])
     mentions = CheckboxesField(_l("Mention members (optional)"))
     submit = SubmitField(_l("Post the reply"))
 
-    def __init__(self, *args, readers=(), me: int | None = None, **kwargs):
+    def __init__(self, *args, readers=(), me: int | None = None, citizens=(), categories=(),
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.mentions.choices = [(m.user_id, member_label(m)) for m in readers
                                  if m.user_id != me]
+        self.offer_citizens(citizens, categories)
 
 
 class EditReplyForm(FlaskForm):

@@ -8,17 +8,29 @@ the message next to the field at fault and the refusal's status, keeping what wa
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.exceptions import Forbidden
 
 from coprod import policy
+from coprod.citizens.models import Citizen
+from coprod.common import OperationError
 from coprod.extensions import db
-from coprod.forms import attempt
+from coprod.forms import attempt, show_refusal
 from coprod.markdown import plain_excerpt, render_markdown
 from coprod.reflections import forms, operations, queries
-from coprod.reflections.models import ActionStatus, Reflection, Reply
+from coprod.reflections.models import ActionStatus, Reflection, Reply, Visibility
+from coprod.servicemap import queries as servicemap_queries
 from coprod.spaces import queries as spaces_queries
 from coprod.spaces.models import Collaboration
 
@@ -39,7 +51,20 @@ def _require_login():
 def _template_helpers():
     """What the space layout and the reflection templates call."""
     return {"unread_reflections": _unread_reflections, "render_markdown": render_markdown,
-            "plain_excerpt": plain_excerpt}
+            "plain_excerpt": plain_excerpt, "citizen_href": citizen_href}
+
+
+# The staff page of a citizen (coprod/citizens); content links to it once it exists.
+CITIZEN_PAGES = ("citizens.show", "citizens.detail")
+
+
+def citizen_href(reference) -> str | None:
+    """The staff page of the citizen some content is about (it checks the policy itself)."""
+    endpoint = next((e for e in CITIZEN_PAGES if e in current_app.view_functions), None)
+    if endpoint is None:
+        return None
+    return url_for(endpoint, collaboration_id=reference.citizen.collaboration_id,
+                   citizen_id=reference.citizen_id)
 
 
 def _unread_reflections(collaboration: Collaboration) -> int:
@@ -91,6 +116,20 @@ def _reply_under(reflection: Reflection, reply_id: int) -> Reply:
 def _to_reflection(collab: Collaboration, reflection_id: int, anchor: str | None = None):
     return redirect(url_for(".show", collaboration_id=collab.id, reflection_id=reflection_id,
                             _anchor=anchor))
+
+
+def about_choices(actor: policy.Actor, collab: Collaboration) -> dict:
+    """What the "About a citizen" fields offer, as a form's `citizens=` and `categories=`: the
+    citizens the actor may read and reference here, and the collaboration's categories.
+    Nothing for a member who may reference no citizen, so the fields stay hidden."""
+    citizens = list(db.session.scalars(
+        policy.scoped(actor, Citizen)
+        .where(Citizen.collaboration_id == collab.id, policy.where(actor, Citizen, "reference"))
+        .order_by(Citizen.pseudonym)))
+    if not citizens:
+        return {}
+    return {"citizens": citizens,
+            "categories": servicemap_queries.categories_of(actor, collab)}
 
 
 # -- the feed -------------------------------------------------------------------------------
@@ -145,23 +184,71 @@ def new(collaboration_id: int):
     """Write down what works or what must improve, for the readers one chooses."""
     actor = _actor()
     collab = _collaboration(collaboration_id, "post_reflection")
-    form = _reflection_form(forms.ReflectionForm, collab)
+    form = _reflection_form(forms.ReflectionForm, collab, **about_choices(actor, collab))
     status = 200
     if not form.is_submitted():
         form.prefill(request.args)
     elif form.validate():
-        outcome = attempt(form, operations.post_reflection,
-                          actor, collab, **form.reflection_data(),
-                          mentions=form.mentions.data or [])
-        if outcome.ok:
-            reflection = outcome.value
-            flash(_("Your reflection is posted."), "success")
+        reflection, status = _post_reflection(actor, collab, form)
+        if reflection is not None:
+            if form.narrowing:
+                flash(_("Your reflection is posted for %(names)s only.",
+                        names=form.narrowing["names"]), "success")
+            else:
+                flash(_("Your reflection is posted."), "success")
             return _to_reflection(collab, reflection.id)
-        status = outcome.status
     else:
         status = FORM_INVALID
     return render_template("reflections/new.html", collaboration=collab, form=form,
                            current="reflections"), status
+
+
+def _post_reflection(actor: policy.Actor, collab: Collaboration, form
+                     ) -> tuple[Reflection | None, int]:
+    """Post what the form says, committed, or show the refusal and return its status.
+
+    A note about a citizen that some of its readers may not know is refused for the audience:
+    the message goes next to the visibility with an offer to narrow, and the narrow button
+    posts the same form again for the readers that may know (worked out anew, on POST).
+    """
+    data = {**form.reflection_data(), **form.about_data(), "mentions": form.mentions.data or []}
+    reflection, refused = _run(operations.post_reflection, actor, collab, **data)
+    lacking = getattr(refused, "lacking", None)
+    if lacking and form.narrow.data:
+        data.update(_narrowed(collab, form.speaks_for, data, lacking))
+        form.offer_narrowing(data["visibility"], data["audience"])  # names the readers
+        form.visibility.data, form.audience.data = data["visibility"], data["audience"]
+        reflection, refused = _run(operations.post_reflection, actor, collab, **data)
+        lacking = getattr(refused, "lacking", None)
+    if refused is None:
+        return reflection, 200
+    form.narrowing = None
+    show_refusal(form, refused, {"audience": "visibility"} if lacking else None)
+    if lacking:
+        form.offer_narrowing(**_narrowed(collab, form.speaks_for, data, lacking))
+    return None, refused.status
+
+
+def _run(operation, *args, **kwargs) -> tuple[object, OperationError | None]:
+    """attempt() keeping the refusal itself: (value, None) committed, or (None, refusal)."""
+    try:
+        value = operation(*args, **kwargs)
+        db.session.commit()
+    except OperationError as err:
+        db.session.rollback()
+        return None, err
+    return value, None
+
+
+def _narrowed(collab: Collaboration, author_partner_id, data: dict, lacking) -> dict:
+    """The visibility and audience without the partners that may not know: the other readers
+    as chosen partners, or the author's organization alone when none is left."""
+    readers = operations.reader_partners(collab.id, Visibility(data["visibility"]),
+                                         author_partner_id, data["audience"])
+    others = sorted(readers - set(lacking) - {author_partner_id})
+    if others:
+        return {"visibility": Visibility.PARTNERS.value, "audience": others}
+    return {"visibility": Visibility.ORGANIZATION.value, "audience": []}
 
 
 @bp.route("/c/<int:collaboration_id>/reflections/<int:reflection_id>/edit",
@@ -239,12 +326,13 @@ def _show_page(collab: Collaboration, reflection_id: int, *, reply_form=None,
     may_reply = policy.may(actor, "reply", reflection)
     forms_by_parent = {}
     if may_reply:
+        about = about_choices(actor, collab)
         forms_by_parent[None] = forms.ReplyForm(prefix="reply", readers=readers,
-                                                me=actor.user_id, formdata=None)
+                                                me=actor.user_id, formdata=None, **about)
         for r in replies:
             if r.withdrawn_at is None:
                 forms_by_parent[r.id] = forms.ReplyForm(prefix=f"answer-{r.id}", readers=(),
-                                                        formdata=None)
+                                                        formdata=None, **about)
     if reply_form is not None:
         forms_by_parent[reply_form[0]] = reply_form[1]
     action = reflection.action
@@ -297,12 +385,15 @@ def reply(collaboration_id: int, reflection_id: int, parent_id: int | None):
     _require(collab, "reply", reflection)
     if parent_id is not None:
         _reply_under(reflection, parent_id)
-    form = forms.ReplyForm(prefix="reply" if parent_id is None else f"answer-{parent_id}")
+    form = forms.ReplyForm(prefix="reply" if parent_id is None else f"answer-{parent_id}",
+                           **about_choices(actor, collab))
     status = FORM_INVALID
     if form.validate():
+        # The reply form has no audience: a refusal for it is shown by the citizen chosen.
         outcome = attempt(form, operations.reply,
                           actor, reflection, form.body.data, parent_id=parent_id,
-                          mentions=form.mentions.data or [])
+                          mentions=form.mentions.data or [], **form.about_data(),
+                          aliases={"audience": "citizen"})
         if outcome.ok:
             answer = outcome.value
             flash(_("Your reply is posted."), "success")

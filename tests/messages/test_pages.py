@@ -314,6 +314,7 @@ def _count(db, browser, url) -> tuple[str, int]:
     def seen(*args, **kwargs):
         statements.append(args[2])
 
+    db.session.expunge_all()  # from an empty identity map, whatever garbage collection kept
     event.listen(db.engine, "before_cursor_execute", seen)
     try:
         response = browser.get(url)
