@@ -14,8 +14,10 @@ with those resources.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
+from flask import Response
 from flask.views import MethodView
 from flask_babel import gettext as _
 from marshmallow import Schema, fields, validate
@@ -35,7 +37,7 @@ from coprod.api.schemas import (
     text,
 )
 from coprod.api.servicemap import CategorySummarySchema
-from coprod.citizens import audit, operations
+from coprod.citizens import audit, operations, selfservice
 from coprod.citizens.models import (
     DETAILS_MAX,
     NAME_MAX,
@@ -46,7 +48,6 @@ from coprod.citizens.models import (
     Channel,
     Citizen,
     CitizenGuardian,
-    CitizenReference,
     Consent,
     ConsentGiver,
     ConsentMethod,
@@ -333,26 +334,87 @@ class AuditEventSchema(Schema):
         "description": "The person; shown to coordinators only, null for others."})
 
 
-class ReferencedContentSchema(Schema):
+# The citizen's download: the very document of the web's download.json
+# (coprod.citizens.selfservice.record_of), described here for the OpenAPI document.
+
+class _ServiceStepSchema(Schema):
+    position = fields.Integer()
+    activity = fields.String()
+    description = fields.String()
+    co_produced = fields.Boolean()
+    performed_by = fields.List(fields.String(), metadata={"description": "Organizations."})
+
+
+class _RecordSchema(Schema):
+    id = fields.Integer()
+    pseudonym = fields.String()
+    name = fields.String(allow_none=True)
+    details = fields.String()
+    recorded_at = Timestamp()
+    service = fields.List(fields.Nested(_ServiceStepSchema))
+
+
+class _RecordedConsentSchema(Schema):
+    id = fields.Integer()
+    status = choice(ConsentStatus)
+    replaces = fields.Integer(allow_none=True, metadata={"description": "A consent id."})
+    given_by = choice(ConsentGiver)
+    given_by_name = fields.String()
+    method = choice(ConsentMethod)
+    recorded_by = fields.String(allow_none=True, metadata={"description": "A person's name."})
+    recorded_at = Timestamp()
+    purpose = fields.String()
+    starts_at = Timestamp()
+    ends_at = Timestamp(allow_none=True)
+    note = fields.String()
+    organizations = fields.List(fields.String())
+    categories = fields.List(fields.String())
+
+
+class _RecordedEventSchema(Schema):
+    at = Timestamp()
+    action = choice(AuditAction)
+    organization = fields.String(allow_none=True)
+    channel = choice(Channel, allow_none=True)
+    what = fields.String(metadata={
+        "enum": ["reflection", "reply", "message", "consent", "citizen"]})
+    id = fields.Integer(allow_none=True)
+
+
+class _EarlierVersionSchema(Schema):
+    text = fields.String()
+    edited_at = Timestamp()
+
+
+class _RecordedContentSchema(Schema):
     type = fields.String(metadata={"enum": ["reflection", "reply", "message"]})
     id = fields.Integer()
-    body = fields.String(metadata={"description": "Markdown; empty once withdrawn."})
-    categories = fields.List(fields.Nested(CategorySummarySchema))
+    text = fields.String(metadata={"description": "Markdown; empty once withdrawn."})
+    written_at = Timestamp()
+    edited_at = Timestamp(allow_none=True, metadata={"description": "Not for messages."})
+    withdrawn_at = Timestamp(allow_none=True, metadata={"description": "Not for messages."})
     organization = fields.String(allow_none=True, metadata={
-        "description": "The partner organization it was written for, if any."})
-    created_at = Timestamp()
+        "description": "The partner organization it was written for."})
+    categories = fields.List(fields.String())
+    earlier_versions = fields.List(fields.Nested(_EarlierVersionSchema), metadata={
+        "description": "Reflections only."})
+    reflection = fields.Integer(metadata={"description": "Replies only: the reflection."})
+    conversation = fields.Integer(metadata={"description": "Messages only."})
 
 
-class CitizenExportSchema(Schema):
-    exported_at = Timestamp()
+class CitizenDownloadSchema(Schema):
+    downloaded_at = Timestamp()
     collaboration = fields.Nested(CollaborationSummarySchema)
-    citizen = fields.Nested(CitizenSchema)
-    consents = fields.List(fields.Nested(ConsentSchema), metadata={
-        "description": "The whole history, newest first."})
-    audit = fields.List(fields.Nested(AuditEventSchema), metadata={
-        "description": "Every read and change, newest first."})
-    content = fields.List(fields.Nested(ReferencedContentSchema), metadata={
-        "description": "Reflections, replies and messages about the citizen."})
+    citizen = fields.Nested(_RecordSchema)
+    consents = fields.List(fields.Nested(_RecordedConsentSchema), metadata={
+        "description": "Every consent record, oldest first."})
+    access_log = fields.List(fields.Nested(_RecordedEventSchema), metadata={
+        "description": "Which organization read content about the citizen, when, and how."})
+    other_events = fields.List(fields.Nested(_RecordedEventSchema), metadata={
+        "description": "Changes to the record and its consents, and downloads."})
+    content = fields.List(fields.Nested(_RecordedContentSchema), metadata={
+        "description": "Reflections, replies and messages about the citizen, whoever was "
+                       "allowed to read them: the citizen's right of access."})
 
 
 CitizenPageSchema = page_schema(CitizenSchema)
@@ -589,29 +651,6 @@ def my_citizen_views(citizens: list[Citizen]) -> list[MyCitizenView]:
     return [MyCitizenView(c, True, spaces[c.collaboration_id]) for c in citizens]
 
 
-def _referencing_content(citizen: Citizen) -> list[dict]:
-    """The reflections, replies and messages about the citizen, for their own download.
-
-    This is the citizen's right of access: they receive what was written about them, whoever
-    was allowed to read it (the download is only theirs and their guardians', see _mine)."""
-    references = db.session.scalars(
-        select(CitizenReference).where(CitizenReference.citizen_id == citizen.id)
-        .options(selectinload(CitizenReference.categories),
-                 selectinload(CitizenReference.reflection),
-                 selectinload(CitizenReference.reply),
-                 selectinload(CitizenReference.message))
-        .order_by(CitizenReference.created_at, CitizenReference.id)).all()
-    content = []
-    for reference in references:
-        kind, item = next((k, getattr(reference, k)) for k in ("reflection", "reply", "message")
-                          if getattr(reference, k) is not None)
-        partner = getattr(item, "partner", None)
-        content.append({"type": kind, "id": item.id, "body": item.body,
-                        "categories": reference.categories, "created_at": item.created_at,
-                        "organization": partner.name if partner else None})
-    return content
-
-
 @my_blp.route("")
 class MyCitizens(MethodView):
     @my_blp.arguments(PageArgsSchema, location="query")
@@ -628,26 +667,22 @@ class MyCitizens(MethodView):
 
 @my_blp.route("/<int:citizen_id>/export")
 class MyCitizenExport(MethodView):
-    @my_blp.response(200, CitizenExportSchema)
-    @my_blp.fails_with(403, 404)
+    @my_blp.response(200, CitizenDownloadSchema)
+    @my_blp.fails_with(404)
     def get(self, citizen_id: int):
         """Download everything recorded about the citizen.
 
-        One JSON document: the record, the consent history, the audit and the content about
-        the citizen. The download itself is audited."""
+        One JSON document, the same as the self-service page's download: the record, the
+        consent history, the access log and other events, and the content about the
+        citizen. The download itself is audited (channel export)."""
         actor = _actor()
         citizen = db.session.scalar(_mine(actor).where(Citizen.id == citizen_id))
-        if citizen is None:
+        if citizen is None or not policy.may(actor, "download", citizen):
             raise NotFound()
-        policy.require(actor, "download", citizen)
         audit.record(actor, citizen, AuditAction.DOWNLOADED, object_type="citizen",
                      object_id=citizen.id, channel=Channel.EXPORT)
+        db.session.flush()
+        document = json.dumps(selfservice.record_of(actor, citizen), ensure_ascii=False)
         db.session.commit()
-        return {
-            "exported_at": utcnow(),
-            "collaboration": db.session.get(Collaboration, citizen.collaboration_id),
-            "citizen": citizen_view(actor, citizen),
-            "consents": consent_views(list(db.session.scalars(_consents_stmt(actor, citizen)))),
-            "audit": audit_views(actor, list(db.session.scalars(_audit_stmt(actor, citizen)))),
-            "content": _referencing_content(citizen),
-        }
+        return Response(document, mimetype="application/json",
+                        headers={"Cache-Control": "no-store"})

@@ -358,13 +358,15 @@ def test_the_export_holds_everything_and_is_audited(client, db, w):
     assert response.status_code == 200, response.get_json()
     data = response.get_json()
     assert data["collaboration"] == {"id": w.collaboration.id, "title": "Meaningful work"}
-    assert data["citizen"]["name"] == "Anna Jensen"
+    assert (data["citizen"]["pseudonym"], data["citizen"]["name"]) == ("Citizen A",
+                                                                       "Anna Jensen")
     assert [c["id"] for c in data["consents"]] == [w.consent.id]
-    assert data["content"] == [{
-        "type": "reflection", "id": note["id"], "body": "Citizen A wants café hours",
-        "categories": [{"id": w.preferences.id, "name": "Work preferences"}],
-        "organization": "Job centre", "created_at": note["created_at"]}]
-    assert data["audit"][0]["action"] == "downloaded"
+    assert data["consents"][0]["organizations"] == ["Job centre", "Café"]
+    [content] = data["content"]
+    assert (content["type"], content["id"], content["text"], content["organization"],
+            content["categories"]) == ("reflection", note["id"], "Citizen A wants café hours",
+                                       "Job centre", ["Work preferences"])
+    assert data["other_events"][0]["action"] == "downloaded"
     downloaded = db.session.scalars(select(AuditEvent).where(
         AuditEvent.action == AuditAction.DOWNLOADED)).all()
     assert [(e.user_id, e.citizen_id, e.channel) for e in downloaded] == [
