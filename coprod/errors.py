@@ -22,6 +22,9 @@ def wants_json() -> bool:
 
 def _answer(code: int, name: str, message: str, headers=None):
     """The same error as JSON for API clients or as a page for people, with its headers."""
+    from coprod.citizens import audit
+
+    audit.forget_noted()  # an error shows nothing of the content read before it
     headers = [(k, v) for k, v in (headers or []) if k.lower() != "content-type"]
     if wants_json():
         return jsonify({"code": code, "status": name, "message": message}), code, headers

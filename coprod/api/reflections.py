@@ -32,6 +32,7 @@ from coprod.api.schemas import (
     choice,
     text,
 )
+from coprod.citizens import audit
 from coprod.extensions import db
 from coprod.markdown import render_markdown
 from coprod.policy import Actor
@@ -361,6 +362,7 @@ def reflection_in(collaboration_id: int, reflection_id: int) -> Reflection:
 def reply_in(collaboration_id: int, reflection_id: int, reply_id: int) -> Reply:
     """A reply in the URL, under the reflection and collaboration named there, or 404."""
     reflection = reflection_in(collaboration_id, reflection_id)
+    audit.forget_reads("reflection", [reflection.id])  # checked, not answered
     answer = policy.get_or_404(policy.current_actor(), Reply, reply_id)
     if answer.reflection_id != reflection.id:
         raise NotFound()
@@ -483,6 +485,7 @@ class Replies(MethodView):
     def get(self, args, collaboration_id: int, reflection_id: int):
         """The replies, oldest first; parent_id threads them."""
         reflection = reflection_in(collaboration_id, reflection_id)
+        audit.forget_reads("reflection", [reflection.id])  # checked, not answered
         stmt = (policy.scoped(policy.current_actor(), Reply)
                 .where(Reply.reflection_id == reflection.id)
                 .options(selectinload(Reply.author), selectinload(Reply.partner),

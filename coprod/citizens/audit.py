@@ -4,12 +4,22 @@ Append-only: the ORM refuses to change or delete an event or a consent record (a
 database refuses too, by trigger). Reads are noted as they happen, during a request, and
 written once at its end:
 
-- every Reflection, Reply or Message the ORM loads during a request is noted (pages and API
-  load content as objects, always through the policy);
-- channels that read plain rows (search, exports) call note_reads() themselves;
-- after a successful response, the noted ids are narrowed to those that reference a citizen
-  and that the actor may read (one query per kind), and one event per item is written with the
-  actor's organization and the channel (page, API, export).
+- every Reflection, Reply or Message the ORM loads (or refreshes) during a request is noted:
+  pages and API load content as objects, always through the policy. A session that outlives
+  requests (a CLI command, the test client) holds objects already loaded, so a refresh counts
+  as a read as well as a load;
+- channels that read plain rows (search, exports) call note_reads() themselves; a list that
+  loads one row more than it shows (to know there is a next page), or a view that loads an
+  item only to check it (the reflection above the API's replies), forgets it (forget_reads);
+- when the response shows content, the noted ids are narrowed to those that reference a
+  citizen, are not withdrawn and that the actor may read (one query per kind), and one event
+  per item is written with the actor's organization and the channel (page, API, export).
+
+A response shows content when it is a page (any method, since a form shown again with its
+error shows the page around it) or an API GET, and neither a redirect (the page it leads to
+counts its own reads) nor an error answer (errors.py calls forget_noted(): a 404 or 403 page
+shows nothing of what was loaded before the refusal). Exports count as the export channel,
+by the web or the API.
 
 Background work (digests) calls record_reads() directly with its own channel.
 """
@@ -19,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import Flask, g, has_request_context, request
-from sqlalchemy import event, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from coprod.citizens.models import (
@@ -34,6 +44,8 @@ from coprod.common import utcnow
 from coprod.extensions import db
 
 _NOTED = "coprod_citizen_reads"
+_HIDDEN = "coprod_citizen_reads_hidden"
+_ERROR = "coprod_citizen_reads_error"
 KINDS = ("reflection", "reply", "message")
 
 
@@ -76,12 +88,14 @@ def record_reads(actor, channel: Channel, *, reflections: Iterable[int] = (),
             continue
         model = _model_of(kind)
         column = _reference_column(kind)
+        readable = select(model.id).where(policy.where(actor, model, "read"))
+        if hasattr(model, "withdrawn_at"):  # a withdrawn item shows nothing of what it said
+            readable = readable.where(model.withdrawn_at.is_(None))
         rows = db.session.execute(
             select(column, Citizen)
             .join(Citizen, Citizen.id == CitizenReference.citizen_id)
             .select_from(CitizenReference)
-            .where(column.in_(ids),
-                   column.in_(select(model.id).where(policy.where(actor, model, "read"))))
+            .where(column.in_(ids), column.in_(readable))
         ).all()
         for object_id, citizen in rows:
             record(actor, citizen, AuditAction.READ, object_type=kind, object_id=object_id,
@@ -98,19 +112,46 @@ def note_reads(kind: str, ids: Iterable[int]) -> None:
     noted[kind].update(ids)
 
 
+def forget_reads(kind: str, ids: Iterable[int]) -> None:
+    """Items this request loads but does not show (the look-ahead row of a paged list, the
+    reflection whose replies the API lists): never written, even when loaded again later
+    (the session holds objects weakly, so a lazy load may fetch one a second time)."""
+    if has_request_context():
+        g.setdefault(_HIDDEN, {k: set() for k in KINDS})[kind].update(ids)
+
+
+def forget_noted() -> None:
+    """This request answers with an error: it shows none of what it read."""
+    if has_request_context():
+        setattr(g, _ERROR, True)
+
+
 def request_channel() -> Channel:
-    """API under /api, exports by their endpoint name, everything else a page."""
+    """Exports by their view's name (web or API), the rest of /api the API, else a page."""
+    view = (request.endpoint or "").rpartition(".")[2]
+    if "export" in view.lower():
+        return Channel.EXPORT
     if request.path.startswith("/api/"):
         return Channel.API
-    if request.endpoint and "export" in request.endpoint:
-        return Channel.EXPORT
     return Channel.PAGE
 
 
+def _shows_content(response) -> bool:
+    """A page or an API GET that answers with content, not a redirect or an error."""
+    if 300 <= response.status_code < 400:
+        return False
+    if request.path.startswith("/api/"):
+        return request.method in ("GET", "HEAD") and response.status_code < 300
+    return True
+
+
 def _write_noted(response):
-    """after_request: turn the reads noted during a successful request into events."""
-    noted = g.pop(_NOTED, None)
-    if not noted or response.status_code >= 400 or not any(noted.values()):
+    """after_request: turn the reads noted during a request that shows them into events."""
+    noted, hidden, error = g.pop(_NOTED, None), g.pop(_HIDDEN, {}), g.pop(_ERROR, False)
+    if not noted or error or not _shows_content(response):
+        return response
+    noted = {kind: ids - hidden.get(kind, set()) for kind, ids in noted.items()}
+    if not any(noted.values()):
         return response
     from coprod.policy import current_actor
 
@@ -122,7 +163,12 @@ def _write_noted(response):
 
 
 def _noted_on_load(target, context) -> None:
-    note_reads(_KIND_OF_TABLE[target.__tablename__], [target.id])
+    # The identity, not target.id: a refresh may be filling the attributes in right now.
+    note_reads(_KIND_OF_TABLE[target.__tablename__], inspect(target).identity[:1])
+
+
+def _noted_on_refresh(target, context, attrs) -> None:
+    _noted_on_load(target, context)
 
 
 _KIND_OF_TABLE = {"reflections": "reflection", "replies": "reply", "messages": "message"}
@@ -144,6 +190,8 @@ def install(app: Flask) -> None:
     for model in (Reflection, Reply, Message):
         if not event.contains(model, "load", _noted_on_load):
             event.listen(model, "load", _noted_on_load)
+        if not event.contains(model, "refresh", _noted_on_refresh):
+            event.listen(model, "refresh", _noted_on_refresh)
     if not event.contains(Session, "before_flush", _refuse_changes):
         event.listen(Session, "before_flush", _refuse_changes)
     app.after_request(_write_noted)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased, selectinload
 from werkzeug.exceptions import NotFound
 
 from coprod import policy
+from coprod.citizens import audit
 from coprod.extensions import db
 from coprod.messages.models import Conversation, Message, Participant
 from coprod.policy import Actor
@@ -191,5 +192,6 @@ def messages_of(actor: Actor, conversation: Conversation, *, cursor: str | None 
                               and_(Message.created_at == when, Message.id < ident)))
     newest_first = list(db.session.scalars(stmt.limit(limit + 1)))
     more = len(newest_first) > limit
+    audit.forget_reads("message", [m.id for m in newest_first[limit:]])  # tells of more only
     items = list(reversed(newest_first[:limit]))
     return MessagePage(items, encode_cursor(items[0]) if more and items else None)

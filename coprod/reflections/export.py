@@ -28,6 +28,8 @@ from sqlalchemy.orm import aliased
 
 from coprod import policy
 from coprod.accounts.models import User
+from coprod.citizens import audit
+from coprod.citizens.models import CitizenReference
 from coprod.common import utcnow
 from coprod.extensions import db
 from coprod.policy import Actor
@@ -107,6 +109,27 @@ def _replies_of(actor: Actor, ids: list[int]) -> dict[int, list[dict]]:
             "id": r.id, "parent_id": r.parent_id, "created_at": _iso(r.created_at),
             "partner": r.partner, "author": r.author, "body": r.body})
     return found
+
+
+def note_exported(actor: Actor, collaboration: Collaboration, filters: FeedFilters | None = None,
+                  *, reflections: bool = True, replies: bool = True) -> None:
+    """Tell the audit which exported reflections and replies are about a citizen.
+
+    Called before the stream starts: the audit writes what a request noted when its response
+    begins, and an export's rows are read only while the body streams. Two queries (ids only,
+    the export's own selection joined with the references); the audit re-checks the policy.
+    """
+    exported = (apply_filters(readable_reflections(actor, collaboration), filters or FeedFilters())
+                .where(Reflection.withdrawn_at.is_(None)).with_only_columns(Reflection.id))
+    if reflections:
+        audit.note_reads("reflection", db.session.scalars(
+            select(CitizenReference.reflection_id)
+            .where(CitizenReference.reflection_id.in_(exported))))
+    if replies:
+        audit.note_reads("reply", db.session.scalars(
+            select(Reply.id).join(CitizenReference, CitizenReference.reply_id == Reply.id)
+            .where(Reply.reflection_id.in_(exported), Reply.withdrawn_at.is_(None),
+                   policy.where(actor, Reply, "read"))))
 
 
 def export_rows(actor: Actor, collaboration: Collaboration, filters: FeedFilters | None = None,

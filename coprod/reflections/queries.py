@@ -16,6 +16,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from coprod import policy
+from coprod.citizens import audit
 from coprod.common import UTC
 from coprod.extensions import db
 from coprod.policy import Actor
@@ -137,6 +138,7 @@ def feed(actor: Actor, collaboration: Collaboration, filters: FeedFilters | None
     stmt = stmt.order_by(Reflection.created_at.desc(), Reflection.id.desc()).limit(limit + 1)
     items = list(db.session.scalars(stmt.options(*FEED_LOADS)))
     more = len(items) > limit
+    audit.forget_reads("reflection", [r.id for r in items[limit:]])  # only tells of a next page
     items = items[:limit]
     page = FeedPage(items, encode_cursor(items[-1]) if more and items else None)
     ids = [r.id for r in items]

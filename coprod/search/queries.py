@@ -42,6 +42,7 @@ from sqlalchemy.orm import aliased
 
 from coprod import policy
 from coprod.accounts.models import User
+from coprod.citizens import audit
 from coprod.common import OperationError
 from coprod.extensions import db
 from coprod.markdown import render_markdown
@@ -244,7 +245,15 @@ def search(actor: Actor, q: str, collaboration: Collaboration | None = None, *,
     total = db.session.scalar(select(func.count()).select_from(found))
     rows = db.session.execute(_page_of(found, page, page_size)).all() if total else []
     words = list(m.words)
-    return SearchPage(q, [_hit(row, words) for row in rows], page, page_size, total)
+    hits = [_hit(row, words) for row in rows]
+    _note_reads(hits)
+    return SearchPage(q, hits, page, page_size, total)
+
+
+def _note_reads(hits: list[Hit]) -> None:
+    """Plain rows load no objects, so the audit is told what the excerpts showed."""
+    for kind in KINDS:
+        audit.note_reads(kind, [hit.id for hit in hits if hit.kind == kind])
 
 
 def _page_of(found, page: int, page_size: int):

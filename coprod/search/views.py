@@ -118,7 +118,9 @@ def _download(chunks, mimetype: str, name: str) -> Response:
 def export_csv(collaboration_id: int):
     """The reflections the member may read here, one line each, for a spreadsheet."""
     collab = _collaboration(collaboration_id)
-    rows = export.export_rows(policy.current_actor(), collab, _filters(collab))
+    filters = _filters(collab)
+    export.note_exported(policy.current_actor(), collab, filters, replies=False)
+    rows = export.export_rows(policy.current_actor(), collab, filters)
     return _download(export.reflections_csv(rows), "text/csv",
                      export.filename(collab, "reflections", "csv"))
 
@@ -127,7 +129,9 @@ def export_csv(collaboration_id: int):
 def export_replies_csv(collaboration_id: int):
     """The replies under those reflections, one line each, with their reflection's id."""
     collab = _collaboration(collaboration_id)
-    rows = export.export_rows(policy.current_actor(), collab, _filters(collab))
+    filters = _filters(collab)
+    export.note_exported(policy.current_actor(), collab, filters, reflections=False)
+    rows = export.export_rows(policy.current_actor(), collab, filters)
     return _download(export.replies_csv(rows), "text/csv",
                      export.filename(collab, "replies", "csv"))
 
@@ -137,6 +141,7 @@ def export_json(collaboration_id: int):
     """The reflections with their replies nested, for programs."""
     collab = _collaboration(collaboration_id)
     filters = _filters(collab)
+    export.note_exported(policy.current_actor(), collab, filters)
     rows = export.export_rows(policy.current_actor(), collab, filters)
     return _download(export.json_document(collab, filters, rows), "application/json",
                      export.filename(collab, "reflections", "json"))
