@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coprod.common import Choice, UTCDateTime, enum_column, utcnow
 from coprod.extensions import db
 
+ABOUT_MAX = 60
+
 
 class OutboxStatus(Choice):
-    """Pending until delivered (sent) or given up on (failed, with last_error)."""
+    """Pending until delivered (sent) or given up on (failed, with last_error); cancelled when
+    the recipient may no longer read what the email is about (last_error says why)."""
 
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class OutboxEmail(db.Model):
@@ -29,6 +33,10 @@ class OutboxEmail(db.Model):
     key: Mapped[str] = mapped_column(String(200), unique=True)
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
     to_address: Mapped[str] = mapped_column(String(254))
+    # An email about content ("reflection:12") is sent only if its recipient may still read it
+    # when the worker sends it; the row then names both.
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    about: Mapped[str | None] = mapped_column(String(ABOUT_MAX))
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)

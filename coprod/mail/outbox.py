@@ -51,11 +51,14 @@ def _one_line(subject: str) -> str:
 
 
 def queue_email(
-    *, key: str, to: str, template: str, subject: str, locale: str | None = None, **context
+    *, key: str, to: str, template: str, subject: str, locale: str | None = None,
+    recipient=None, about: str | None = None, **context
 ) -> OutboxEmail:
     """Render `template`.txt/.html in the recipient's locale and add an outbox row.
 
-    Queuing the same key again returns the existing row: one thing, one email.
+    Queuing the same key again returns the existing row: one thing, one email. An email about
+    content passes its `recipient` (a User) and `about` ("reflection:12"): the worker sends it
+    only if the recipient may still read that then (mail.tasks.still_readable).
     """
     existing = db.session.scalar(select(OutboxEmail).where(OutboxEmail.key == key))
     if existing is not None:
@@ -68,6 +71,8 @@ def queue_email(
             key=key,
             message_id=message_id_for(key, created_at, _sender_domain()),
             to_address=to,
+            recipient_id=recipient.id if recipient is not None else None,
+            about=about,
             subject=subject,
             body_text=render_template(f"mail/{template}.txt", subject=subject, **context),
             body_html=render_template(f"mail/{template}.html", subject=subject, **context),

@@ -57,6 +57,43 @@ def _claim(outbox_id: int) -> OutboxEmail | None:
     return db.session.get(OutboxEmail, outbox_id, populate_existing=True)
 
 
+def _content_models() -> dict[str, type]:
+    from coprod.messages.models import Message
+    from coprod.reflections.models import Reflection, Reply
+
+    return {"reflection": Reflection, "reply": Reply, "message": Message}
+
+
+def _withdrawn(obj) -> bool:
+    """A withdrawn reflection or reply (or a reply under a withdrawn reflection) says nothing."""
+    parent = getattr(obj, "reflection", None)
+    return any(getattr(o, "withdrawn_at", None) is not None for o in (obj, parent))
+
+
+def still_readable(row: OutboxEmail) -> str | None:
+    """Why an email about content must not go out now, or None when it may.
+
+    Consent may be withdrawn, an audience narrowed or a member removed between queuing and
+    sending: the policy is asked again, for the recipient, at the moment of sending.
+    """
+    from coprod import policy
+    from coprod.accounts.models import User
+
+    if not row.about:
+        return None
+    kind, _, ident = row.about.partition(":")
+    model = _content_models().get(kind)
+    obj = db.session.get(model, int(ident)) if model and ident.isdigit() else None
+    user = db.session.get(User, row.recipient_id) if row.recipient_id else None
+    if obj is None or _withdrawn(obj):
+        return f"{row.about} is gone or withdrawn"
+    if user is None or not user.is_active:
+        return f"the recipient of {row.about} no longer has an account"
+    if not policy.may(policy.actor_for(user), "read", obj):
+        return f"the recipient may no longer read {row.about}"
+    return None
+
+
 def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
@@ -68,6 +105,13 @@ def send_outbox_email(self, outbox_id: int) -> str:
     if row is None:
         db.session.rollback()
         return "nothing to do"
+    refusal = still_readable(row)
+    if refusal is not None:
+        row.status = OutboxStatus.CANCELLED
+        row.last_error = refusal
+        db.session.commit()
+        log.info("outbox email %s cancelled: %s", outbox_id, refusal)
+        return "cancelled"
     try:
         deliver(row)
     except Exception as exc:
