@@ -51,7 +51,12 @@ KINDS = ("reflection", "reply", "message")
 
 def record(actor, citizen: Citizen, action: AuditAction, *, object_type: str,
            object_id: int | None = None, channel: Channel | None = None) -> AuditEvent:
-    """Add one event (the caller's transaction commits it with the change it tells of)."""
+    """Add one event (the caller's transaction commits it with the change it tells of).
+
+    A change made during a request is made through a page or the API: that is its channel.
+    """
+    if channel is None and has_request_context():
+        channel = request_channel()
     seat = actor.seat(citizen.collaboration_id) if actor.user_id is not None else None
     event_row = AuditEvent(
         collaboration_id=citizen.collaboration_id, citizen_id=citizen.id,

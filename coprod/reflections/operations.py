@@ -19,6 +19,7 @@ from coprod.accounts.models import Role, User
 from coprod.common import OperationError, utcnow
 from coprod.extensions import db
 from coprod.policy import Actor
+from coprod.policy.consent import reads_content
 from coprod.policy.visibility import partner_reads, reads_reflection
 from coprod.reflections.models import (
     BODY_MAX,
@@ -131,7 +132,9 @@ def _mention(reflection: Reflection, reply: Reply | None, user_ids: Iterable[int
                              field="mentions")
     named = []
     for user in members:
-        if not reads_reflection(policy.actor_for(user), reflection):
+        reader = policy.actor_for(user)
+        if not (reads_reflection(reader, reflection) and (
+                reply is None or reads_content(reader, reply.citizen_reference))):
             raise OperationError(_("%(name)s cannot read this with the visibility chosen.",
                                    name=user.display_name), field="mentions")
         mention = Mention(reflection_id=reflection.id, reply_id=reply.id if reply else None,

@@ -147,3 +147,22 @@ def test_a_category_or_partner_named_by_a_consent_cannot_be_removed(db, world):
     assert refused.value.status == 409
     servicemap.delete_category(boss, world.support)  # named by nothing: goes
     db.session.commit()
+
+
+def test_a_reply_about_the_citizen_cannot_mention_someone_it_does_not_reach(db, world):
+    note = reflections.post_reflection(actor_for(world.case_worker), world.collaboration,
+                                       body="Open to all", visibility=Visibility.COORDINATORS,
+                                       **NOTE)
+    with pytest.raises(OperationError) as refused:
+        reflections.reply(actor_for(world.coordinator), note, "About Anna",
+                          citizen=world.citizen.id, categories=[world.contact.id],
+                          mentions=[world.lone_coordinator.id])
+    assert refused.value.field == "mentions"
+
+
+def test_a_consent_change_made_on_a_page_is_audited_with_its_channel(app, db, world, login,
+                                                                    client):
+    login(world.guardian)
+    client.post(f"/my/information/{world.citizen.id}/consents/{world.consent.id}/withdraw")
+    event = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert event.action.value == "consent_withdrawn" and event.channel.value == "page"
