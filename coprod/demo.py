@@ -409,8 +409,8 @@ def _draw_service_map(actor, collaboration: Collaboration, partner_ids: dict[str
 def _serve_citizen(collaboration: Collaboration, users: dict[str, User],
                    partner_ids: dict[str, int], category_ids: dict[str, int],
                    activity_ids: dict[str, int]) -> None:
-    """The worked example's citizen: the coordinator records him, the case worker records his
-    guardian's consent on paper (the café yes, the animal shelter no), then writes a note about
+    """The worked example's citizen: the coordinator records him and his guardian's consent,
+    given on paper (the café yes, the animal shelter no); the case worker writes a note about
     him that the café may read and the shelter may not, and the café answers."""
     def as_(email):
         return policy.actor_for(users[email])
@@ -422,7 +422,7 @@ def _serve_citizen(collaboration: Collaboration, users: dict[str, User],
         user_id=users[CITIZEN["user"]].id, guardian_ids=[users[CITIZEN["guardian"]].id])
     today = utcnow().date()
     citizens.give_consent(
-        as_(CASE_WORKER_EMAIL), citizen,
+        as_(DEMO_COORDINATOR_EMAIL), citizen,
         partner_ids=[partner_ids[k] for k in CONSENT["partners"]],
         category_ids=[category_ids[k] for k in CONSENT["categories"]],
         purpose=CONSENT["purpose"], starts_on=today - timedelta(days=30),

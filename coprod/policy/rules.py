@@ -395,10 +395,11 @@ RULES: dict[tuple[type, str], Rule] = {
     (Citizen, "read_identity"): rule(COORDINATOR, PartnerMayKnowCitizen(), SUBJECT,
                                      when=(NOT_ERASED,)),
     (Citizen, "update"): rule(COORDINATOR, active=True, when=(NOT_ERASED,)),
-    # Staff record a consent given on paper or in person: coordinators and case staff.
-    (Citizen, "record_consent"): rule(COORDINATOR, CASE_STAFF, SUBJECT, active=True,
-                                      when=(NOT_ERASED,)),
-    # Withdrawal is always possible, also in an archived space.
+    # A consent given on paper or in person is recorded by a coordinator (a partner's staff
+    # would be granting access to other partners); the citizen or a guardian gives it online.
+    (Citizen, "record_consent"): rule(COORDINATOR, SUBJECT, active=True, when=(NOT_ERASED,)),
+    # Withdrawal only ever narrows access: case staff may record one on the citizen's behalf.
+    # It is always possible, also in an archived space.
     (Citizen, "withdraw_consent"): rule(SUBJECT, COORDINATOR, CASE_STAFF, when=(NOT_ERASED,)),
     (Citizen, "read_consents"): rule(SUBJECT, COORDINATOR, NEED_TO_KNOW),
     (Citizen, "read_audit"): rule(SUBJECT, COORDINATOR),

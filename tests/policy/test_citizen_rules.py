@@ -111,7 +111,7 @@ def expected(situation: str) -> dict[str, dict[str, set[str]]]:
             "read": readers,
             "read_identity": COORDS | SUBJECTS | may_know,
             "update": COORDS if active else NOBODY,
-            "record_consent": COORDS | CASE_STAFF | SUBJECTS if active else NOBODY,
+            "record_consent": COORDS | SUBJECTS if active else NOBODY,
             "withdraw_consent": COORDS | CASE_STAFF | SUBJECTS,
             "read_consents": readers,
             "read_audit": COORDS | SUBJECTS,
