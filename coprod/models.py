@@ -25,6 +25,15 @@ from coprod.reflections.models import (  # noqa: F401
     ReflectionTag,
     Reply,
 )
+from coprod.routines.models import (  # noqa: F401
+    Notification,
+    Prompt,
+    PromptLeave,
+    Routine,
+    RoutineAudiencePartner,
+    RoutineAudienceRole,
+    RoutineOptOut,
+)
 from coprod.servicemap.models import (  # noqa: F401
     Activity,
     ActivityPerformer,

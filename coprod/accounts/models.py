@@ -21,6 +21,14 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
+class EmailPreference(Choice):
+    """How a member hears of notifications outside the app."""
+
+    OFF = "off", _l("No emails")
+    IMMEDIATELY = "immediately", _l("An email for each")
+    DAILY = "daily", _l("A daily summary")
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "users"
 
@@ -37,6 +45,11 @@ class User(UserMixin, db.Model):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Notifications by email: off, one email each, or a daily summary at this local hour.
+    notify_email: Mapped[EmailPreference] = mapped_column(
+        enum_column(EmailPreference, "email_preference"), default="immediately",
+        server_default="immediately")
+    summary_hour: Mapped[int] = mapped_column(default=8, server_default="8")
 
     memberships: Mapped[list[Membership]] = relationship(  # noqa: F821
         back_populates="user", foreign_keys="Membership.user_id"

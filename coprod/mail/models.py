@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coprod.common import Choice, UTCDateTime, enum_column, utcnow
@@ -37,6 +37,8 @@ class OutboxEmail(db.Model):
     # when the worker sends it; the row then names both.
     recipient_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     about: Mapped[str | None] = mapped_column(String(ABOUT_MAX))
+    # Extra headers, e.g. List-Unsubscribe of a routine's prompt (RFC 2369, RFC 8058).
+    headers: Mapped[dict | None] = mapped_column(JSON)
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)

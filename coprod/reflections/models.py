@@ -103,6 +103,9 @@ class Reflection(db.Model):
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     withdrawn_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"))
+    # The routine's prompt this answers, when posted from a prompt's link (coprod/routines).
+    prompt_id: Mapped[int | None] = mapped_column(
+        ForeignKey("prompts.id", ondelete="SET NULL"), index=True)
 
     author: Mapped[User] = relationship(foreign_keys=[author_id])
     partner: Mapped[Partner | None] = relationship()
