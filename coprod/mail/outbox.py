@@ -52,7 +52,8 @@ def _one_line(subject: str) -> str:
 
 def queue_email(
     *, key: str, to: str, template: str, subject: str, locale: str | None = None,
-    recipient=None, about: str | None = None, **context
+    recipient=None, about: str | None = None, headers: dict[str, str] | None = None,
+    **context
 ) -> OutboxEmail:
     """Render `template`.txt/.html in the recipient's locale and add an outbox row.
 
@@ -73,6 +74,7 @@ def queue_email(
             to_address=to,
             recipient_id=recipient.id if recipient is not None else None,
             about=about,
+            headers=dict(headers) if headers else None,
             subject=subject,
             body_text=render_template(f"mail/{template}.txt", subject=subject, **context),
             body_html=render_template(f"mail/{template}.html", subject=subject, **context),

@@ -22,6 +22,8 @@ def build_message(row: OutboxEmail) -> EmailMessage:
     msg["Message-ID"] = row.message_id
     msg["Date"] = format_datetime(row.created_at)
     msg["Auto-Submitted"] = "auto-generated"
+    for name, value in (row.headers or {}).items():
+        msg[name] = value
     msg.set_content(row.body_text)
     if row.body_html:
         msg.add_alternative(row.body_html, subtype="html")

@@ -42,6 +42,7 @@ from coprod.policy.visibility import (
     SpeaksForAPartner,
 )
 from coprod.reflections.models import ImprovementAction, Reflection, Reply
+from coprod.routines.models import Notification, Prompt, Routine
 from coprod.servicemap.models import Activity, InformationCategory, InformationFlow
 from coprod.spaces.models import (
     Charter,
@@ -204,6 +205,27 @@ SCOPES: dict[type, Scope] = {
         collaboration_of=lambda o: db_get(Collaboration, o.collaboration_id),
         citizen_id_col=lambda: AuditEvent.citizen_id,
         citizen_of=lambda o: db_get(Citizen, o.citizen_id),
+    ),
+    Routine: Scope(
+        collaboration_id_col=lambda: Routine.collaboration_id,
+        collaboration_id_of=lambda o: o.collaboration_id,
+        collaboration_of=lambda o: db_get(Collaboration, o.collaboration_id),
+    ),
+    Prompt: Scope(
+        collaboration_id_col=lambda: select(Routine.collaboration_id).where(
+            Routine.id == Prompt.routine_id).correlate_except(Routine).scalar_subquery(),
+        collaboration_id_of=lambda o: db_get(Routine, o.routine_id).collaboration_id,
+        collaboration_of=lambda o: db_get(
+            Collaboration, db_get(Routine, o.routine_id).collaboration_id),
+        owner_id_col=lambda: Prompt.user_id,
+        owner_id_of=lambda o: o.user_id,
+    ),
+    Notification: Scope(
+        collaboration_id_col=lambda: Notification.collaboration_id,
+        collaboration_id_of=lambda o: o.collaboration_id,
+        collaboration_of=lambda o: db_get(Collaboration, o.collaboration_id),
+        owner_id_col=lambda: Notification.user_id,
+        owner_id_of=lambda o: o.user_id,
     ),
     Organization: Scope(),
     User: Scope(owner_id_col=lambda: User.id, owner_id_of=lambda o: o.id),
@@ -409,4 +431,17 @@ RULES: dict[tuple[type, str], Rule] = {
     (Citizen, "reference"): rule(PartnerMayKnowCitizen(), active=True, when=(NOT_ERASED,)),
     (Consent, "read"): rule(SUBJECT, COORDINATOR, NEED_TO_KNOW),
     (AuditEvent, "read"): rule(SUBJECT, COORDINATOR),
+    # -- knowledge-sharing routines: members see them, coordinators run them --
+    (Collaboration, "create_routine"): rule(COORDINATOR, active=True),
+    (Collaboration, "read_response_rates"): rule(COORDINATOR),
+    # Any member may pause their own prompts (leave) while the space is active.
+    (Collaboration, "take_leave"): rule(ANY_MEMBER, active=True),
+    (Routine, "read"): rule(ANY_MEMBER),
+    (Routine, "update"): rule(COORDINATOR, active=True),
+    (Routine, "delete"): rule(COORDINATOR, active=True),
+    # A prompt is its member's own; answering it needs the member to still be one.
+    (Prompt, "read"): rule(Owner(), when=(ANY_MEMBER,)),
+    (Prompt, "respond"): rule(Owner(), active=True, when=(SPEAKERS,)),
+    (Notification, "read"): rule(Owner(), when=(ANY_MEMBER,)),
+    (Notification, "update"): rule(Owner()),
 }
