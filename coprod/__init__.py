@@ -69,6 +69,7 @@ def _register_blueprints(app: Flask) -> None:
     from coprod.citizens.views import bp as citizens_bp
     from coprod.messages.views import bp as messages_bp
     from coprod.reflections.views import bp as reflections_bp
+    from coprod.routines.links import bp as routines_bp
     from coprod.search.views import bp as search_bp
     from coprod.servicemap.views import bp as servicemap_bp
     from coprod.spaces.views import bp as spaces_bp
@@ -81,4 +82,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(servicemap_bp)
     app.register_blueprint(my_information_bp)
     app.register_blueprint(citizens_bp)
+    app.register_blueprint(routines_bp)
     init_api(app)

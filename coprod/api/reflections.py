@@ -290,6 +290,10 @@ class ReflectionCreateSchema(AboutCitizenInputSchema):
                        "collaboration."})
     mentions = fields.List(fields.Integer(), metadata={
         "description": "User ids of members who can read it, to notify."})
+    prompt_id = fields.Integer(allow_none=True, metadata={
+        "description": "The id of the caller's own prompt of a routine in this "
+                       "collaboration, while its period lasts: the reflection answers it. "
+                       "Refused (422, field prompt) otherwise."})
 
 
 class ReflectionUpdateSchema(Schema):
@@ -416,7 +420,9 @@ class Reflections(MethodView):
         actor = policy.current_actor()
         collaboration = collaboration_or_404(collaboration_id)
         about = about_citizen(data)
-        reflection = operations.post_reflection(actor, collaboration, **data, **about)
+        prompt = data.pop("prompt_id", None)
+        reflection = operations.post_reflection(actor, collaboration, **data, **about,
+                                                prompt=prompt)
         db.session.commit()
         return reflection_view(actor, reflection)
 

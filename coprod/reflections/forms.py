@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     Form,
+    HiddenField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -178,6 +179,8 @@ class ReflectionForm(AboutCitizen, FlaskForm):
     submit = SubmitField(_l("Post the reflection"))
     # Offered after a refusal for the audience: post to the readers that may know, instead.
     narrow = SubmitField(_l("Narrow to the partners who may know"))
+    # The signed token of the routine's prompt this answers (coprod/routines/links.py).
+    prompt = HiddenField()
 
     def __init__(self, *args, partners=(), members=(), speaks_for: int | None = None,
                  me: int | None = None, citizens=(), categories=(), **kwargs):
@@ -209,6 +212,12 @@ class ReflectionForm(AboutCitizen, FlaskForm):
                     field.data = value
             else:
                 field.data = value[:BODY_MAX if name == "body" else TAGS_MAX]
+
+    def answer_prompt(self, token: str, scaffold: str) -> None:
+        """Carry the prompt's token and start an empty text with the routine's questions."""
+        self.prompt.data = token
+        if not self.body.data:
+            self.body.data = scaffold
 
     def reflection_data(self) -> dict:
         """The keyword arguments post_reflection and edit_reflection take."""
@@ -244,6 +253,7 @@ class EditReflectionForm(ReflectionForm):
     citizen = None  # what a reflection is about stays as posted
     categories = None
     narrow = None
+    prompt = None
     submit = SubmitField(_l("Save the changes"))
 
 

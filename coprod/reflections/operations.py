@@ -42,6 +42,7 @@ from coprod.reflections.models import (
     Reply,
     Visibility,
 )
+from coprod.routines.answers import checked_prompt
 from coprod.spaces.models import Collaboration, Membership, Partner
 
 MAX_TAGS = 10
@@ -219,13 +220,16 @@ def post_reflection(actor: Actor, collaboration: Collaboration, *, kind, perspec
                     component, learning_level, mode, body: str,
                     visibility=Visibility.COLLABORATION, attribution=Attribution.PERSON,
                     tags=(), audience: Iterable[int] = (), mentions: Iterable[int] = (),
-                    citizen=None, categories: Iterable[int] = ()) -> Reflection:
+                    citizen=None, categories: Iterable[int] = (), prompt=None) -> Reflection:
     """A member writes down what works or what must improve, for the audience they choose.
 
     A reflection about a citizen names the citizen and the categories of information it
     holds; it is refused (field "audience") when a partner that would read it may not know.
+    One posted from a routine's prompt (a Prompt or its id) answers it: the prompt must be
+    the author's own, of this collaboration, with its period open (else field "prompt").
     """
     policy.require(actor, "post_reflection", collaboration)
+    answers = checked_prompt(actor, collaboration.id, prompt)
     seat = actor.seat(collaboration.id)
     visibility = _choice(Visibility, visibility, "visibility")
     attribution = _choice(Attribution, attribution, "attribution")
@@ -243,6 +247,7 @@ def post_reflection(actor: Actor, collaboration: Collaboration, *, kind, perspec
         visibility=visibility, attribution=attribution,
         tags=[ReflectionTag(name=t) for t in clean_tags(tags)],
         audience=[ReflectionAudience(partner_id=p) for p in sorted(audience_ids)],
+        prompt_id=answers.id if answers is not None else None,
     )
     db.session.add(reflection)
     db.session.flush()

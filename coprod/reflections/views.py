@@ -30,6 +30,9 @@ from coprod.forms import attempt, show_refusal
 from coprod.markdown import plain_excerpt, render_markdown
 from coprod.reflections import forms, operations, queries
 from coprod.reflections.models import ActionStatus, Reflection, Reply, Visibility
+from coprod.routines import answers
+from coprod.routines.emails import prompt_from_token
+from coprod.routines.models import Prompt
 from coprod.servicemap import queries as servicemap_queries
 from coprod.spaces import queries as spaces_queries
 from coprod.spaces.models import Collaboration
@@ -185,11 +188,17 @@ def new(collaboration_id: int):
     actor = _actor()
     collab = _collaboration(collaboration_id, "post_reflection")
     form = _reflection_form(forms.ReflectionForm, collab, **about_choices(actor, collab))
+    token = form.prompt.data if form.is_submitted() else request.args.get("prompt")
+    prompt = _prompt(collab, token) if token else None
+    if prompt is not None and not form.is_submitted() and not answers.is_open(prompt):
+        return redirect(url_for("routines.respond", token=token))  # "the period is over"
     status = 200
     if not form.is_submitted():
         form.prefill(request.args)
+        if prompt is not None:
+            form.answer_prompt(token, answers.scaffold(answers.questions_of(prompt.routine)))
     elif form.validate():
-        reflection, status = _post_reflection(actor, collab, form)
+        reflection, status = _post_reflection(actor, collab, form, prompt)
         if reflection is not None:
             if form.narrowing:
                 flash(_("Your reflection is posted for %(names)s only.",
@@ -199,11 +208,25 @@ def new(collaboration_id: int):
             return _to_reflection(collab, reflection.id)
     else:
         status = FORM_INVALID
-    return render_template("reflections/new.html", collaboration=collab, form=form,
-                           current="reflections"), status
+    answering = prompt if prompt is not None and form.prompt.data else None
+    return render_template(
+        "reflections/new.html", collaboration=collab, form=form, current="reflections",
+        prompt=answering,
+        questions=answers.questions_of(answering.routine) if answering else []), status
 
 
-def _post_reflection(actor: policy.Actor, collab: Collaboration, form
+def _prompt(collab: Collaboration, token: str) -> Prompt:
+    """The routine's prompt a reflection answers (from its link): the user's own, of this
+    collaboration, that they may answer; 404 for any other token."""
+    prompt = prompt_from_token(token)
+    if prompt is None or not policy.may(_actor(), "read", prompt) \
+            or prompt.routine.collaboration_id != collab.id:
+        abort(404)
+    _require(collab, "respond", prompt)
+    return prompt
+
+
+def _post_reflection(actor: policy.Actor, collab: Collaboration, form, prompt=None
                      ) -> tuple[Reflection | None, int]:
     """Post what the form says, committed, or show the refusal and return its status.
 
@@ -211,7 +234,8 @@ def _post_reflection(actor: policy.Actor, collab: Collaboration, form
     the message goes next to the visibility with an offer to narrow, and the narrow button
     posts the same form again for the readers that may know (worked out anew, on POST).
     """
-    data = {**form.reflection_data(), **form.about_data(), "mentions": form.mentions.data or []}
+    data = {**form.reflection_data(), **form.about_data(), "mentions": form.mentions.data or [],
+            "prompt": prompt}
     reflection, refused = _run(operations.post_reflection, actor, collab, **data)
     lacking = getattr(refused, "lacking", None)
     if lacking and form.narrow.data:
@@ -222,6 +246,8 @@ def _post_reflection(actor: policy.Actor, collab: Collaboration, form
         lacking = getattr(refused, "lacking", None)
     if refused is None:
         return reflection, 200
+    if refused.field == "prompt":
+        form.prompt.data = ""  # posting again shares it without answering the prompt
     form.narrowing = None
     show_refusal(form, refused, {"audience": "visibility"} if lacking else None)
     if lacking:

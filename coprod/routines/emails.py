@@ -9,7 +9,7 @@ RFC 8058). It carries no reflection text and nothing about any citizen. Keys "pr
 
 from __future__ import annotations
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -62,10 +62,12 @@ def unsubscribe_from_token(token: str) -> tuple[int, int] | None:
 
 
 def _links(prompt: Prompt, routine: Routine) -> dict:
-    base = current_app.config["BASE_URL"].rstrip("/")
-    respond = base + url_for("routines.respond", token=respond_token(prompt))
-    unsubscribe = base + url_for("routines.unsubscribe",
-                                 token=unsubscribe_token(routine.id, prompt.user_id))
+    """Absolute links from BASE_URL: the sweep runs in beat or a CLI, outside any request."""
+    from coprod.accounts.operations import email_link
+
+    respond = email_link("routines.respond", token=respond_token(prompt))
+    unsubscribe = email_link("routines.unsubscribe",
+                             token=unsubscribe_token(routine.id, prompt.user_id))
     return {"respond_link": respond, "unsubscribe_link": unsubscribe}
 
 

@@ -1,0 +1,80 @@
+"""What the links of a prompt email do: answer the prompt, or stop the routine's emails.
+
+Both links carry a signed token (coprod/routines/emails.py). The answer link opens the
+reflection form pre-filled with the prompt for its own member, after logging in if needed;
+once the period is over it says so and offers the ordinary form. The unsubscribe link needs no
+session: the token names the routine and the member. Opening it changes nothing; its POST
+(the page's button, or a mail provider's RFC 8058 one-click POST, which carries no CSRF
+token) stops the routine's emails to that member.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.dialects import postgresql, sqlite
+
+from coprod.accounts.models import User
+from coprod.extensions import csrf, db, login_manager
+from coprod.routines import answers
+from coprod.routines.emails import prompt_from_token, unsubscribe_from_token
+from coprod.routines.models import Routine, RoutineOptOut
+from coprod.spaces.models import Collaboration
+
+bp = Blueprint("routines", __name__)
+
+
+@bp.get("/r/<token>")
+def respond(token: str):
+    """The answer link: to the pre-filled reflection form of the prompt's own member."""
+    prompt = prompt_from_token(token)
+    if prompt is None:
+        abort(404)
+    routine = db.session.get(Routine, prompt.routine_id)
+    collaboration = db.session.get(Collaboration, routine.collaboration_id)
+    if not answers.is_open(prompt):
+        return render_template("routines/prompt_over.html", routine=routine,
+                               collaboration=collaboration)
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()  # to the log-in page, and back here after
+    if current_user.id != prompt.user_id:
+        abort(404)
+    return redirect(url_for("reflections.new", collaboration_id=collaboration.id,
+                            prompt=token))
+
+
+def _opt_out(routine_id: int, user_id: int) -> None:
+    """Record the opt-out once, however many clicks (or provider POSTs) arrive together."""
+    name = db.session.get_bind().dialect.name
+    insert = postgresql.insert if name == "postgresql" else sqlite.insert
+    db.session.execute(insert(RoutineOptOut).values(routine_id=routine_id, user_id=user_id)
+                       .on_conflict_do_nothing())
+
+
+def _opt_in(routine_id: int, user_id: int) -> None:
+    found = db.session.get(RoutineOptOut, (routine_id, user_id))
+    if found is not None:
+        db.session.delete(found)
+
+
+@bp.route("/routines/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt  # the signed token authenticates the POST; providers' one-click POST has no CSRF
+def unsubscribe(token: str):
+    """GET shows the button; POST unsubscribes (or resubscribes, from the confirmation)."""
+    found = unsubscribe_from_token(token)
+    if found is None:
+        abort(404)
+    routine = db.session.get(Routine, found[0])
+    user = db.session.get(User, found[1])
+    if routine is None or user is None:
+        abort(404)
+    if request.method == "POST":
+        if request.form.get("action") == "resubscribe":
+            _opt_in(routine.id, user.id)
+        else:  # the page's button, or "List-Unsubscribe=One-Click" from a mail provider
+            _opt_out(routine.id, user.id)
+        db.session.commit()
+    opted_out = db.session.get(RoutineOptOut, (routine.id, user.id)) is not None
+    return render_template("routines/unsubscribe.html", routine=routine, token=token,
+                           collaboration=db.session.get(Collaboration, routine.collaboration_id),
+                           opted_out=opted_out, changed=request.method == "POST")
