@@ -124,7 +124,7 @@ def answered_clause(prompt=Prompt):
         Reflection.author_id == prompt.user_id,
         or_(Reflection.prompt_id == prompt.id,
             and_(Reflection.collaboration_id == select(Routine.collaboration_id).where(
-                Routine.id == prompt.routine_id).scalar_subquery(),
+                Routine.id == prompt.routine_id).correlate_except(Routine).scalar_subquery(),
                 Reflection.created_at >= prompt.period_start,
                 Reflection.created_at < prompt.period_end)))
 

@@ -149,7 +149,7 @@ def test_the_link_asks_to_log_in_then_opens_the_prefilled_form(prompt_world, new
 
 
 def test_a_reflection_posted_from_the_prompt_is_linked_and_skips_the_nudge(
-        prompt_world, new_client):
+        prompt_world, new_client, outbox):
     world = prompt_world
     sweep.run_due(FIRST)
     token = respond_token(_prompt_of(world, world.jens))
@@ -170,6 +170,12 @@ def test_a_reflection_posted_from_the_prompt_is_linked_and_skips_the_nudge(
     result = sweep.run_due(local(2027, 3, 5))
     nudged = {p.user_id for p in prompts_of(world.routine) if p.nudged_at is not None}
     assert result.nudges == 2 and nudged == {world.julie.id, world.carla.id}
+    reminders = [m for m in outbox.messages() if m["Subject"].startswith("A reminder")]
+    assert sorted(m["To"] for m in reminders) == sorted([world.julie.email, world.carla.email])
+    carla = _prompt_of(world, world.carla)
+    assert f"http://localhost/r/{respond_token(carla)}" in text_of(
+        next(m for m in reminders if m["To"] == world.carla.email))
+    assert all(m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" for m in reminders)
 
 
 def test_the_link_is_its_members_own(prompt_world, new_client):
