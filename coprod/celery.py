@@ -6,12 +6,14 @@ from celery import Celery, Task
 from flask import Flask
 
 # Modules whose @shared_task functions the worker must know; add each feature's tasks.py.
-TASK_MODULES = ["coprod.mail.tasks"]
+TASK_MODULES = ["coprod.mail.tasks", "coprod.routines.tasks"]
 
 # Periodic work for `celery -A celery_worker beat`; features add their sweeps here.
 BEAT_SCHEDULE = {
     # Rows whose send task never reached the broker (it was down at commit) go out here.
     "relay-outbox": {"task": "coprod.mail.tasks.relay_outbox", "schedule": 60.0},
+    # Routines' prompts and nudges (coprod/routines/sweep.py); a sweep is idempotent.
+    "run-due-routines": {"task": "coprod.routines.tasks.run_due_routines", "schedule": 60.0},
 }
 
 

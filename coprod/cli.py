@@ -4,6 +4,9 @@
     coprod demo                            seed the worked example of DOMAIN.md, print log-ins
     coprod users create --email --name     create an account (asks for the password)
     coprod tokens create EMAIL             create a personal access token for the API
+    coprod routines run-due                one sweep of the routines now (prompts, nudges)
+    coprod outbox status                   emails per status, the oldest waiting, last errors
+    coprod outbox retry [--id N]           failed emails back in the queue
     coprod run                             web, Celery worker and Celery beat together
 
 Commands that write call the operations modules and commit once, like a view does.
@@ -36,6 +39,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(tokens)
     app.cli.add_command(demo_command)
+    app.cli.add_command(routines)
+    app.cli.add_command(outbox)
     app.cli.add_command(run_command)
 
 
@@ -173,6 +178,76 @@ def _print_logins(result, password: str) -> None:
         click.echo(f"  {login.email:<{width}}  {login.name}, {login.role}")
 
 
+# -- routines -------------------------------------------------------------------------------
+
+routines = AppGroup("routines", help="Knowledge-sharing routines.")
+
+
+@routines.command("run-due")
+def run_due_command() -> None:
+    """Run one sweep now, as beat does every minute: due prompts and nudges, emailed once."""
+    from coprod.routines.tasks import sweep_now
+
+    result = sweep_now()
+    click.echo(f"Swept {result.routines} routines: {result.prompts} prompts, "
+               f"{result.nudges} nudges, {len(result.errors)} errors.")
+    for error in result.errors:
+        click.echo(f"  {error}", err=True)
+    if result.errors:
+        sys.exit(1)
+
+
+# -- outbox ---------------------------------------------------------------------------------
+
+outbox = AppGroup("outbox", help="The outgoing email queue.")
+
+
+def _age(delta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 1:
+        return "less than a minute"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+@outbox.command("status")
+def outbox_status_command() -> None:
+    """How many emails are pending, sent, failed and cancelled; what went wrong last."""
+    from coprod.mail import maintenance
+
+    report = maintenance.report()
+    for status, count in report.counts.items():
+        click.echo(f"{status.value:<10} {count:>8}")
+    if report.oldest_pending is not None:
+        click.echo(f"The oldest pending email has waited {_age(report.oldest_pending)}.")
+    if report.last_errors:
+        click.echo("Last errors:")
+    for outbox_id, status, to_address, error in report.last_errors:
+        first_line = error.splitlines()[0] if error else ""
+        click.echo(f"  #{outbox_id} {status.value} to {to_address}: {first_line}")
+
+
+@outbox.command("retry")
+@click.option("--id", "ids", type=int, multiple=True,
+              help="Only this email (repeatable); all failed emails when not given.")
+def outbox_retry_command(ids: tuple[int, ...]) -> None:
+    """Put failed emails back as pending with fresh attempts, and hand them to the worker."""
+    from coprod.extensions import db
+    from coprod.mail import maintenance
+    from coprod.mail.outbox import enqueue_send
+
+    retried = maintenance.retry_failed(ids)
+    db.session.commit()
+    missing = sorted(set(ids) - set(retried))
+    if missing:
+        click.echo(f"Not failed (or no such email), left alone: "
+                   f"{', '.join(f'#{i}' for i in missing)}.", err=True)
+    published = enqueue_send(retried)
+    click.echo(f"{len(retried)} failed emails back in the queue; {published} handed to the "
+               f"worker now" + (", the relay sends the rest within minutes." if
+                                published < len(retried) else "."))
+
+
 # -- run ------------------------------------------------------------------------------------
 
 @click.command("run")
@@ -185,7 +260,8 @@ def run_command(host: str, port: int) -> None:
         raise click.ClickException(f"celery_worker.py not found in {PROJECT_ROOT}.")
     _warn_if_not_migrated()
     instance = Path(current_app.instance_path)
-    children = _spawn_all(_child_commands(host, port, instance), _child_environment(instance))
+    commands = _child_commands(host, port, current_app.config["CELERY"])
+    children = _spawn_all(commands, _child_environment(instance))
     click.echo(f"Coprod runs at http://{host}:{port} (web, worker and beat; Ctrl-C stops all).")
     code = _supervise(children)
     sys.exit(code)
@@ -221,7 +297,17 @@ def _child_environment(instance: Path) -> dict[str, str]:
     return env
 
 
-def _child_commands(host: str, port: int, instance: Path) -> list[tuple[str, list[str]]]:
+def beat_arguments(celery_config: dict) -> list[str]:
+    """Beat's scheduler: RedBeat with Redis (one beat fires, however many run), else the
+    standard PersistentScheduler with its file in the instance folder."""
+    scheduler = celery_config["beat_scheduler"]
+    arguments = ["--scheduler", scheduler]
+    if scheduler == "celery.beat:PersistentScheduler":
+        arguments += ["--schedule", celery_config["beat_schedule_filename"]]
+    return arguments
+
+
+def _child_commands(host: str, port: int, celery_config: dict) -> list[tuple[str, list[str]]]:
     python = sys.executable
     return [
         ("web", [python, "-m", "flask", "--app", "coprod:create_app", "run", "--host", host,
@@ -230,7 +316,7 @@ def _child_commands(host: str, port: int, instance: Path) -> list[tuple[str, lis
         ("worker", [python, "-m", "celery", "-A", "celery_worker", "worker", "--loglevel=INFO",
                     "--pool=solo", "--without-gossip", "--without-mingle"]),
         ("beat", [python, "-m", "celery", "-A", "celery_worker", "beat", "--loglevel=INFO",
-                  "-s", str(instance / "celerybeat-schedule")]),
+                  *beat_arguments(celery_config)]),
     ]
 
 

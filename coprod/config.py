@@ -7,6 +7,7 @@ instance folder, so `make run` works on a bare machine.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import sqlite3
@@ -14,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 
 def _bool(value: str | None, default: bool = False) -> bool:
@@ -61,6 +62,44 @@ def _broker_transport_options(broker_url: str) -> dict:
         # publishes) for the operating system's minutes-long connect timeout.
         options["socket_connect_timeout"] = 3
     return options
+
+
+# Beat wakes at least this often; RedBeat extends its lock on every wake-up.
+BEAT_MAX_INTERVAL_SECONDS = 10
+# A beat that died holds the RedBeat lock this long at most: then a waiting beat takes over.
+BEAT_LOCK_TIMEOUT_SECONDS = 60
+
+
+def beat_key_prefix(database_url: str) -> str:
+    """RedBeat's keys (schedule and lock) for this installation: every beat of one
+    installation shares them, another installation on the same Redis has its own. An
+    installation is its database (the password left out, so rotating it changes nothing)."""
+    try:
+        identity = make_url(database_url).set(password=None).render_as_string()
+    except Exception:  # an unparsable URL still names one installation
+        identity = database_url
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
+    return f"coprod:{digest}:redbeat"
+
+
+def _beat_settings(redis_url: str | None, database_url: str, instance: Path) -> dict:
+    """Which scheduler beat runs. With Redis: RedBeat, whose lock in Redis lets one beat fire
+    the schedule however many run (the others wait for the lock and take over if it dies).
+    Embedded: Celery's PersistentScheduler with its file in the instance folder."""
+    if not redis_url:
+        return {"beat_scheduler": "celery.beat:PersistentScheduler",
+                "beat_schedule_filename": str(instance / "celerybeat-schedule")}
+    return {
+        "beat_scheduler": "redbeat.RedBeatScheduler",
+        "beat_max_interval": BEAT_MAX_INTERVAL_SECONDS,
+        "redbeat_redis_url": redis_url,
+        "redbeat_key_prefix": os.environ.get("REDBEAT_KEY_PREFIX") or beat_key_prefix(
+            database_url),
+        "redbeat_lock_timeout": BEAT_LOCK_TIMEOUT_SECONDS,
+        # Named explicitly: RedBeat would otherwise fall back to the broker's options.
+        "redbeat_redis_options": {"socket_connect_timeout": 3},
+        "beat_schedule_filename": str(instance / "celerybeat-schedule"),
+    }
 
 
 def _tune_sqlite(dbapi_connection, connection_record) -> None:
@@ -158,7 +197,7 @@ def load(instance_path: str, overrides: dict | None = None) -> dict:
                                           "interval_step": 0.5, "interval_max": 0.5},
             "task_always_eager": _bool(env.get("CELERY_ALWAYS_EAGER")),
             "timezone": "UTC",
-            "beat_schedule_filename": str(instance / "celerybeat-schedule"),
+            **_beat_settings(redis_url, database_url, instance),
         },
         # Mail: SMTP when SMTP_HOST is set, otherwise .eml files in the instance folder.
         "MAIL_FROM": env.get("MAIL_FROM", "Coprod <coprod@localhost>"),

@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from coprod import config
+from coprod.cli import beat_arguments
 from coprod.mail import tasks
+from coprod.mail.models import OutboxEmail, OutboxStatus
+from coprod.routines import tasks as routine_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_SETTINGS = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SMTP_HOST",
@@ -67,6 +70,74 @@ def test_beat_relays_the_outbox_every_minute(app):
     entry = celery_app.conf.beat_schedule["relay-outbox"]
     assert entry["schedule"] == 60.0
     assert entry["task"] in celery_app.tasks  # a task the worker knows by that name
+
+
+def test_beat_sweeps_the_routines_every_minute(app):
+    celery_app = app.extensions["celery"]
+    entry = celery_app.conf.beat_schedule["run-due-routines"]
+    assert entry["schedule"] == 60.0
+    assert entry["task"] == routine_tasks.run_due_routines.name
+    assert entry["task"] in celery_app.tasks
+    assert "coprod.routines.tasks" in celery_app.conf.include  # the worker imports it
+
+
+def test_with_redis_beat_uses_redbeat_and_its_lock(bare_env, tmp_path):
+    bare_env.setenv("REDIS_URL", "redis://127.0.0.1:6379/3")
+    bare_env.setenv("DATABASE_URL", "postgresql://coprod:secret@db/coprod")
+    celery = config.load(str(tmp_path))["CELERY"]
+    assert celery["beat_scheduler"] == "redbeat.RedBeatScheduler"
+    assert celery["redbeat_redis_url"] == "redis://127.0.0.1:6379/3"
+    # The lock outlives several wake-ups (each extends it) but not a long outage of beat.
+    assert 3 * celery["beat_max_interval"] <= celery["redbeat_lock_timeout"] <= 300
+    assert celery["redbeat_key_prefix"] == config.beat_key_prefix(
+        "postgresql+psycopg://coprod:secret@db/coprod")
+    assert beat_arguments(celery) == ["--scheduler", "redbeat.RedBeatScheduler"]
+
+
+def test_redbeat_keys_are_per_installation(bare_env, tmp_path):
+    """Every beat of one installation shares the lock; another installation on the same
+    Redis has its own schedule and lock."""
+    same = config.beat_key_prefix("postgresql+psycopg://coprod:old@db/coprod")
+    assert same == config.beat_key_prefix("postgresql+psycopg://coprod:rotated@db/coprod")
+    assert same != config.beat_key_prefix("postgresql+psycopg://coprod:old@db/staging")
+    bare_env.setenv("REDIS_URL", "redis://127.0.0.1:6379/3")
+    bare_env.setenv("REDBEAT_KEY_PREFIX", "coprod:site-a:redbeat")
+    assert config.load(str(tmp_path))["CELERY"]["redbeat_key_prefix"] == "coprod:site-a:redbeat"
+
+
+def test_embedded_default_beat_keeps_the_standard_scheduler(bare_env, tmp_path):
+    celery = config.load(str(tmp_path))["CELERY"]
+    assert celery["beat_scheduler"] == "celery.beat:PersistentScheduler"
+    assert not any(name.startswith("redbeat_") for name in celery)
+    assert beat_arguments(celery) == ["--scheduler", "celery.beat:PersistentScheduler",
+                                      "--schedule", str(tmp_path / "celerybeat-schedule")]
+
+
+def test_visibility_timeout_outlasts_every_countdown_of_every_task(bare_env, tmp_path):
+    """A message held longer than the visibility timeout is delivered a second time."""
+    bare_env.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    visibility = config.load(str(tmp_path))["CELERY"]["broker_transport_options"][
+        "visibility_timeout"]
+    assert visibility > tasks.RETRY_MAX_SECONDS
+    assert visibility > tasks.RELAY_GRACE_SECONDS
+
+
+def test_a_row_that_loses_its_worker_every_time_is_given_up(app, db, outbox):
+    """The cap on redeliveries: each attempt is counted before sending, so attempts that
+    died with their worker count too; the attempt after the last one fails the row."""
+    row = OutboxEmail(key="invitation:1", message_id="<1@coprod.test>",
+                      to_address="a@example.org", subject="s", body_text="b",
+                      attempts=tasks.MAX_ATTEMPTS)
+    db.session.add(row)
+    db.session.commit()
+
+    assert tasks.send_outbox_email.run(row.id) == "failed"
+    db.session.expire_all()
+    assert row.status == OutboxStatus.FAILED
+    assert row.attempts == tasks.MAX_ATTEMPTS + 1
+    assert f"gave up after {tasks.MAX_ATTEMPTS} attempts" in row.last_error
+    assert outbox.messages() == []
+    assert tasks.send_outbox_email.run(row.id) == "nothing to do"  # a later redelivery
 
 
 def test_worker_module_builds_one_app_and_task_modules_build_none(tmp_path):

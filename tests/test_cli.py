@@ -11,14 +11,21 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from coprod.accounts.models import ApiToken, User
+from coprod.accounts.models import ApiToken, Role, User
+from coprod.common import utcnow
 from coprod.demo import DEMO_COORDINATOR_EMAIL, PEOPLE, TITLE
+from coprod.mail.models import OutboxEmail, OutboxStatus
+from coprod.routines.models import Prompt, RoutineAudienceRole
 from coprod.spaces.models import Collaboration
+from tests.factories import CollaborationFactory, member
+from tests.mail.conftest import published_sends
+from tests.routines.due import due_routine
 
 PASSWORD = "a long enough password"
 
@@ -174,6 +181,114 @@ def test_demo_stops_cleanly_when_a_demo_email_is_taken(cli, db):
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(Collaboration)) == 0
     assert db.session.scalar(select(func.count()).select_from(User)) == 1
+
+
+# -- routines -------------------------------------------------------------------------------
+
+def test_routines_run_due_prompts_the_audience_once(cli, db, outbox):
+    collab = CollaborationFactory(title="Meaningful work")
+    staff = [member(collab, Role.PARTNER_STAFF).user for _ in range(2)]
+    member(collab, Role.OBSERVER)
+    due_routine(collab, name="What worked",
+                audience_roles=[RoutineAudienceRole(role=Role.PARTNER_STAFF)])
+    db.session.commit()
+
+    result = cli("routines", "run-due")
+
+    assert result.exit_code == 0, result.output
+    assert "Swept 1 routines: 2 prompts, 0 nudges, 0 errors." in result.output
+    assert sorted(m["To"] for m in outbox.messages()) == sorted(u.email for u in staff)
+    again = cli("routines", "run-due")
+    assert "Swept 1 routines: 0 prompts, 0 nudges, 0 errors." in again.output
+    assert db.session.scalar(select(func.count()).select_from(Prompt)) == 2
+
+
+def test_routines_run_due_fails_when_a_routine_fails(cli, db):
+    collab = CollaborationFactory()
+    member(collab, Role.PARTNER_STAFF)
+    routine = due_routine(collab)
+    routine.timezone = "Mars/Olympus"
+    db.session.commit()
+
+    result = cli("routines", "run-due")
+
+    assert result.exit_code == 1
+    assert "Swept 0 routines: 0 prompts, 0 nudges, 1 errors." in result.stdout
+    assert f"routine {routine.id}: ScheduleError" in result.stderr
+
+
+# -- outbox ---------------------------------------------------------------------------------
+
+def outbox_row(db, n: int, status=OutboxStatus.PENDING, **fields) -> OutboxEmail:
+    row = OutboxEmail(key=f"test:{n}", message_id=f"<{n}@coprod.test>",
+                      to_address=f"person{n}@example.org", subject="Hello", body_text="Hi",
+                      status=status, **fields)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def test_outbox_status_counts_each_status_and_shows_the_last_errors(cli, db):
+    outbox_row(db, 1, created_at=utcnow() - timedelta(hours=2, minutes=5))
+    outbox_row(db, 2)
+    outbox_row(db, 3, OutboxStatus.SENT)
+    outbox_row(db, 4, OutboxStatus.FAILED, last_error="SMTPRecipientsRefused: 550 No such user")
+    outbox_row(db, 5, OutboxStatus.PENDING, last_error="ConnectionRefusedError: refused")
+    db.session.commit()
+
+    result = cli("outbox", "status")
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert [line.split() for line in lines[:4]] == [
+        ["pending", "3"], ["sent", "1"], ["failed", "1"], ["cancelled", "0"]]
+    assert "The oldest pending email has waited 2 h 5 min." in result.output
+    assert lines[-3:] == [
+        "Last errors:",
+        "  #5 pending to person5@example.org: ConnectionRefusedError: refused",
+        "  #4 failed to person4@example.org: SMTPRecipientsRefused: 550 No such user"]
+
+
+def test_outbox_status_of_an_empty_outbox(cli, db):
+    result = cli("outbox", "status")
+    assert result.exit_code == 0, result.output
+    assert "oldest" not in result.output and "Last errors" not in result.output
+
+
+def test_outbox_retry_puts_failed_rows_back_and_enqueues_them(app, cli, db, outbox):
+    published_sends(app)  # the in-memory queue starts empty
+    failed = [outbox_row(db, n, OutboxStatus.FAILED, attempts=8, last_error="550 no")
+              for n in (1, 2)]
+    sent = outbox_row(db, 3, OutboxStatus.SENT, attempts=1)
+    db.session.commit()
+
+    result = cli("outbox", "retry")
+
+    assert result.exit_code == 0, result.output
+    assert "2 failed emails back in the queue; 2 handed to the worker now." in result.output
+    assert sorted(outbox_id for outbox_id, _ in published_sends(app)) == [r.id for r in failed]
+    db.session.expire_all()
+    assert [(r.status, r.attempts) for r in failed] == [(OutboxStatus.PENDING, 0)] * 2
+    assert sent.status == OutboxStatus.SENT and sent.attempts == 1
+    assert sorted(m["Message-ID"] for m in outbox.messages()) == ["<1@coprod.test>",
+                                                                   "<2@coprod.test>"]
+
+
+def test_outbox_retry_of_one_row_leaves_the_others(app, cli, db):
+    published_sends(app)
+    first, second = (outbox_row(db, n, OutboxStatus.FAILED, attempts=8) for n in (1, 2))
+    sent = outbox_row(db, 3, OutboxStatus.SENT)
+    db.session.commit()
+
+    result = cli("outbox", "retry", "--id", str(second.id), "--id", str(sent.id))
+
+    assert result.exit_code == 0, result.output
+    assert "1 failed emails back in the queue" in result.output
+    assert f"Not failed (or no such email), left alone: #{sent.id}." in result.output
+    assert [outbox_id for outbox_id, _ in published_sends(app)] == [second.id]
+    db.session.expire_all()
+    assert first.status == OutboxStatus.FAILED and second.status == OutboxStatus.PENDING
+    assert sent.status == OutboxStatus.SENT
 
 
 # -- coprod run -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from coprod.common import utcnow
 from coprod.extensions import db
@@ -33,23 +34,39 @@ def retry_delay(attempts: int) -> int:
     return min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
 
 
+def count_attempt(outbox_id: int) -> int | None:
+    """Count an attempt on a pending row in a transaction of its own, before anything is
+    sent; None if the row is not pending (sent, failed, gone) or another worker sends it now.
+
+    Committed first, so that a worker killed mid-send has still used the attempt up: a row
+    that kills every worker trying it is redelivered (or relayed) at most MAX_ATTEMPTS times.
+    """
+    target = select(OutboxEmail.id).where(OutboxEmail.id == outbox_id,
+                                          OutboxEmail.status == OutboxStatus.PENDING)
+    if db.engine.dialect.name == "postgresql":
+        target = target.with_for_update(skip_locked=True)
+    attempts = db.session.scalar(
+        update(OutboxEmail).where(OutboxEmail.id.in_(target.scalar_subquery()))
+        .values(attempts=OutboxEmail.attempts + 1).returning(OutboxEmail.attempts)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    return attempts
+
+
 def _claim(outbox_id: int) -> OutboxEmail | None:
-    """Lock the row for this attempt if it still needs sending, counting the attempt.
+    """Lock the row for this attempt if it still needs sending.
 
     PostgreSQL: a row lock, skipping a row another worker is sending right now.
-    SQLite has no row locks: the UPDATE takes the database's write lock until commit, so a
+    SQLite has no row locks: an UPDATE takes the database's write lock until commit, so a
     second worker waits and then finds the row no longer pending.
     """
     pending = (OutboxEmail.id == outbox_id, OutboxEmail.status == OutboxStatus.PENDING)
     if db.engine.dialect.name == "postgresql":
-        row = db.session.scalar(select(OutboxEmail).where(*pending)
-                                .with_for_update(skip_locked=True)
-                                .execution_options(populate_existing=True))
-        if row is not None:
-            row.attempts += 1
-        return row
+        return db.session.scalar(select(OutboxEmail).where(*pending)
+                                 .with_for_update(skip_locked=True)
+                                 .execution_options(populate_existing=True))
     claimed = db.session.execute(
-        update(OutboxEmail).where(*pending).values(attempts=OutboxEmail.attempts + 1)
+        update(OutboxEmail).where(*pending).values(attempts=OutboxEmail.attempts)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not claimed:
@@ -57,11 +74,27 @@ def _claim(outbox_id: int) -> OutboxEmail | None:
     return db.session.get(OutboxEmail, outbox_id, populate_existing=True)
 
 
+def _give_up(outbox_id: int, attempts: int) -> str:
+    """The capped redeliveries: a row whose attempts all ended with the worker lost."""
+    db.session.execute(
+        update(OutboxEmail).where(OutboxEmail.id == outbox_id,
+                                  OutboxEmail.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.FAILED,
+                last_error=f"gave up after {attempts - 1} attempts; the worker was lost "
+                           "while sending (killed, out of memory?)")
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    log.error("outbox email %s failed for good: %s attempts, the worker lost each time",
+              outbox_id, attempts - 1)
+    return "failed"
+
+
 def _content_models() -> dict[str, type]:
     from coprod.messages.models import Message
-    from coprod.reflections.models import Reflection, Reply
+    from coprod.reflections.models import ImprovementAction, Reflection, Reply
 
-    return {"reflection": Reflection, "reply": Reply, "message": Message}
+    return {"reflection": Reflection, "reply": Reply, "message": Message,
+            "action": ImprovementAction}
 
 
 def _withdrawn(obj) -> bool:
@@ -101,6 +134,11 @@ def _error_text(exc: BaseException) -> str:
 @shared_task(bind=True, max_retries=MAX_ATTEMPTS, acks_late=True)
 def send_outbox_email(self, outbox_id: int) -> str:
     """Deliver one outbox row once; a row already sent (or gone) is left alone."""
+    attempts = count_attempt(outbox_id)
+    if attempts is None:
+        return "nothing to do"
+    if attempts > MAX_ATTEMPTS:
+        return _give_up(outbox_id, attempts)
     row = _claim(outbox_id)
     if row is None:
         db.session.rollback()
@@ -112,25 +150,38 @@ def send_outbox_email(self, outbox_id: int) -> str:
         db.session.commit()
         log.info("outbox email %s cancelled: %s", outbox_id, refusal)
         return "cancelled"
+    committed = []
+
+    def commit_sent() -> None:
+        row.status = OutboxStatus.SENT
+        row.sent_at = utcnow()
+        row.last_error = None
+        db.session.commit()
+        committed.append(True)
+
     try:
-        deliver(row)
+        deliver(row, commit_sent)
+    except SQLAlchemyError:
+        db.session.rollback()  # nothing went out; the row stays pending for the relay
+        raise
     except Exception as exc:
+        if committed:  # refused after the row said sent: take it back
+            row = db.session.get(OutboxEmail, outbox_id, with_for_update=True,
+                                 populate_existing=True)
         return _record_failure(self, row, exc)
-    row.status = OutboxStatus.SENT
-    row.sent_at = utcnow()
-    row.last_error = None
-    db.session.commit()
     return "sent"
 
 
 def _record_failure(task, row: OutboxEmail, exc: Exception) -> str:
     """Keep the error on the row; retry later if it may pass, else mark the row failed."""
     row.last_error = _error_text(exc)
+    row.sent_at = None
     if not is_transient(exc) or row.attempts >= MAX_ATTEMPTS:
         row.status = OutboxStatus.FAILED
         db.session.commit()
         log.error("outbox email %s failed for good: %s", row.id, row.last_error)
         return "failed"
+    row.status = OutboxStatus.PENDING
     countdown = retry_delay(row.attempts)
     row.next_attempt_at = utcnow() + timedelta(seconds=countdown)
     outbox_id = row.id
