@@ -70,6 +70,7 @@ def _register_blueprints(app: Flask) -> None:
     from coprod.messages.views import bp as messages_bp
     from coprod.reflections.views import bp as reflections_bp
     from coprod.routines.links import bp as routines_bp
+    from coprod.routines.views import bp as routine_settings_bp
     from coprod.search.views import bp as search_bp
     from coprod.servicemap.views import bp as servicemap_bp
     from coprod.spaces.views import bp as spaces_bp
@@ -83,4 +84,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(my_information_bp)
     app.register_blueprint(citizens_bp)
     app.register_blueprint(routines_bp)
+    app.register_blueprint(routine_settings_bp)
     init_api(app)

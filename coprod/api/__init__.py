@@ -53,6 +53,7 @@ def _blueprints():
         organizations,
         partners,
         reflections,
+        routines,
         search,
         servicemap,
         tokens,
@@ -60,7 +61,8 @@ def _blueprints():
 
     return [me.blp, citizens.my_blp, collaborations.blp, charter.blp, partners.blp,
             servicemap.blp, citizens.blp, members.blp, reflections.blp, actions.blp,
-            invitations.blp, messages.blp, organizations.blp, tokens.blp, search.blp]
+            invitations.blp, messages.blp, routines.blp, organizations.blp, tokens.blp,
+            search.blp]
 
 
 def init_api(app: Flask) -> None:

@@ -22,6 +22,8 @@ from coprod.reflections.models import (
     Reflection,
     Reply,
 )
+from coprod.routines import operations as routines
+from coprod.routines.models import PromptLeave, Routine
 from coprod.servicemap import operations as service_map
 from coprod.servicemap.models import Activity, InformationCategory, InformationFlow
 from coprod.spaces.models import Charter, Collaboration, Membership, Partner
@@ -107,12 +109,23 @@ ROUTES = [
                                                            "purpose": "Intruding"}),
     ("POST", "/collaborations/{c}/citizens/{z}/consents/{k}/withdraw", None),
     ("GET", "/collaborations/{c}/citizens/{z}/audit", None),
+    ("GET", "/collaborations/{c}/routines", None),
+    ("POST", "/collaborations/{c}/routines", {"name": "Intruding", "cadence": "weekly",
+                                              "weekday": "TU", "time": "09:00"}),
+    ("GET", "/collaborations/{c}/routines/{o}", None),
+    ("PATCH", "/collaborations/{c}/routines/{o}", {"name": "Taken over"}),
+    ("DELETE", "/collaborations/{c}/routines/{o}", None),
+    ("POST", "/collaborations/{c}/routines/{o}/pause", None),
+    ("POST", "/collaborations/{c}/routines/{o}/resume", None),
+    ("GET", "/collaborations/{c}/routines/{o}/response-rates", None),
+    ("PUT", "/collaborations/{c}/leave", {"until": "2099-12-31"}),
+    ("DELETE", "/collaborations/{c}/leave", None),
 ]
 PLACEHOLDERS = {"collaboration_id": "c", "partner_id": "p", "membership_id": "m",
                 "invitation_id": "i", "reflection_id": "r", "reply_id": "y", "action_id": "a",
                 "conversation_id": "v", "activity_id": "t", "flow_id": "f", "category_id": "g",
-                "citizen_id": "z", "consent_id": "k"}
-WITH_OBJECT = [r for r in ROUTES if re.search(r"\{[pmirayvtfgzk]\}", r[1])]
+                "citizen_id": "z", "consent_id": "k", "routine_id": "o"}
+WITH_OBJECT = [r for r in ROUTES if re.search(r"\{[pmirayvtfgzko]\}", r[1])]
 
 
 def _readable(path: str) -> str:
@@ -158,10 +171,12 @@ def worlds(db, bearer):
                                           activity_ids=[activity.id])
         consent = citizens.give_consent(drawer, citizen, partner_ids=[partner.id],
                                         category_ids=[category.id], purpose="Its own")
+        routine = routines.create_routine(drawer, collab, name="Its own", cadence="weekly",
+                                          weekday="MO", time="09:00")
         spaces[name] = {"c": collab.id, "p": partner.id, "m": other.id, "i": invitation.id,
                         "r": reflection.id, "y": reply.id, "a": action.id,
                         "v": conversation.id, "t": activity.id, "f": flow.id,
-                        "g": category.id, "z": citizen.id, "k": consent.id}
+                        "g": category.id, "z": citizen.id, "k": consent.id, "o": routine.id}
     db.session.commit()
     return spaces, bearer(caller)
 
@@ -203,6 +218,12 @@ def _unchanged(db, ids: dict) -> None:
         Citizen.collaboration_id == ids["c"])) == 1
     assert db.session.scalars(select(Consent.id).where(
         Consent.citizen_id == ids["z"])).all() == [ids["k"]]
+    routine = db.session.get(Routine, ids["o"])
+    assert routine.name == "Its own" and routine.paused_at is None
+    assert db.session.scalars(select(Routine.id).where(
+        Routine.collaboration_id == ids["c"])).all() == [ids["o"]]
+    assert db.session.scalar(select(func.count()).select_from(PromptLeave).where(
+        PromptLeave.collaboration_id == ids["c"])) == 0
 
 
 @pytest.mark.parametrize("method,path,body", ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
