@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from celery.app.defaults import DEFAULTS
 
 from coprod import config
 from coprod.cli import beat_arguments
@@ -88,10 +89,21 @@ def test_with_redis_beat_uses_redbeat_and_its_lock(bare_env, tmp_path):
     assert celery["beat_scheduler"] == "redbeat.RedBeatScheduler"
     assert celery["redbeat_redis_url"] == "redis://127.0.0.1:6379/3"
     # The lock outlives several wake-ups (each extends it) but not a long outage of beat.
-    assert 3 * celery["beat_max_interval"] <= celery["redbeat_lock_timeout"] <= 300
+    assert 3 * celery["beat_max_loop_interval"] <= celery["redbeat_lock_timeout"] <= 300
     assert celery["redbeat_key_prefix"] == config.beat_key_prefix(
         "postgresql+psycopg://coprod:secret@db/coprod")
     assert beat_arguments(celery) == ["--scheduler", "redbeat.RedBeatScheduler"]
+
+
+@pytest.mark.parametrize("redis_url", [None, "redis://127.0.0.1:6379/3"])
+def test_every_celery_setting_is_one_celery_knows(bare_env, tmp_path, redis_url):
+    """A misspelt setting is silently ignored by Celery (RedBeat's own are read by RedBeat)."""
+    if redis_url:
+        bare_env.setenv("REDIS_URL", redis_url)
+    celery = config.load(str(tmp_path))["CELERY"]
+    unknown = [name for name in celery
+               if name not in DEFAULTS and not name.startswith("redbeat_")]
+    assert unknown == []
 
 
 def test_redbeat_keys_are_per_installation(bare_env, tmp_path):
