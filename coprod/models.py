@@ -10,8 +10,10 @@ from coprod.citizens.models import (  # noqa: F401
     CitizenReferenceCategory,
     Consent,
     ConsentCategory,
+    ConsentFriction,  # noqa: F401
     ConsentPartner,
 )
+from coprod.digests.models import Digest, DigestPreference, DigestSettings  # noqa: F401
 from coprod.mail.models import OutboxEmail  # noqa: F401
 from coprod.messages.models import Conversation, Message, Participant  # noqa: F401
 from coprod.reflections.models import (  # noqa: F401

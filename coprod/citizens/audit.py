@@ -187,6 +187,22 @@ def _refuse_changes(session: Session, flush_context, instances) -> None:
             raise ValueError(f"{type(obj).__name__} records are append-only")
 
 
+def _write_frictions(session: Session, *args) -> None:
+    """After the outermost transaction ends (commit or rollback), write the consent frictions
+    noted during it on a connection of its own: the session's connection (and on SQLite its
+    write lock) is released by then."""
+    if session.in_transaction() and session.get_transaction().parent is not None:
+        return
+    rows = session.info.pop("coprod_consent_frictions", None)
+    if not rows:
+        return
+    from coprod.citizens.models import ConsentFriction
+
+    with session.get_bind().connect() as connection:
+        connection.execute(ConsentFriction.__table__.insert(), rows)
+        connection.commit()
+
+
 def install(app: Flask) -> None:
     """Called from create_app(): the load listeners, the end-of-request writer, the guard."""
     from coprod.messages.models import Message
@@ -199,4 +215,7 @@ def install(app: Flask) -> None:
             event.listen(model, "refresh", _noted_on_refresh)
     if not event.contains(Session, "before_flush", _refuse_changes):
         event.listen(Session, "before_flush", _refuse_changes)
+    for name in ("after_commit", "after_soft_rollback"):
+        if not event.contains(Session, name, _write_frictions):
+            event.listen(Session, name, _write_frictions)
     app.after_request(_write_noted)

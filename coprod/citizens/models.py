@@ -259,3 +259,17 @@ class AuditEvent(db.Model):
 
     user: Mapped[User | None] = relationship()
     partner: Mapped[Partner | None] = relationship()
+
+
+class ConsentFriction(db.Model):
+    """A post about a citizen refused because part of its audience lacked need-to-know or
+    consent: the digest's "data-protection friction" signal counts these. It names partners
+    and categories, never the content, and is written even though the post is not."""
+
+    __tablename__ = "consent_frictions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    collaboration_id: Mapped[int] = mapped_column(
+        ForeignKey("collaborations.id", ondelete="CASCADE"), index=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -313,6 +313,7 @@ def check_reference(actor: Actor, collaboration_id: int, citizen_id, category_id
                                "information about this citizen."), field="categories")
     lacking = partners_lacking(citizen, wanted, set(audience_partner_ids))
     if lacking:
+        _record_friction(collaboration_id, lacking)
         names = db.session.scalars(select(Partner).where(Partner.id.in_(lacking))
                                    .order_by(Partner.id)).all()
         error = OperationError(
@@ -322,6 +323,16 @@ def check_reference(actor: Actor, collaboration_id: int, citizen_id, category_id
         error.lacking = sorted(lacking)
         raise error
     return citizen, categories
+
+
+def _record_friction(collaboration_id: int, partner_ids: set[int]) -> None:
+    """Count the refusal for the digest. The refused post's transaction will roll back; the
+    fact that its audience lacked consent must not, so it is written once that transaction
+    has ended (coprod.citizens.audit writes what is left in session.info)."""
+    now = utcnow()
+    db.session.info.setdefault("coprod_consent_frictions", []).extend(
+        {"collaboration_id": collaboration_id, "partner_id": p, "at": now}
+        for p in sorted(partner_ids))
 
 
 def attach_reference(content, citizen: Citizen, categories: list) -> CitizenReference:

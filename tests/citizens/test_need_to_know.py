@@ -166,3 +166,15 @@ def test_a_consent_change_made_on_a_page_is_audited_with_its_channel(app, db, wo
     client.post(f"/my/information/{world.citizen.id}/consents/{world.consent.id}/withdraw")
     event = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
     assert event.action.value == "consent_withdrawn" and event.channel.value == "page"
+
+
+def test_a_refused_post_is_counted_as_consent_friction(db, world):
+    from coprod.citizens.models import ConsentFriction
+
+    with pytest.raises(OperationError):
+        post_note(world, visibility=Visibility.COLLABORATION)
+    db.session.rollback()
+    frictions = db.session.scalars(select(ConsentFriction)).all()
+    assert [(f.collaboration_id, f.partner_id) for f in frictions] == [
+        (world.collaboration.id, world.shelter.id)]
+    assert db.session.scalar(select(Reflection)) is None

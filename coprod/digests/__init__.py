@@ -1,0 +1,1 @@
+"""Learning digests: what a collaboration learned each period, built by workers."""
