@@ -68,6 +68,7 @@ def _register_blueprints(app: Flask) -> None:
     from coprod.citizens.selfservice import bp as my_information_bp
     from coprod.citizens.views import bp as citizens_bp
     from coprod.messages.views import bp as messages_bp
+    from coprod.notifications.views import bp as notifications_bp
     from coprod.reflections.views import bp as reflections_bp
     from coprod.routines.links import bp as routines_bp
     from coprod.routines.views import bp as routine_settings_bp
@@ -83,6 +84,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(servicemap_bp)
     app.register_blueprint(my_information_bp)
     app.register_blueprint(citizens_bp)
+    app.register_blueprint(notifications_bp)
     app.register_blueprint(routines_bp)
     app.register_blueprint(routine_settings_bp)
     init_api(app)

@@ -50,6 +50,7 @@ def _blueprints():
         me,
         members,
         messages,
+        notifications,
         organizations,
         partners,
         reflections,
@@ -59,8 +60,8 @@ def _blueprints():
         tokens,
     )
 
-    return [me.blp, citizens.my_blp, collaborations.blp, charter.blp, partners.blp,
-            servicemap.blp, citizens.blp, members.blp, reflections.blp, actions.blp,
+    return [me.blp, notifications.blp, citizens.my_blp, collaborations.blp, charter.blp,
+            partners.blp, servicemap.blp, citizens.blp, members.blp, reflections.blp, actions.blp,
             invitations.blp, messages.blp, routines.blp, organizations.blp, tokens.blp,
             search.blp]
 

@@ -15,6 +15,7 @@ from coprod import policy
 from coprod.common import OperationError, utcnow
 from coprod.extensions import db
 from coprod.messages.models import MESSAGE_MAX, Conversation, Message, Participant
+from coprod.notifications import operations as notifications
 from coprod.policy import Actor
 from coprod.spaces.models import Collaboration, Membership
 
@@ -119,8 +120,10 @@ def start_conversation(actor: Actor, collaboration: Collaboration,
         participants=[Participant(user_id=uid) for uid in sorted(others | {actor.user_id})])
     db.session.add(conversation)
     db.session.flush()
-    _attach(_append(conversation, actor.user_id, body), about)
+    message = _append(conversation, actor.user_id, body)
+    _attach(message, about)
     db.session.flush()
+    notifications.message_posted(actor, conversation, message)
     return conversation
 
 
@@ -134,6 +137,7 @@ def post_message(actor: Actor, conversation: Conversation, body: str, *, citizen
     message = _append(conversation, actor.user_id, body)
     db.session.flush()
     _attach(message, about)
+    notifications.message_posted(actor, conversation, message)
     return message
 
 
@@ -142,6 +146,7 @@ def mark_read(actor: Actor, conversation: Conversation) -> None:
     policy.require(actor, "read", conversation)
     participant = _participant(actor, conversation)
     participant.last_read_at = max(utcnow(), conversation.last_message_at)
+    notifications.conversation_read(actor, conversation)
     db.session.flush()
 
 

@@ -11,13 +11,13 @@ from collections.abc import Iterable
 from datetime import date
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from coprod import policy
 from coprod.accounts.models import Role, User
 from coprod.common import OperationError, utcnow
 from coprod.extensions import db
+from coprod.notifications import operations as notifications
 from coprod.policy import Actor
 from coprod.policy.consent import reads_content
 from coprod.policy.visibility import partner_reads, reads_reflection
@@ -144,40 +144,7 @@ def _mention(reflection: Reflection, reply: Reply | None, user_ids: Iterable[int
         named.append((mention, user))
     db.session.flush()
     for mention, user in named:
-        _mail_mention(mention, user, reflection, reply)
-
-
-def _mail_mention(mention: Mention, user: User, reflection: Reflection,
-                  reply: Reply | None) -> None:
-    """Tell a mentioned member by email: who, where, and a link; nothing of what was said.
-
-    The text may be about a citizen, and an email cannot be taken back when consent is
-    withdrawn: the page behind the link asks the policy when it is opened, and the worker
-    asks again before sending (the row names its recipient and what it is about). The author
-    is named as the policy lets this reader see them, else their organization.
-    """
-    from coprod.accounts.operations import email_link
-    from coprod.mail.outbox import queue_email
-
-    content = reply or reflection
-    reader = policy.actor_for(user)
-    if user.id == content.author_id or not policy.may(reader, "read", content):
-        return
-    collaboration = db.session.get(Collaboration, reflection.collaboration_id)
-    if policy.may(reader, "read_author", content):
-        who = content.author.display_name
-    elif content.partner is not None:
-        who = content.partner.name
-    else:
-        who = _l("A member")
-    link = email_link("reflections.show", collaboration_id=collaboration.id,
-                      reflection_id=reflection.id) + (f"#reply-{reply.id}" if reply else "")
-    kind = "reply" if reply else "reflection"
-    queue_email(key=f"mention:{mention.id}", to=user.email, template="mention",
-                subject=_l("%(who)s mentioned you in %(title)s", who=who,
-                           title=collaboration.title),
-                locale=user.locale, recipient=user, about=f"{kind}:{content.id}", who=who,
-                collaboration=collaboration, link=link, in_reply=reply is not None)
+        notifications.mentioned(mention, user, reflection, reply)
 
 
 def reader_partners(collaboration_id: int, visibility: Visibility, author_partner_id,
@@ -335,6 +302,7 @@ def reply(actor: Actor, reflection: Reflection, body: str, *, parent_id: int | N
     _attach(answer, about)
     _mention(reflection, answer, mentions)
     db.session.flush()
+    notifications.replied(actor, reflection, answer, mentions)
     return answer
 
 
@@ -432,6 +400,7 @@ def create_action(actor: Actor, reflection: Reflection, *, title: str, owner_par
                                due_on=due_on, created_by_id=actor.user_id)
     db.session.add(action)
     db.session.flush()
+    notifications.action_assigned(actor, action)
     return action
 
 

@@ -42,3 +42,19 @@ def run_due_routines() -> dict:
     result = sweep_now()
     return {"routines": result.routines, "prompts": result.prompts, "nudges": result.nudges,
             "errors": len(result.errors)}
+
+
+@shared_task
+def send_daily_summaries() -> int:
+    """Queue the daily notification summaries due this hour (coprod/notifications/summary.py).
+
+    Safe to run as often as beat likes: one summary per member and local day (its outbox key),
+    and each notification is summarized once (emailed_at).
+    """
+    from coprod.extensions import db
+    from coprod.notifications.summary import send_daily_summaries as due_summaries
+
+    queued = due_summaries()
+    db.session.commit()
+    log.info("daily summaries queued: %s", queued)
+    return queued
