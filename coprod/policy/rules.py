@@ -14,6 +14,7 @@ from sqlalchemy import exists, select
 
 from coprod.accounts.models import ApiToken, Invitation, Role, User
 from coprod.citizens.models import AuditEvent, Citizen, Consent
+from coprod.digests.models import Digest
 from coprod.messages.models import Conversation, Message
 from coprod.policy.actors import Actor
 from coprod.policy.consent import (
@@ -226,6 +227,11 @@ SCOPES: dict[type, Scope] = {
         collaboration_of=lambda o: db_get(Collaboration, o.collaboration_id),
         owner_id_col=lambda: Notification.user_id,
         owner_id_of=lambda o: o.user_id,
+    ),
+    Digest: Scope(
+        collaboration_id_col=lambda: Digest.collaboration_id,
+        collaboration_id_of=lambda o: o.collaboration_id,
+        collaboration_of=lambda o: db_get(Collaboration, o.collaboration_id),
     ),
     Organization: Scope(),
     User: Scope(owner_id_col=lambda: User.id, owner_id_of=lambda o: o.id),
@@ -444,4 +450,10 @@ RULES: dict[tuple[type, str], Rule] = {
     (Prompt, "respond"): rule(Owner(), active=True, when=(SPEAKERS,)),
     (Notification, "read"): rule(Owner(), when=(ANY_MEMBER,)),
     (Notification, "update"): rule(Owner()),
+    # -- learning digests: every member reads one (coprod/digests/readers.py filters what
+    # their class sees); coordinators set the cadence and review, note and send them --
+    (Digest, "read"): rule(ANY_MEMBER),
+    (Collaboration, "read_digests"): rule(ANY_MEMBER),
+    (Digest, "review"): rule(COORDINATOR, active=True),
+    (Collaboration, "digest_settings"): rule(COORDINATOR, active=True),
 }
