@@ -14,6 +14,9 @@ BEAT_SCHEDULE = {
     "relay-outbox": {"task": "coprod.mail.tasks.relay_outbox", "schedule": 60.0},
     # Routines' prompts and nudges (coprod/routines/sweep.py); a sweep is idempotent.
     "run-due-routines": {"task": "coprod.routines.tasks.run_due_routines", "schedule": 60.0},
+    # Notification summaries at each member's local hour; once a day each (its outbox key).
+    "send-daily-summaries": {"task": "coprod.routines.tasks.send_daily_summaries",
+                             "schedule": 300.0},
 }
 
 

@@ -396,6 +396,8 @@ def test_the_beat_task_queues_and_commits_the_summaries(db, world, app):
 
     assert app.extensions["celery"].tasks[task.name] is not None
     assert task.name == "coprod.routines.tasks.send_daily_summaries"
+    entry = app.extensions["celery"].conf.beat_schedule["send-daily-summaries"]
+    assert entry["task"] == task.name and entry["schedule"] <= 3600  # every local hour
     _daily_world(db, world)
     with freeze_time(WINTER_MORNING):
         assert task.run() == 1
