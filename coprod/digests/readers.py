@@ -85,6 +85,8 @@ class DigestView:
     themes: list[dict]
     actions: list[dict]
     readable_ids: set[int]
+    # Readable reflections per partner in each earlier period (a partner gone quiet).
+    history_partner: list[Counter] = field(default_factory=list)
 
 
 def _count(cells: list[dict], reader: ReaderClass, knowledge: _Knowledge):
@@ -135,7 +137,7 @@ def view(digest, reader: ReaderClass) -> DigestView:
         trend=[h[0] for h in history] + [total],
         history_kind=[h[1]["kind"] for h in history] + [totals["kind"]],
         themes=sorted(themes, key=lambda t: -t["size"]), actions=actions,
-        readable_ids=readable_ids)
+        readable_ids=readable_ids, history_partner=[h[1]["partner"] for h in history])
 
 
 def _reads_action(action: dict, data: dict, reader: ReaderClass, knowledge: _Knowledge

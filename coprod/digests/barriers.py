@@ -1,0 +1,315 @@
+"""Barrier signals of a digest: the barriers of DOMAIN.md that show in a period, each with the
+evidence behind it.
+
+Four barriers are looked for:
+
+- **structural holes**: a partner gone quiet, improvement actions nobody owns or that are
+  overdue, and gaps in the service map (an activity nobody performs, a flow between partners
+  of whom one performs no activity);
+- **value conflict**: a theme that some partners mostly mark as working and others mostly as
+  needing improvement;
+- **superficial routines**: a routine whose response rate falls period after period, and
+  reflections that come only right after a prompt;
+- **data-protection friction**: posts refused for lack of consent, and information categories
+  the service map says partners exchange but no consent in force covers.
+
+A signal never reveals what its reader may not read: figures about reflections come from the
+reader's DigestView (coprod/digests/readers.py, filtered per permission class), everything
+else from what carries no content: the prompts' response counts, the friction counts, the
+service map and which categories consents name. Signals are computed when a digest is read,
+so they follow consent *now*, like the view.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from flask import current_app, has_request_context, url_for
+from flask_babel import format_date
+from flask_babel import gettext as _
+from sqlalchemy import exists, select
+
+from coprod.citizens.models import Citizen, Consent, ConsentCategory
+from coprod.extensions import db
+from coprod.policy.consent import current_consents, now
+from coprod.routines import schedule
+from coprod.routines.models import Routine
+from coprod.servicemap.models import (
+    Activity,
+    ActivityPerformer,
+    InformationCategory,
+    InformationFlow,
+    InformationFlowCategory,
+)
+from coprod.spaces.models import Collaboration, Partner
+
+STRUCTURAL_HOLE = "structural_hole"
+VALUE_CONFLICT = "value_conflict"
+SUPERFICIAL_ROUTINE = "superficial_routine"
+DATA_PROTECTION = "data_protection"
+KINDS = (STRUCTURAL_HOLE, VALUE_CONFLICT, SUPERFICIAL_ROUTINE, DATA_PROTECTION)
+
+# A falling response rate: it fell in each of this many periods in a row...
+FALLING_PERIODS = 2
+# ... and by at least this much in all (a share, 0.2 = 20 percentage points).
+FALLING_BY = 0.2
+# Activity only right after prompts: at least this share of a period's reflections came
+# within two days of a prompt (build.AFTER_PROMPT), out of at least MIN_REFLECTIONS.
+AFTER_PROMPT_SHARE = 0.9
+MIN_REFLECTIONS = 5
+
+
+def signals(digest, view, collaboration: Collaboration) -> list[dict]:
+    """The barrier signals one reader's class sees in a digest, in the order of KINDS:
+    dicts {kind, title, evidence: [{text, figure?, link?}]}."""
+    names = _partner_names(collaboration.id)
+    found = [
+        _quiet_partners(digest, view, names),
+        _unowned_actions(view, collaboration, names),
+        _overdue_actions(view, collaboration, names),
+        _map_gaps(collaboration, names),
+        *_value_conflicts(view, collaboration, names),
+        *_falling_responses(digest, collaboration),
+        _after_prompts_only(digest),
+        _refused_posts(digest, names),
+        _categories_without_consent(collaboration),
+    ]
+    signalled = [s for s in found if s is not None]
+    return sorted(signalled, key=lambda s: KINDS.index(s["kind"]))
+
+
+def _signal(kind: str, title: str, evidence: list[dict]) -> dict | None:
+    return {"kind": kind, "title": title, "evidence": evidence} if evidence else None
+
+
+def _evidence(text: str, figure=None, link: str | None = None) -> dict:
+    item = {"text": text}
+    if figure is not None:
+        item["figure"] = figure
+    if link is not None:
+        item["link"] = link
+    return item
+
+
+def _link(endpoint: str, **values) -> str:
+    """A path inside the app; outside a request (a worker, a test) built from the URL map."""
+    if has_request_context():
+        return url_for(endpoint, **values)
+    return current_app.url_map.bind("localhost").build(endpoint, values)
+
+
+def _reflection_link(collaboration_id: int, reflection_id: int) -> str:
+    return _link("reflections.show", collaboration_id=collaboration_id,
+                 reflection_id=reflection_id)
+
+
+def _partner_names(collaboration_id: int) -> dict[int, str]:
+    return {p.id: p.name for p in db.session.scalars(
+        select(Partner).where(Partner.collaboration_id == collaboration_id))}
+
+
+def _local_day(instant: str, collaboration: Collaboration):
+    return datetime.fromisoformat(instant).astimezone(schedule.zone(collaboration.timezone)).date()
+
+
+# -- structural holes -------------------------------------------------------------------------
+
+
+def _quiet_partners(digest, view, names: dict[int, str]) -> dict | None:
+    """Partners with readable reflections in earlier periods and none in this one."""
+    earlier = defaultdict(int)
+    for counts in view.history_partner:
+        for partner_id, n in counts.items():
+            earlier[partner_id] += n
+    periods = len(view.history_partner)
+    evidence = [
+        _evidence(_("%(partner)s: %(n)d reflections in the %(periods)d periods before, none "
+                    "this period.", partner=names[p], n=n, periods=periods), figure=0)
+        for p, n in sorted(earlier.items(), key=lambda item: names.get(item[0], ""))
+        if p in names and n > 0 and view.by_partner.get(p, 0) == 0]
+    return _signal(STRUCTURAL_HOLE, _("A partner has gone quiet"), evidence)
+
+
+def _open(action: dict) -> bool:
+    return not action.get("done")
+
+
+def _unowned_actions(view, collaboration: Collaboration, names: dict[int, str]) -> dict | None:
+    evidence = [
+        _evidence(_("An action of %(partner)s has nobody responsible for it.",
+                    partner=names.get(a["owner_partner_id"], "?")),
+                  link=_reflection_link(collaboration.id, a["reflection_id"]))
+        for a in view.actions if _open(a) and a.get("owner_user_id") is None]
+    return _signal(STRUCTURAL_HOLE, _("Improvement actions without an owner"), evidence)
+
+
+def _overdue_actions(view, collaboration: Collaboration, names: dict[int, str]) -> dict | None:
+    evidence = [
+        _evidence(_("An action of %(partner)s is past its due date.",
+                    partner=names.get(a["owner_partner_id"], "?")),
+                  link=_reflection_link(collaboration.id, a["reflection_id"]))
+        for a in view.actions if a.get("overdue")]
+    return _signal(STRUCTURAL_HOLE, _("Improvement actions overdue"), evidence)
+
+
+def _map_gaps(collaboration: Collaboration, names: dict[int, str]) -> dict | None:
+    """The service map's gaps: activities nobody performs, and flows to or from a partner that
+    performs no activity (information passes through a partner outside the service)."""
+    performing = set(db.session.scalars(
+        select(ActivityPerformer.partner_id).join(Activity)
+        .where(Activity.collaboration_id == collaboration.id)))
+    link = _link("servicemap.map", collaboration_id=collaboration.id)
+    evidence = [
+        _evidence(_("Nobody performs the activity “%(activity)s”.", activity=a.name), link=link)
+        for a in db.session.scalars(
+            select(Activity).where(Activity.collaboration_id == collaboration.id,
+                                   ~exists().where(ActivityPerformer.activity_id == Activity.id))
+            .order_by(Activity.position))]
+    flows = db.session.execute(
+        select(InformationFlow.from_partner_id, InformationFlow.to_partner_id, Activity.name)
+        .join(Activity, Activity.id == InformationFlow.activity_id)
+        .where(InformationFlow.collaboration_id == collaboration.id)
+        .order_by(Activity.position, InformationFlow.id)).all()
+    for source, target, activity in flows:
+        idle = [p for p in (source, target) if p not in performing]
+        evidence += [_evidence(
+            _("Information flows from %(source)s to %(target)s at “%(activity)s”, but "
+              "%(partner)s performs no activity in the service.", source=names.get(source, "?"),
+              target=names.get(target, "?"), activity=activity, partner=names.get(p, "?")),
+            link=link) for p in idle]
+    return _signal(STRUCTURAL_HOLE, _("Gaps in the service map"), evidence)
+
+
+# -- value conflict ---------------------------------------------------------------------------
+
+
+def _value_conflicts(view, collaboration: Collaboration, names: dict[int, str]) -> list[dict]:
+    """One signal per theme on which partners disagree (counted from readable reflections)."""
+    from coprod.digests.themes import value_conflict
+
+    found = []
+    for index, theme in enumerate(view.themes):
+        partners = theme["partners"]
+        works = {p: v["works"] for p, v in partners.items()}
+        improve = {p: v["improve"] for p, v in partners.items()}
+        if not value_conflict(works, improve):
+            continue
+        evidence = [
+            _evidence(_("%(partner)s: %(works)d say it works, %(improve)d that it needs "
+                        "improving.", partner=names.get(p, _("No partner")), works=works[p],
+                        improve=improve[p]), figure=f"{works[p]}/{improve[p]}")
+            for p in sorted(partners, key=lambda p: names.get(p, ""))]
+        evidence[0]["link"] = _reflection_link(collaboration.id, theme["member_ids"][0])
+        signal = _signal(VALUE_CONFLICT, _("Partners disagree about a theme"), evidence)
+        signal["theme"] = index
+        found.append(signal)
+    return found
+
+
+# -- superficial routines ---------------------------------------------------------------------
+
+
+def _rates(digest) -> dict[int, list[tuple[int, int, int]]]:
+    """Per routine, (period index, answered, prompted) for each period it prompted in."""
+    data = digest.data
+    per_period = [*data.get("history_participation", []), data.get("participation", [])]
+    rates = defaultdict(list)
+    for index, rows in enumerate(per_period):
+        totals = defaultdict(lambda: [0, 0])
+        for row in rows:
+            totals[row["routine_id"]][0] += row["answered"]
+            totals[row["routine_id"]][1] += row["prompted"]
+        for routine_id, (answered, prompted) in totals.items():
+            if prompted:
+                rates[routine_id].append((index, answered, prompted))
+    return rates
+
+
+def _falls(series: list[tuple[int, int, int]], last_index: int) -> bool:
+    """Whether the rate fell in each of the last FALLING_PERIODS periods, by FALLING_BY in all,
+    ending with this digest's period."""
+    tail = series[-(FALLING_PERIODS + 1):]
+    if len(tail) < FALLING_PERIODS + 1 or tail[-1][0] != last_index:
+        return False
+    shares = [answered / prompted for _index, answered, prompted in tail]
+    return (all(b < a for a, b in zip(shares, shares[1:], strict=False))
+            and shares[0] - shares[-1] >= FALLING_BY)
+
+
+def _falling_responses(digest, collaboration: Collaboration) -> list[dict]:
+    last = len(digest.data.get("history_participation", []))
+    starts = [p[0] for p in digest.data.get("periods", [])]
+    found = []
+    for routine_id, series in sorted(_rates(digest).items()):
+        if not _falls(series, last):
+            continue
+        routine = db.session.get(Routine, routine_id)
+        if routine is None:
+            continue
+        evidence = [
+            _evidence(_("Period from %(day)s: %(answered)d of %(prompted)d prompts answered.",
+                        day=format_date(_local_day(starts[index], collaboration)),
+                        answered=answered, prompted=prompted),
+                      figure=f"{round(100 * answered / prompted)}%")
+            for index, answered, prompted in series[-(FALLING_PERIODS + 1):]]
+        evidence[-1]["link"] = _link("routine_settings.index",
+                                     collaboration_id=collaboration.id)
+        found.append(_signal(SUPERFICIAL_ROUTINE,
+                             _("Fewer answers to the routine “%(routine)s”", routine=routine.name),
+                             evidence))
+    return found
+
+
+def _after_prompts_only(digest) -> dict | None:
+    """Reflections that come only right after a prompt: said as a share, so the figure tells
+    no reader how many reflections there are that they may not read."""
+    counts = {row["when"]: row["n"] for row in digest.data.get("prompt_days", [])}
+    after, total = counts.get("after_prompt", 0), sum(counts.values())
+    if total < MIN_REFLECTIONS or after < AFTER_PROMPT_SHARE * total:
+        return None
+    share = round(100 * after / total)
+    return _signal(SUPERFICIAL_ROUTINE, _("Reflections come only right after prompts"), [
+        _evidence(_("%(share)d%% of this period's reflections were written within two days of "
+                    "a prompt.", share=share), figure=f"{share}%")])
+
+
+# -- data-protection friction -----------------------------------------------------------------
+
+
+def _refused_posts(digest, names: dict[int, str]) -> dict | None:
+    evidence = [
+        _evidence(_("%(partner)s: %(n)d posts about a citizen refused because a reader lacked "
+                    "consent or need to know.", partner=names.get(row["partner_id"], "?"),
+                    n=row["n"]), figure=row["n"])
+        for row in sorted(digest.data.get("frictions", []),
+                          key=lambda row: names.get(row["partner_id"], ""))
+        if row["n"]]
+    return _signal(DATA_PROTECTION, _("Posts refused for lack of consent"), evidence)
+
+
+def _categories_without_consent(collaboration: Collaboration) -> dict | None:
+    """Categories the service map has partners exchange that no consent in force names, in a
+    collaboration that serves citizens (without any, consent is not in use yet)."""
+    serves = db.session.scalar(select(exists().where(
+        Citizen.collaboration_id == collaboration.id, Citizen.erased_at.is_(None))))
+    if not serves:
+        return None
+    consented = (select(ConsentCategory.category_id)
+                 .join(Consent, Consent.id == ConsentCategory.consent_id)
+                 .join(Citizen, Citizen.id == Consent.citizen_id)
+                 .where(Citizen.collaboration_id == collaboration.id,
+                        Citizen.erased_at.is_(None), current_consents(now())))
+    flowing = (select(InformationFlowCategory.category_id)
+               .join(InformationFlow, InformationFlow.id == InformationFlowCategory.flow_id)
+               .where(InformationFlow.collaboration_id == collaboration.id))
+    missing = db.session.scalars(
+        select(InformationCategory.name)
+        .where(InformationCategory.collaboration_id == collaboration.id,
+               InformationCategory.id.in_(flowing), InformationCategory.id.not_in(consented))
+        .order_by(InformationCategory.name)).all()
+    link = _link("servicemap.map", collaboration_id=collaboration.id)
+    evidence = [_evidence(_("The service map has partners exchange “%(category)s”, but no "
+                            "citizen's consent covers it.", category=name), link=link)
+                for name in missing]
+    return _signal(DATA_PROTECTION, _("Information categories with no consent"), evidence)

@@ -1,0 +1,270 @@
+"""Barrier signals fire on worlds built to show each barrier, with their evidence, stay silent on
+a healthy world, and never tell a reader about reflections they may not read."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from coprod.accounts.models import Role
+from coprod.citizens.models import ConsentFriction
+from coprod.common import utcnow
+from coprod.digests import barriers, build, periods, readers
+from coprod.digests.models import DigestCadence, DigestSettings
+from coprod.policy import actor_for
+from coprod.reflections import operations as reflections
+from coprod.reflections.models import Visibility
+from coprod.routines.models import Prompt, Routine
+from coprod.servicemap import operations as servicemap
+from tests.citizens.conftest import build_world
+from tests.factories import OrganizationFactory, PartnerFactory, member
+
+FIELDS = dict(perspective="collaboration", component="routines", learning_level="inter",
+              mode="exploitation")
+# Each topic keeps its kind, so the healthy world has themes but no disagreement.
+TOPICS = [
+    ("works", "The Thursday café brings partners and citizens together without an agenda."),
+    ("works", "Short first shifts with one named mentor help new colleagues settle in."),
+    ("improve", "Nobody owns the follow-up call after the first month at a workplace."),
+    ("works", "Volunteers walking the dogs in pairs feel safer and come back more often."),
+    ("improve", "The shared calendar of partner meetings is out of date most weeks."),
+    ("works", "Case workers visiting the workplace together with the citizen build trust."),
+]
+# Days into a period on which reflections are written: never within two days of its start,
+# where the routine's prompts go out.
+DAYS = (5, 9, 13, 17, 21, 25)
+
+
+@pytest.fixture
+def world(db):
+    w = build_world(db)
+    w.staff = {"jobcentre": w.case_worker, "cafe": w.cafe_staff, "shelter": w.shelter_staff,
+               "coordinator": w.coordinator}
+    today = utcnow().date()
+    months = today.year * 12 + today.month - 1 - 4
+    anchor = date(months // 12, months % 12 + 1, 1)
+    db.session.add(DigestSettings(collaboration_id=w.collaboration.id,
+                                  cadence=DigestCadence.MONTHLY, anchor_on=anchor))
+    db.session.flush()
+    # Four closed periods: the digest is the last one's, the others its history.
+    w.periods = periods.closed_periods(w.collaboration)
+    assert len(w.periods) == 4
+    w.routine = Routine(collaboration_id=w.collaboration.id, name="Monthly reflection",
+                        rule=periods.RULES[DigestCadence.MONTHLY], anchor_on=anchor,
+                        timezone=w.collaboration.timezone, questions=[])
+    db.session.add(w.routine)
+    db.session.flush()
+    return w
+
+
+def post(w, who: str, period: int, day: int, text: str, kind: str, **extra):
+    at = w.periods[period].start + timedelta(days=day, hours=10)
+    reflection = reflections.post_reflection(actor_for(w.staff[who]), w.collaboration,
+                                             body=text, kind=kind, **{**FIELDS, **extra})
+    reflection.created_at = at
+    return reflection
+
+
+def healthy(db, w, *, quiet: tuple[str, ...] = ()):
+    """Every partner reflects in every period on steady topics, and answers its prompts."""
+    for period in range(4):
+        for n, who in enumerate(("jobcentre", "cafe", "shelter", "coordinator")):
+            if period == 3 and who in quiet:
+                continue
+            for k in range(2):
+                kind, text = TOPICS[(n * 2 + k + period) % len(TOPICS)]
+                post(w, who, period, DAYS[(n + k + period) % len(DAYS)],
+                     f"{text} ({who}, period {period})", kind)
+        prompt(db, w, period, ("jobcentre", "cafe", "shelter", "coordinator"))
+    db.session.flush()
+
+
+def prompt(db, w, period: int, people):
+    for who in people:
+        seat = actor_for(w.staff[who]).seat(w.collaboration.id)
+        db.session.add(Prompt(routine_id=w.routine.id, user_id=w.staff[who].id,
+                              partner_id=seat.partner_id, period_start=w.periods[period].start,
+                              period_end=w.periods[period].end,
+                              created_at=w.periods[period].start))
+    db.session.flush()
+
+
+def signals_for(db, w, user=None):
+    digest = build.build(w.collaboration, w.periods[-1])
+    db.session.commit()
+    reader = readers.class_of(actor_for(user or w.coordinator), w.collaboration.id)
+    return barriers.signals(digest, readers.view(digest, reader), w.collaboration)
+
+
+def titled(found, title):
+    return [s for s in found if s["title"] == title]
+
+
+def texts(signal) -> str:
+    return " | ".join(e["text"] for e in signal["evidence"])
+
+
+def test_a_healthy_world_shows_no_barrier(db, world):
+    healthy(db, world)
+    found = signals_for(db, world)
+    assert found == []
+    for user in (world.cafe_staff, world.shelter_staff, world.lone_coordinator):
+        assert signals_for(db, world, user) == []
+
+
+def test_a_partner_gone_quiet(db, world):
+    healthy(db, world, quiet=("shelter",))
+
+    [signal] = titled(signals_for(db, world), "A partner has gone quiet")
+
+    assert signal["kind"] == barriers.STRUCTURAL_HOLE
+    assert texts(signal) == ("Animal shelter: 6 reflections in the 3 periods before, none this "
+                             "period.")
+
+
+def test_a_partner_writing_only_for_itself_is_quiet_to_others_not_to_itself(db, world):
+    healthy(db, world, quiet=("shelter",))
+    post(world, "shelter", 3, 9, "We changed our feeding rota for the weekend.", "works",
+         visibility=Visibility.ORGANIZATION)
+
+    assert titled(signals_for(db, world, world.cafe_staff), "A partner has gone quiet")
+    assert not titled(signals_for(db, world, world.shelter_staff), "A partner has gone quiet")
+
+
+def test_actions_without_an_owner_or_overdue(db, world):
+    healthy(db, world)
+    boss = actor_for(world.coordinator)
+    first = post(world, "cafe", 3, 6, "The minibus arrives after the café opens.", "improve")
+    second = post(world, "jobcentre", 3, 7, "Citizens wait too long for a first visit.",
+                  "improve")
+    unowned = reflections.create_action(boss, first, title="Agree a new minibus time",
+                                        owner_partner_id=world.cafe.id)
+    overdue = reflections.create_action(boss, second, title="Visit within two weeks",
+                                        owner_partner_id=world.jobcentre.id,
+                                        owner_user_id=world.case_worker.id,
+                                        due_on=world.periods[3].start.date() + timedelta(days=8))
+    for action in (unowned, overdue):
+        action.created_at = world.periods[3].start + timedelta(days=8)
+
+    found = signals_for(db, world)
+
+    [nobody] = titled(found, "Improvement actions without an owner")
+    assert texts(nobody) == "An action of Café has nobody responsible for it."
+    assert nobody["evidence"][0]["link"] == (
+        f"/c/{world.collaboration.id}/reflections/{first.id}")
+    [late] = titled(found, "Improvement actions overdue")
+    assert texts(late) == "An action of Job centre is past its due date."
+    assert late["evidence"][0]["link"].endswith(f"/reflections/{second.id}")
+
+
+def test_gaps_in_the_service_map(db, world):
+    healthy(db, world)
+    boss = actor_for(world.coordinator)
+    library = PartnerFactory(collaboration=world.collaboration,
+                             organization=OrganizationFactory(name="Library"))
+    servicemap.create_activity(boss, world.collaboration, name="Evening club", performer_ids=[])
+    servicemap.create_flow(boss, world.workplace, from_partner_id=world.cafe.id,
+                           to_partner_id=library.id, category_ids=[world.contact.id])
+
+    [gaps] = titled(signals_for(db, world), "Gaps in the service map")
+
+    assert gaps["kind"] == barriers.STRUCTURAL_HOLE
+    assert texts(gaps) == (
+        "Nobody performs the activity “Evening club”. | Information flows from Café to Library "
+        "at “Find a workplace”, but Library performs no activity in the service.")
+    assert gaps["evidence"][0]["link"] == f"/c/{world.collaboration.id}/map"
+
+
+CONFLICT = [
+    "The minibus timetable to the café works well since the driver calls ahead",
+    "Minibus timetable to the café: the driver calls ahead, which works well",
+    "The café minibus timetable with the driver calling ahead works for our residents",
+]
+CONFLICT_IMPROVE = [
+    "The minibus timetable to the café must improve, the driver never calls ahead",
+    "Minibus timetable to the café needs improving: the driver does not call ahead",
+    "The café minibus timetable needs work, the driver should call ahead",
+]
+
+
+def conflict(w, improve_visibility=Visibility.COLLABORATION):
+    for i, text in enumerate(CONFLICT):
+        post(w, "cafe", 3, DAYS[i], text, "works")
+    for i, text in enumerate(CONFLICT_IMPROVE):
+        post(w, "jobcentre", 3, DAYS[i] + 1, text, "improve", visibility=improve_visibility)
+
+
+def test_partners_disagree_about_a_theme(db, world):
+    healthy(db, world)
+    conflict(world)
+
+    [signal] = titled(signals_for(db, world), "Partners disagree about a theme")
+
+    assert signal["kind"] == barriers.VALUE_CONFLICT
+    assert "Café: 3 say it works, 0 that it needs improving." in texts(signal)
+    assert "Job centre: 0 say it works, 3 that it needs improving." in texts(signal)
+    assert "/reflections/" in signal["evidence"][0]["link"]
+
+
+def test_a_disagreement_is_not_shown_to_those_who_may_not_read_one_side(db, world):
+    healthy(db, world)
+    conflict(world, improve_visibility=Visibility.COORDINATORS)
+
+    assert titled(signals_for(db, world), "Partners disagree about a theme")
+    assert not titled(signals_for(db, world, world.cafe_staff), "Partners disagree about a theme")
+
+
+def test_a_routine_whose_answers_fall(db, world):
+    healthy(db, world)
+    # Staff who never answer join the routine's audience period after period.
+    extra = [("shelter", 1), ("cafe", 2), ("jobcentre", 2), ("shelter", 3), ("cafe", 3),
+             ("jobcentre", 3)]
+    for n, (key, since) in enumerate(extra):
+        world.staff[f"silent{n}"] = member(world.collaboration, Role.PARTNER_STAFF,
+                                           getattr(world, key)).user
+        for period in range(since, 4):
+            prompt(db, world, period, [f"silent{n}"])
+
+    [signal] = titled(signals_for(db, world), "Fewer answers to the routine “Monthly reflection”")
+
+    assert signal["kind"] == barriers.SUPERFICIAL_ROUTINE
+    assert [e["figure"] for e in signal["evidence"]] == ["80%", "57%", "40%"]
+    assert "4 of 10 prompts answered" in signal["evidence"][-1]["text"]
+
+
+def test_reflections_only_right_after_prompts(db, world):
+    everyone = ("jobcentre", "cafe", "shelter", "coordinator")
+    healthy(db, world, quiet=everyone)
+    for i in range(10):
+        post(world, everyone[i % 2], 3, i % 2, f"Quick answer number {i} to the questions",
+             "works")
+
+    [signal] = titled(signals_for(db, world), "Reflections come only right after prompts")
+
+    assert signal["kind"] == barriers.SUPERFICIAL_ROUTINE
+    assert signal["evidence"][0]["figure"] == "100%"
+    assert texts(signal) == ("100% of this period's reflections were written within two days "
+                             "of a prompt.")
+
+
+def test_posts_refused_and_categories_without_consent(db, world):
+    healthy(db, world)
+    for _ in range(2):
+        db.session.add(ConsentFriction(collaboration_id=world.collaboration.id,
+                                       partner_id=world.jobcentre.id,
+                                       at=world.periods[3].start + timedelta(days=4)))
+    # Support needs now flow to the café, but no consent names them.
+    servicemap.create_flow(actor_for(world.coordinator), world.workplace,
+                           from_partner_id=world.jobcentre.id, to_partner_id=world.cafe.id,
+                           category_ids=[world.support.id])
+
+    found = signals_for(db, world, world.cafe_staff)
+
+    [refused] = titled(found, "Posts refused for lack of consent")
+    assert refused["kind"] == barriers.DATA_PROTECTION
+    assert texts(refused) == ("Job centre: 2 posts about a citizen refused because a reader "
+                              "lacked consent or need to know.")
+    [missing] = titled(found, "Information categories with no consent")
+    assert texts(missing) == ("The service map has partners exchange “Support needs”, but no "
+                              "citizen's consent covers it.")
