@@ -6,7 +6,7 @@ from celery import Celery, Task
 from flask import Flask
 
 # Modules whose @shared_task functions the worker must know; add each feature's tasks.py.
-TASK_MODULES = ["coprod.mail.tasks", "coprod.routines.tasks"]
+TASK_MODULES = ["coprod.mail.tasks", "coprod.routines.tasks", "coprod.digests.tasks"]
 
 # Periodic work for `celery -A celery_worker beat`; features add their sweeps here.
 BEAT_SCHEDULE = {
@@ -14,6 +14,8 @@ BEAT_SCHEDULE = {
     "relay-outbox": {"task": "coprod.mail.tasks.relay_outbox", "schedule": 60.0},
     # Routines' prompts and nudges (coprod/routines/sweep.py); a sweep is idempotent.
     "run-due-routines": {"task": "coprod.routines.tasks.run_due_routines", "schedule": 60.0},
+    # Digests of closed periods (coprod/digests/tasks.py); a build is idempotent.
+    "sweep-digests": {"task": "coprod.digests.tasks.sweep_digests", "schedule": 300.0},
     # Notification summaries at each member's local hour; once a day each (its outbox key).
     "send-daily-summaries": {"task": "coprod.routines.tasks.send_daily_summaries",
                              "schedule": 300.0},

@@ -7,6 +7,10 @@
     coprod routines run-due                one sweep of the routines now (prompts, nudges)
     coprod outbox status                   emails per status, the oldest waiting, last errors
     coprod outbox retry [--id N]           failed emails back in the queue
+    coprod digests build --collaboration ID --period YYYY-MM-DD [--rebuild]
+                                           build (or rebuild) the digest of one period
+    coprod digests backfill [--collaboration ID]
+                                           build every closed period's missing digest
     coprod run                             web, Celery worker and Celery beat together
 
 Commands that write call the operations modules and commit once, like a view does.
@@ -20,6 +24,7 @@ import subprocess
 import sys
 import time
 import zoneinfo
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -41,6 +46,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(routines)
     app.cli.add_command(outbox)
+    app.cli.add_command(digests)
     app.cli.add_command(run_command)
 
 
@@ -246,6 +252,75 @@ def outbox_retry_command(ids: tuple[int, ...]) -> None:
     click.echo(f"{len(retried)} failed emails back in the queue; {published} handed to the "
                f"worker now" + (", the relay sends the rest within minutes." if
                                 published < len(retried) else "."))
+
+
+# -- digests --------------------------------------------------------------------------------
+
+digests = AppGroup("digests", help="Learning digests of the collaborations' periods.")
+
+
+def _collaboration(collaboration_id: int):
+    from coprod.extensions import db
+    from coprod.spaces.models import Collaboration
+
+    collaboration = db.session.get(Collaboration, collaboration_id)
+    if collaboration is None:
+        raise click.ClickException(f"No collaboration has the id {collaboration_id}.")
+    return collaboration
+
+
+def _period_name(collaboration, period) -> str:
+    from coprod.routines import schedule
+
+    tz = schedule.zone(collaboration.timezone)
+    last = period.end.astimezone(tz) - timedelta(days=1)
+    return f"{period.start.astimezone(tz):%Y-%m-%d} to {last:%Y-%m-%d}"
+
+
+@digests.command("build")
+@click.option("--collaboration", "collaboration_id", type=int, required=True)
+@click.option("--period", "day", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
+              help="A local date inside the period, e.g. 2026-11-01.")
+@click.option("--rebuild", is_flag=True, help="Build again even if the digest exists.")
+def build_digest_command(collaboration_id: int, day, rebuild: bool) -> None:
+    """Build the digest of the period that contains a day; it is not sent (a coordinator
+    sends it from its page)."""
+    from coprod.common import utcnow
+    from coprod.digests import periods
+    from coprod.digests.tasks import build_one
+
+    collaboration = _collaboration(collaboration_id)
+    period = periods.period_of_day(collaboration, day.date())
+    if period is None:
+        raise click.ClickException(f"No digest period contains {day:%Y-%m-%d}.")
+    name = _period_name(collaboration, period)
+    if period.end > utcnow():
+        raise click.ClickException(f"The period {name} has not closed yet.")
+    digest = build_one(collaboration.id, period.start, rebuild=rebuild)
+    if digest is None:
+        raise click.ClickException(f"Another build of {name} was running; try again.")
+    click.echo(f"Digest #{digest.id} of {collaboration.title}, {name}: built at "
+               f"{digest.built_at:%Y-%m-%d %H:%M} UTC.")
+
+
+@digests.command("backfill")
+@click.option("--collaboration", "collaboration_id", type=int,
+              help="Only this collaboration; every active one when not given.")
+def backfill_command(collaboration_id: int | None) -> None:
+    """Build every closed period's missing digest (none is sent)."""
+    from coprod.common import utcnow
+    from coprod.digests.tasks import active_collaborations, build_one, missing
+
+    if collaboration_id is not None:
+        _collaboration(collaboration_id)
+    now = utcnow()
+    todo = [(c.id, p) for c in active_collaborations(collaboration_id)
+            for p in missing(c, now, every=True)]
+    built = 0
+    with click.progressbar(todo, label="Building digests", show_pos=True) as bar:
+        for cid, period in bar:
+            built += build_one(cid, period.start, now=now) is not None
+    click.echo(f"Built {built} digests.")
 
 
 # -- run ------------------------------------------------------------------------------------
