@@ -39,6 +39,9 @@ import numpy as np
 # Each reflection is linked to at most this many nearest neighbours (a customary size for
 # k-nearest-neighbour graphs: large enough to connect a theme, small enough to keep themes apart).
 NEIGHBOURS = 10
+# Memory for one chunk of the similarity matrix while finding neighbours (scikit-learn's default
+# is 1 GiB, too much beside a worker's other tasks).
+NEIGHBOUR_MEMORY_MB = 128
 # A theme has at least this many reflections; smaller groups are left ungrouped.
 MIN_SIZE = 3
 # Words in a theme's label.
@@ -191,9 +194,10 @@ def group(texts: list[str], *, method: str = "default", neighbours: int = NEIGHB
     communities = _communities(vectors, neighbours)
     kept = [_fitting(vectors, members) for members in communities]
     kept = [members for members in kept if len(members) >= min_size]
+    in_corpus = document_frequency(texts)
     themes = [
         Theme(members=[present[i] for i in members],
-              label=label([texts[present[i]] for i in members], texts),
+              label=_label([texts[present[i]] for i in members], in_corpus, len(texts)),
               representative=present[_medoid(vectors, members)])
         for members in kept
     ]
@@ -212,12 +216,14 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 def _communities(vectors: np.ndarray, neighbours: int) -> list[list[int]]:
     """Louvain communities of the mutual nearest-neighbour graph (cosine similarity)."""
     import networkx as nx
+    from sklearn import config_context
     from sklearn.neighbors import NearestNeighbors
 
     n = len(vectors)
     k = min(neighbours, n - 1)
     found = NearestNeighbors(n_neighbors=k + 1, metric="cosine", algorithm="brute")
-    distances, indexes = found.fit(vectors).kneighbors(vectors)
+    with config_context(working_memory=NEIGHBOUR_MEMORY_MB):  # similarities in chunks
+        distances, indexes = found.fit(vectors).kneighbors(vectors)
     near = [set(row[1:].tolist()) for row in indexes]
     graph = nx.Graph()
     graph.add_nodes_from(range(n))
@@ -263,9 +269,17 @@ def label(members: list[str], corpus: list[str], size: int = LABEL_WORDS) -> str
     no more common in the theme than elsewhere is left out. A word must be used by at least two
     members, so one reflection cannot name a theme alone.
     """
-    in_theme = Counter(w for text in members for w in set(words(text)))
-    in_corpus = Counter(w for text in corpus for w in set(words(text)))
-    n, m = len(corpus), len(members)
+    return _label(members, document_frequency(corpus), len(corpus), size)
+
+
+def document_frequency(texts: list[str]) -> Counter:
+    """How many texts use each word (counted once per text)."""
+    return Counter(w for text in texts for w in set(words(text)))
+
+
+def _label(members: list[str], in_corpus: Counter, n: int, size: int = LABEL_WORDS) -> str:
+    in_theme = document_frequency(members)
+    m = len(members)
     scored = [
         (-(count / m) * np.log((count / m) / (in_corpus[w] / n)), w)
         for w, count in in_theme.items() if count >= 2 and count / m > in_corpus[w] / n
