@@ -67,6 +67,7 @@ def _register_blueprints(app: Flask) -> None:
     from coprod.api import init_api
     from coprod.citizens.selfservice import bp as my_information_bp
     from coprod.citizens.views import bp as citizens_bp
+    from coprod.digests.views import bp as digests_bp
     from coprod.messages.views import bp as messages_bp
     from coprod.notifications.views import bp as notifications_bp
     from coprod.reflections.views import bp as reflections_bp
@@ -87,4 +88,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(notifications_bp)
     app.register_blueprint(routines_bp)
     app.register_blueprint(routine_settings_bp)
+    app.register_blueprint(digests_bp)
     init_api(app)

@@ -90,11 +90,12 @@ def _give_up(outbox_id: int, attempts: int) -> str:
 
 
 def _content_models() -> dict[str, type]:
+    from coprod.digests.models import Digest
     from coprod.messages.models import Message
     from coprod.reflections.models import ImprovementAction, Reflection, Reply
 
     return {"reflection": Reflection, "reply": Reply, "message": Message,
-            "action": ImprovementAction}
+            "action": ImprovementAction, "digest": Digest}
 
 
 def _withdrawn(obj) -> bool:
