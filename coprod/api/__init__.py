@@ -46,6 +46,7 @@ def _blueprints():
         charter,
         citizens,
         collaborations,
+        digests,
         invitations,
         me,
         members,
@@ -62,8 +63,8 @@ def _blueprints():
 
     return [me.blp, notifications.blp, citizens.my_blp, collaborations.blp, charter.blp,
             partners.blp, servicemap.blp, citizens.blp, members.blp, reflections.blp, actions.blp,
-            invitations.blp, messages.blp, routines.blp, organizations.blp, tokens.blp,
-            search.blp]
+            invitations.blp, messages.blp, routines.blp, digests.blp, organizations.blp,
+            tokens.blp, search.blp]
 
 
 def init_api(app: Flask) -> None:

@@ -12,6 +12,10 @@ from coprod import policy
 from coprod.accounts.models import Invitation, Role
 from coprod.citizens import operations as citizens
 from coprod.citizens.models import Citizen, Consent
+from coprod.common import utcnow
+from coprod.digests import build as digest_build
+from coprod.digests import periods
+from coprod.digests.models import Digest, DigestSettings, DigestStatus
 from coprod.messages import operations as messages
 from coprod.messages.models import Conversation, Message
 from coprod.reflections import operations
@@ -120,12 +124,17 @@ ROUTES = [
     ("GET", "/collaborations/{c}/routines/{o}/response-rates", None),
     ("PUT", "/collaborations/{c}/leave", {"until": "2099-12-31"}),
     ("DELETE", "/collaborations/{c}/leave", None),
+    ("GET", "/collaborations/{c}/digests", None),
+    ("GET", "/collaborations/{c}/digests/{d}", None),
+    ("POST", "/collaborations/{c}/digests/{d}/send", {"note": "Taken over"}),
+    ("PATCH", "/collaborations/{c}/digest-settings", {"cadence": "weekly"}),
 ]
 PLACEHOLDERS = {"collaboration_id": "c", "partner_id": "p", "membership_id": "m",
                 "invitation_id": "i", "reflection_id": "r", "reply_id": "y", "action_id": "a",
                 "conversation_id": "v", "activity_id": "t", "flow_id": "f", "category_id": "g",
-                "citizen_id": "z", "consent_id": "k", "routine_id": "o"}
-WITH_OBJECT = [r for r in ROUTES if re.search(r"\{[pmirayvtfgzko]\}", r[1])]
+                "citizen_id": "z", "consent_id": "k", "routine_id": "o",
+                "digest_id": "d"}
+WITH_OBJECT = [r for r in ROUTES if re.search(r"\{[pmirayvtfgzkod]\}", r[1])]
 
 
 def _readable(path: str) -> str:
@@ -173,10 +182,12 @@ def worlds(db, bearer):
                                         category_ids=[category.id], purpose="Its own")
         routine = routines.create_routine(drawer, collab, name="Its own", cadence="weekly",
                                           weekday="MO", time="09:00")
+        digest = digest_build.build(collab, periods.period_at(collab, utcnow()))
         spaces[name] = {"c": collab.id, "p": partner.id, "m": other.id, "i": invitation.id,
                         "r": reflection.id, "y": reply.id, "a": action.id,
                         "v": conversation.id, "t": activity.id, "f": flow.id,
-                        "g": category.id, "z": citizen.id, "k": consent.id, "o": routine.id}
+                        "g": category.id, "z": citizen.id, "k": consent.id, "o": routine.id,
+                        "d": digest.id}
     db.session.commit()
     return spaces, bearer(caller)
 
@@ -224,6 +235,9 @@ def _unchanged(db, ids: dict) -> None:
         Routine.collaboration_id == ids["c"])).all() == [ids["o"]]
     assert db.session.scalar(select(func.count()).select_from(PromptLeave).where(
         PromptLeave.collaboration_id == ids["c"])) == 0
+    digest = db.session.get(Digest, ids["d"])
+    assert digest.status == DigestStatus.BUILT and digest.note == ""
+    assert db.session.get(DigestSettings, ids["c"]) is None
 
 
 @pytest.mark.parametrize("method,path,body", ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
