@@ -50,6 +50,8 @@ SUPERFICIAL_ROUTINE = "superficial_routine"
 DATA_PROTECTION = "data_protection"
 KINDS = (STRUCTURAL_HOLE, VALUE_CONFLICT, SUPERFICIAL_ROUTINE, DATA_PROTECTION)
 
+# A partner takes a side on a theme with at least this many reflections on it in the period.
+MIN_TAKING_SIDES = 2
 # A falling response rate: it fell in each of this many periods in a row...
 FALLING_PERIODS = 2
 # ... and by at least this much in all (a share, 0.2 = 20 percentage points).
@@ -185,12 +187,15 @@ def _map_gaps(collaboration: Collaboration, names: dict[int, str]) -> dict | Non
 
 
 def _value_conflicts(view, collaboration: Collaboration, names: dict[int, str]) -> list[dict]:
-    """One signal per theme on which partners disagree (counted from readable reflections)."""
+    """One signal per theme on which partners disagree, counted from readable reflections of
+    partners that said something about it more than once this period (one reflection is an
+    opinion, not yet a partner's stance)."""
     from coprod.digests.themes import value_conflict
 
     found = []
     for index, theme in enumerate(view.themes):
-        partners = theme["partners"]
+        partners = {p: v for p, v in theme["partners"].items()
+                    if v["works"] + v["improve"] >= MIN_TAKING_SIDES}
         works = {p: v["works"] for p, v in partners.items()}
         improve = {p: v["improve"] for p, v in partners.items()}
         if not value_conflict(works, improve):
@@ -278,10 +283,11 @@ def _after_prompts_only(digest) -> dict | None:
 
 
 def _refused_posts(digest, names: dict[int, str]) -> dict | None:
+    """Posts refused for lack of consent, per partner that lacked it (ConsentFriction)."""
     evidence = [
-        _evidence(_("%(partner)s: %(n)d posts about a citizen refused because a reader lacked "
-                    "consent or need to know.", partner=names.get(row["partner_id"], "?"),
-                    n=row["n"]), figure=row["n"])
+        _evidence(_("%(n)d posts about a citizen were refused because %(partner)s, in their "
+                    "audience, lacked a need to know or consent.",
+                    partner=names.get(row["partner_id"], "?"), n=row["n"]), figure=row["n"])
         for row in sorted(digest.data.get("frictions", []),
                           key=lambda row: names.get(row["partner_id"], ""))
         if row["n"]]

@@ -263,8 +263,8 @@ def test_posts_refused_and_categories_without_consent(db, world):
 
     [refused] = titled(found, "Posts refused for lack of consent")
     assert refused["kind"] == barriers.DATA_PROTECTION
-    assert texts(refused) == ("Job centre: 2 posts about a citizen refused because a reader "
-                              "lacked consent or need to know.")
+    assert texts(refused) == ("2 posts about a citizen were refused because Job centre, in "
+                              "their audience, lacked a need to know or consent.")
     [missing] = titled(found, "Information categories with no consent")
     assert texts(missing) == ("The service map has partners exchange “Support needs”, but no "
                               "citizen's consent covers it.")
