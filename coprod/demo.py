@@ -4,7 +4,9 @@ A Danish municipality helps people on a disability pension find meaningful work 
 centre, a residential care home, a community centre, a café and an animal shelter. `seed()`
 creates the users, the collaboration, its partners with their responsibilities and resources,
 the members (invited and accepted, as in real use) and a charter saved twice, so it has a
-history. It flushes and never commits: `coprod demo` commits once.
+history, and four months of reflections answering a fortnightly routine with their monthly
+learning digests (the "learning history" section). It flushes and never commits: `coprod demo`
+commits once.
 
 Every demo account has one password: COPROD_DEMO_PASSWORD, or DEFAULT_DEMO_PASSWORD. It is
 printed by `coprod demo` and meant for a local demo only.
@@ -14,8 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app, has_request_context
 
@@ -23,10 +26,17 @@ from coprod import policy
 from coprod.accounts import operations as accounts
 from coprod.accounts.models import Role, User
 from coprod.citizens import operations as citizens
-from coprod.citizens.models import ConsentGiver, ConsentMethod
+from coprod.citizens.models import ConsentFriction, ConsentGiver, ConsentMethod
 from coprod.common import utcnow
+from coprod.digests import build, periods
+from coprod.digests import operations as digest_operations
+from coprod.digests.models import DigestStatus
+from coprod.extensions import db
 from coprod.messages import operations as messaging
 from coprod.reflections import operations as reflecting
+from coprod.routines import operations as routine_operations
+from coprod.routines import schedule, sweep
+from coprod.routines.models import Prompt
 from coprod.servicemap import operations as mapping
 from coprod.spaces import operations as spaces
 from coprod.spaces import queries
@@ -383,6 +393,7 @@ def _build(password: str) -> Collaboration:
     category_ids, activity_ids = _draw_service_map(actor, collaboration, partner_ids)
     _reflect(collaboration, users, partner_ids)
     _serve_citizen(collaboration, users, partner_ids, category_ids, activity_ids)
+    _learning_history(collaboration, users, partner_ids)
     return collaboration
 
 
@@ -517,3 +528,350 @@ def _login(person: DemoPerson, membership) -> DemoLogin:
     partner = membership.partner if membership is not None else None
     described = f"{role.label} ({partner.name})" if partner is not None else str(role.label)
     return DemoLogin(email=person.email, name=person.name, role=described)
+
+
+# -- learning history: four months of reflections, a routine and the monthly digests ---------
+#
+# The digests need a past. The coordinator set up a fortnightly routine for partner staff and
+# monthly digests four months ago; since then staff answered fewer and fewer prompts (the
+# shelter after the first month, the job centre's staff after the second, the community centre
+# after the third), the café and the care home came to disagree about the minibus, and an
+# action was left without an owner. Reflections and prompts are created through the
+# operations (prompts as the sweep makes them, without their emails) and then moved back in
+# time; each closed month's digest is built as the worker would have built it, and counts as
+# sent back then.
+
+HISTORY_MONTHS = 4
+ROUTINE = {
+    "name": "Fortnightly reflection",
+    "cadence": "fortnightly",
+    "weekday": "TU",
+    "time": time(9, 0),
+    "roles": (Role.PARTNER_STAFF,),
+    "nudge_after_days": 3,
+}
+STAFF = {p.partner: p.email for p in PEOPLE if p.role == Role.PARTNER_STAFF}
+# Who answers the routine in each past month, oldest first: fewer and fewer.
+ANSWERING = (
+    ("jobcentre", "carehome", "communitycentre", "cafe", "shelter"),
+    ("jobcentre", "carehome", "communitycentre", "cafe"),
+    ("carehome", "communitycentre", "cafe"),
+    ("carehome", "cafe"),
+)
+
+
+def _past(kind, perspective, component, body, *, level="inter", mode="exploitation",
+          visibility="collaboration"):
+    return _reflection(kind, perspective, component, level, mode, visibility, body)
+
+
+# What each partner's staff wrote in each past month, one per fortnight that began in it.
+PAST = (
+    {
+        "jobcentre": (
+            _past("improve", "citizens", "governance",
+                  "Nobody owns the follow-up call after a citizen's first month at a workplace. "
+                  "Two citizens stopped going and we heard about it weeks later."),
+            _past("works", "citizens", "resources",
+                  "Visiting the workplace together with the citizen before the first day "
+                  "works: both sides know what to expect and the first shift goes calmly."),
+            _past("improve", "collaboration", "governance",
+                  "The consent forms take most of the first meeting. Citizens get tired before "
+                  "we talk about what work they would like."),
+        ),
+        "carehome": (
+            _past("improve", "collaboration", "assets",
+                  "Shift changes at the café reach us too late to book the minibus. A resident "
+                  "waited an hour on Tuesday and then did not want to go."),
+            _past("works", "citizens", "resources",
+                  "Residents who lay out their work clothes the evening before leave calmly in "
+                  "the morning. We now do it with everyone who works."),
+            _past("improve", "collaboration", "assets",
+                  "The minibus cannot take residents to the shelter and the café at the same "
+                  "time on Thursdays; one of them always arrives late."),
+        ),
+        "communitycentre": (
+            _past("works", "collaboration", "routines",
+                  "The Thursday café brought a new association to the table: the garden club "
+                  "wants two citizens to help with the spring planting.", mode="exploration"),
+            _past("works", "collaboration", "routines",
+                  "Meeting at the open Thursday café without an agenda lets partners solve "
+                  "small problems on the spot instead of by email."),
+            _past("works", "local", "resources",
+                  "Booking our workshop for the citizens' bike repair morning was easy, and our "
+                  "own volunteers joined in.", level="intra", mode="exploration"),
+        ),
+        "cafe": (
+            _past("works", "citizens", "routines",
+                  "Two short shifts a week with one fixed mentor keep new colleagues with us. "
+                  "The one who started with full days left after a week."),
+            _past("works", "local", "resources",
+                  "Having a named mentor on each shift made our own staff more patient with "
+                  "every new colleague, not only the citizens.", level="intra"),
+            _past("improve", "collaboration", "assets",
+                  "We do not always know whether the minibus is coming, so the mentor waits at "
+                  "the door instead of starting the shift."),
+        ),
+        "shelter": (
+            _past("works", "citizens", "resources",
+                  "Pairing each new volunteer with one of our regulars for the first month "
+                  "works: they walk the dogs together and nobody feels lost."),
+            _past("works", "local", "resources",
+                  "Our volunteer coordinators now write a short welcome plan for every "
+                  "newcomer; it helps our regular volunteers too.", level="intra",
+                  mode="exploration"),
+            _past("improve", "citizens", "assets",
+                  "The shelter is hard to reach by bus. Without the minibus a volunteer needs "
+                  "an hour each way."),
+        ),
+    },
+    {
+        "jobcentre": (
+            _past("improve", "citizens", "governance",
+                  "Again the follow-up after the first month slipped: the mentor thought we "
+                  "would call, we thought the mentor would. We need one owner."),
+            _past("improve", "collaboration", "governance",
+                  "Filling in the consent form at the first meeting is still too long. Could we "
+                  "send it to the guardian beforehand?"),
+            _past("works", "citizens", "resources",
+                  "A second visit to the workplace with the citizen, a week in, catches small "
+                  "worries before they grow."),
+        ),
+        "carehome": (
+            _past("improve", "collaboration", "assets",
+                  "The café's shift plan for next week arrived on Monday morning; the minibus "
+                  "was already booked for other trips."),
+            _past("works", "citizens", "resources",
+                  "Residents talk about their work at dinner. It has become something the whole "
+                  "house looks forward to."),
+            _past("improve", "collaboration", "assets",
+                  "Minibus trips clash again on Thursdays. We need to know the café and shelter "
+                  "shifts at least a week ahead."),
+        ),
+        "communitycentre": (
+            _past("works", "collaboration", "routines",
+                  "At the Thursday café the shelter and the café agreed to share one mentor "
+                  "training morning. Good ideas come from meeting informally.",
+                  mode="exploration"),
+            _past("works", "collaboration", "routines",
+                  "The garden club took two citizens for the planting; the Thursday café is "
+                  "where we found each other.", mode="exploration"),
+            _past("improve", "collaboration", "routines",
+                  "Fewer partners came to the Thursday café this month; maybe the time no "
+                  "longer suits the care home's shifts."),
+        ),
+        "cafe": (
+            _past("works", "citizens", "routines",
+                  "Short shifts with one mentor keep working: our newest colleague asked for a "
+                  "third morning herself."),
+            _past("improve", "collaboration", "assets",
+                  "The minibus came late twice, so the citizens started their shift in the "
+                  "middle of the lunch rush."),
+            _past("works", "local", "routines",
+                  "We now plan the mentor rota together with the shift plan, so our own staff "
+                  "know a week ahead who mentors.", level="intra"),
+        ),
+    },
+    {
+        "carehome": (
+            _past("improve", "collaboration", "assets",
+                  "Still no shift plan from the café before Friday noon. The minibus driver had "
+                  "to cancel two trips."),
+            _past("works", "citizens", "resources",
+                  "One resident now takes the bus to the shelter alone on Saturdays. Months of "
+                  "going with him paid off."),
+            _past("improve", "collaboration", "governance",
+                  "When a resident is ill we do not know whom to tell at the café or the "
+                  "shelter. A single contact person would help."),
+        ),
+        "communitycentre": (
+            _past("works", "collaboration", "routines",
+                  "Thursday café: the library joined and offers a quiet reading corner for "
+                  "citizens during their breaks.", mode="exploration"),
+            _past("improve", "collaboration", "routines",
+                  "Only two partners came to the Thursday café. Without the others it becomes "
+                  "a chat, not coordination."),
+            _past("works", "local", "resources",
+                  "Our associations ask for more citizens as volunteers than we can match; the "
+                  "network is ready.", level="intra", mode="exploration"),
+        ),
+        "cafe": (
+            _past("works", "collaboration", "assets",
+                  "Sending the shift plan to the care home every Friday before noon works: the "
+                  "minibus was on time all week."),
+            _past("works", "citizens", "routines",
+                  "Two short shifts and a fixed mentor: all three citizens with us stayed past "
+                  "three months."),
+            _past("improve", "citizens", "resources",
+                  "The lunch rush is too loud for one of our new colleagues; we need a quiet "
+                  "task in the back for the first hour."),
+        ),
+    },
+    {
+        "carehome": (
+            _past("improve", "collaboration", "assets",
+                  "The minibus and the Friday shift plan from the café do not work for us: "
+                  "changes made on Monday still reach us too late."),
+            _past("improve", "collaboration", "assets",
+                  "The minibus and the Friday shift plan need fixing: residents missed the "
+                  "minibus twice after the café changed their shifts."),
+            _past("improve", "collaboration", "assets",
+                  "The minibus and the Friday shift plan still fail our residents; they lose "
+                  "courage when they wait for the minibus."),
+        ),
+        "cafe": (
+            _past("works", "collaboration", "assets",
+                  "The minibus and the Friday shift plan work for us: the minibus brings our "
+                  "new colleagues on time."),
+            _past("works", "collaboration", "assets",
+                  "The minibus and the Friday shift plan work well: since we send the plan "
+                  "every Friday, shifts start calmly."),
+            _past("works", "collaboration", "assets",
+                  "The minibus and the Friday shift plan work; our mentors no longer wait at "
+                  "the door for the minibus."),
+        ),
+    },
+)
+# The coordinator's own reflections, one in the middle of each past month.
+COORDINATOR_PAST = (
+    _past("improve", "collaboration", "governance",
+          "Partners ask who owns the follow-up after the first month. I will put it on the next "
+          "Thursday agenda.", visibility="coordinators"),
+    _past("works", "collaboration", "routines",
+          "The fortnightly questions are answered by almost every partner; the first digest "
+          "gave us a clear agenda for Thursday."),
+    _past("improve", "collaboration", "routines",
+          "Fewer partners answer the fortnightly questions. I should ask the shelter and the "
+          "community centre what gets in the way.", visibility="coordinators"),
+    _past("improve", "citizens", "governance",
+          "The follow-up after the first month is still missing for two citizens; the case "
+          "workers are overloaded this month."),
+)
+DIGEST_NOTES = {
+    2: "Read this before Thursday: fewer of us answer the fortnightly questions. Let us talk "
+       "about what would make them worth answering.",
+    3: "The café and the care home see the minibus arrangement differently. We will look at "
+       "the shift changes made after Friday together on Thursday.",
+}
+
+
+def _months(today: date) -> list[date]:
+    """The first days of the HISTORY_MONTHS months before this one, oldest first."""
+    first = today.replace(day=1)
+    found = []
+    for _ in range(HISTORY_MONTHS):
+        first = (first - timedelta(days=1)).replace(day=1)
+        found.append(first)
+    return found[::-1]
+
+
+def _local_start(day: date, timezone: str) -> datetime:
+    return datetime.combine(day, time.min, schedule.zone(timezone)).astimezone(UTC)
+
+
+def _learning_history(collaboration: Collaboration, users: dict[str, User],
+                      partner_ids: dict[str, int]) -> None:
+    """Monthly digests and a fortnightly routine set up four months ago, the answers to it
+    month by month, two actions, two refused posts; then the digests of the closed months."""
+    coordinator = policy.actor_for(users[DEMO_COORDINATOR_EMAIL])
+    timezone = collaboration.timezone
+    months = _months(routine_operations.local_today(timezone))
+    digest_operations.update_settings(coordinator, collaboration, cadence="monthly",
+                                      anchor_on=months[0], send_automatically=True)
+    routine = routine_operations.create_routine(coordinator, collaboration, anchor_on=months[0],
+                                                **ROUTINE)
+    now = utcnow()
+    seen = Counter()
+    for fortnight in _fortnights(routine, now):
+        local_month = fortnight.start.astimezone(schedule.zone(timezone)).date().replace(day=1)
+        if local_month not in months:
+            continue  # this month's fortnights: its reflections are the ones posted now
+        month = months.index(local_month)
+        nth, seen[month] = seen[month], seen[month] + 1
+        if fortnight.end <= now:  # the current fortnight's answers are still coming in
+            _prompt(routine, fortnight)
+        # Answers come within days of the prompt, and within its month (the month's digest).
+        month_end = _local_start((local_month + timedelta(days=31)).replace(day=1), timezone)
+        for order, partner in enumerate(ANSWERING[month]):
+            at = min(fortnight.start + timedelta(days=1 + order, hours=order),
+                     month_end - timedelta(hours=1 + order))
+            written = _post_back(users[STAFF[partner]], collaboration,
+                                 PAST[month][partner][nth % len(PAST[month][partner])], at)
+            if (month, partner, nth) == (1, "jobcentre", 0):
+                _followed_up(coordinator, written, users, partner_ids, months, timezone)
+            if (month, partner, nth) == (3, "carehome", 0):
+                _left_unowned(coordinator, written, partner_ids)
+    for month, fields in enumerate(COORDINATOR_PAST):
+        _post_back(users[DEMO_COORDINATOR_EMAIL], collaboration, fields,
+                   _local_start(months[month], timezone) + timedelta(days=14, hours=9))
+    # The café twice tried to include the shelter in a note about Citizen 17: refused.
+    for day in (8, 9):
+        db.session.add(ConsentFriction(
+            collaboration_id=collaboration.id, partner_id=partner_ids["shelter"],
+            at=_local_start(months[-1], timezone) + timedelta(days=day, hours=10)))
+    db.session.flush()
+    _build_digests(coordinator, collaboration, now)
+
+
+def _fortnights(routine, now: datetime) -> list[schedule.Period]:
+    """The routine's periods begun by now, the current one too."""
+    starts = schedule.occurrences_between(
+        routine.rule, routine.anchor_on, routine.timezone,
+        _local_start(routine.anchor_on, routine.timezone) - timedelta(seconds=1),
+        now + timedelta(days=15))
+    return [schedule.Period(a, b) for a, b in zip(starts, starts[1:], strict=False)
+            if a <= now]
+
+
+def _prompt(routine, fortnight: schedule.Period) -> None:
+    """The fortnight's prompts, as the sweep made them (their emails went out back then)."""
+    for user_id, partner_id in sweep.audience(routine, fortnight):
+        db.session.add(Prompt(routine_id=routine.id, user_id=user_id, partner_id=partner_id,
+                              period_start=fortnight.start, period_end=fortnight.end,
+                              created_at=fortnight.start))
+    db.session.flush()
+
+
+def _post_back(user: User, collaboration: Collaboration, fields: dict, at: datetime):
+    """A reflection posted through the operation, then moved back to when it was written."""
+    reflection = reflecting.post_reflection(policy.actor_for(user), collaboration, **fields)
+    reflection.created_at = at
+    db.session.flush()
+    return reflection
+
+
+def _followed_up(coordinator, reflection, users: dict[str, User], partner_ids: dict[str, int],
+                 months: list[date], timezone: str) -> None:
+    """"You said, we did": the follow-up gets an owner and is done the month after."""
+    owner = users["jobcentre@demo.example.org"].id
+    due = months[2] + timedelta(days=14)
+    action = reflecting.create_action(
+        coordinator, reflection, title="Agree who calls the citizen after the first month",
+        owner_partner_id=partner_ids["jobcentre"], owner_user_id=owner, due_on=due)
+    action.created_at = reflection.created_at + timedelta(days=2)
+    reflecting.update_action(
+        coordinator, action, status="done", due_on=due, owner_user_id=owner,
+        done_note="The case worker now calls every citizen four weeks in, with the mentor on "
+                  "the line.")
+    action.done_at = _local_start(months[2], timezone) + timedelta(days=10, hours=11)
+    db.session.flush()
+
+
+def _left_unowned(coordinator, reflection, partner_ids: dict[str, int]) -> None:
+    """An action the café owns but nobody at the café has taken on."""
+    action = reflecting.create_action(
+        coordinator, reflection, title="Tell the care home about shift changes made after Friday",
+        owner_partner_id=partner_ids["cafe"])
+    action.created_at = reflection.created_at + timedelta(days=1)
+    db.session.flush()
+
+
+def _build_digests(coordinator, collaboration: Collaboration, now: datetime) -> None:
+    """Each closed month's digest, built and sent when the month closed (no emails now)."""
+    for index, period in enumerate(periods.closed_periods(collaboration, now)):
+        digest = build.build(collaboration, period, now=now)
+        if index in DIGEST_NOTES:
+            digest_operations.save_note(coordinator, digest, DIGEST_NOTES[index])
+        digest.built_at = period.end + timedelta(minutes=5)
+        digest.status, digest.sent_at = DigestStatus.SENT, period.end + timedelta(minutes=6)
+    db.session.flush()

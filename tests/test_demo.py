@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import func, select
 
 from coprod import demo, policy
 from coprod.accounts.models import Invitation, Role, User
+from coprod.common import utcnow
 from coprod.spaces import queries
 from coprod.spaces.models import Interdependence, Purpose, RemitKind, Sector
 
@@ -115,6 +118,8 @@ def test_the_demo_world_follows_the_policy(db):
 
 
 def test_seeding_again_changes_nothing(db):
+    from coprod.digests.models import Digest
+
     seeded(db)
     invitations = db.session.scalars(select(Invitation.id)).all()
 
@@ -124,6 +129,7 @@ def test_seeding_again_changes_nothing(db):
     assert again.password_matches
     assert [login.email for login in again.logins] == [p.email for p in demo.PEOPLE]
     assert db.session.scalars(select(Invitation.id)).all() == invitations
+    assert len(db.session.scalars(select(Digest.id)).all()) == 4
     assert not demo.seed("another password entirely").password_matches
 
 
@@ -147,3 +153,52 @@ def test_the_case_workers_note_about_the_citizen_reaches_the_cafe_not_the_shelte
     assert not policy.may(actor("shelter@demo.example.org"), "read_identity", citizen)
     assert policy.may(actor("guardian@demo.example.org"), "withdraw_consent", citizen)
     assert citizen.guardians[0].email == "guardian@demo.example.org"
+
+
+def test_four_months_of_reflections_from_a_fortnightly_routine_and_their_digests(db):
+    from coprod.digests.models import Digest, DigestStatus
+    from coprod.reflections.models import Reflection
+    from coprod.routines.models import Prompt, Routine
+
+    _result, coordinator, collaboration = seeded(db)
+
+    routine = db.session.scalar(select(Routine))
+    assert routine.name == "Fortnightly reflection"
+    assert routine.rule == "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU;BYHOUR=9;BYMINUTE=0;BYSECOND=0"
+    assert routine.roles == {Role.PARTNER_STAFF}
+    assert routine.created_by_id == coordinator.user_id
+    assert db.session.scalar(select(func.count()).select_from(Prompt)) >= 4 * 5
+    past = db.session.scalars(select(Reflection).where(
+        Reflection.created_at < collaboration.created_at - timedelta(days=1))).all()
+    assert len({(r.created_at.year, r.created_at.month) for r in past}) >= 4
+    assert len({r.partner_id for r in past}) == 5
+    assert {str(r.kind) for r in past} == {"works", "improve"}
+    assert len({str(r.component) for r in past}) == 4
+    digests = db.session.scalars(select(Digest).order_by(Digest.period_start)).all()
+    assert len(digests) == 4
+    assert {d.status for d in digests} == {DigestStatus.SENT}
+    assert [d.period_end for d in digests[:-1]] == [d.period_start for d in digests[1:]]
+    assert digests[-1].period_end <= utcnow() and digests[-1].note
+
+
+def test_the_latest_digest_shows_the_barriers_of_the_story(db):
+    from coprod.digests import barriers, readers
+    from coprod.digests.models import Digest
+
+    _result, coordinator, collaboration = seeded(db)
+    latest = db.session.scalars(select(Digest).order_by(Digest.period_start.desc())).first()
+    view = readers.view(latest, readers.class_of(coordinator, collaboration.id))
+
+    found = {s["title"]: " | ".join(e["text"] for e in s["evidence"])
+             for s in barriers.signals(latest, view, collaboration)}
+
+    assert "Skovby Community Centre" in found["A partner has gone quiet"]
+    assert "that it needs improving" in found["Partners disagree about a theme"]
+    assert "Café Solsikke: 0 say it works" not in found["Partners disagree about a theme"]
+    assert "Lindely Residential Care Home: 0 say it works" in found[
+        "Partners disagree about a theme"]
+    falling = [s for s in barriers.signals(latest, view, collaboration)
+               if s["kind"] == barriers.SUPERFICIAL_ROUTINE]
+    assert [e["figure"] for e in falling[0]["evidence"]] == ["80%", "60%", "40%"]
+    assert "Café Solsikke" in found["Improvement actions without an owner"]
+    assert "Skovby Animal Shelter" in found["Posts refused for lack of consent"]
