@@ -8,6 +8,7 @@ colour alone, on screen or on paper.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 from markupsafe import Markup
@@ -15,7 +16,8 @@ from markupsafe import Markup
 INK = "#1d2327"
 BAR = 16          # thickness of one bar
 GAP = 10          # between groups of bars
-LABEL_WIDTH = 230  # room for the category names left of horizontal bars
+LABEL_WIDTH = 250  # room for the category names left of horizontal bars
+LABEL_WRAP = 34    # characters per line of a category name (12px text)
 PLOT = 260        # the longest bar
 COLUMN = 44       # width of one period's column
 HEIGHT = 140      # the tallest column
@@ -54,15 +56,32 @@ def _open(ident: str, title: str, desc: str, width: int, height: int) -> Markup:
             i=ident, t=title, d=desc, w=width, h=height) + _defs(ident)
 
 
+def _legend_width(series: list[Series]) -> int:
+    return sum(_legend_step(s) for s in series)
+
+
+def _legend_step(s: Series) -> int:
+    return 36 + 7 * len(s.name)
+
+
 def _legend(ident: str, series: list[Series], y: int) -> Markup:
     parts, x = [], 0
     for index, s in enumerate(series):
         parts.append(Markup(
             '<rect x="{}" y="{}" width="14" height="14" fill="{}" stroke="{}"/>'
             '<text x="{}" y="{}" class="chart-text">{}</text>').format(
-                x, y, _fill(ident, index), INK, x + 20, y + 12, s.name))
-        x += 40 + 8 * len(s.name)
+                x + 1, y + 1, _fill(ident, index), INK, x + 20, y + 12, s.name))
+        x += _legend_step(s)
     return Markup("").join(parts)
+
+
+def _label(text: str, x: int, middle: float) -> Markup:
+    """A category name on one or two lines, centred on its bars."""
+    rows = textwrap.wrap(text, LABEL_WRAP)[:2] or [""]
+    top = middle + 4 - 7 * (len(rows) - 1)
+    return Markup("").join(
+        Markup('<text x="{}" y="{}" class="chart-text">{}</text>').format(x, top + 14 * i, row)
+        for i, row in enumerate(rows))
 
 
 def grouped_bars(ident: str, title: str, desc: str, categories: list[str],
@@ -71,12 +90,11 @@ def grouped_bars(ident: str, title: str, desc: str, categories: list[str],
     most = max([v for s in series for v in s.values] + [1])
     group = BAR * len(series) + GAP
     height = LEGEND + group * len(categories) + 4
-    width = LABEL_WIDTH + PLOT + 40
+    width = max(LABEL_WIDTH + PLOT + 40, _legend_width(series))
     parts = [_open(ident, title, desc, width, height), _legend(ident, series, 0)]
     for row, category in enumerate(categories):
         top = LEGEND + row * group
-        parts.append(Markup('<text x="0" y="{}" class="chart-text">{}</text>').format(
-            top + BAR * len(series) / 2 + 4, category))
+        parts.append(_label(category, 0, top + BAR * len(series) / 2))
         for index, s in enumerate(series):
             value = s.values[row]
             length = round(PLOT * value / most)
@@ -96,7 +114,7 @@ def stacked_columns(ident: str, title: str, desc: str, periods: list[str],
     totals = [sum(s.values[i] for s in series) for i in range(len(periods))]
     most = max(totals + [1])
     step = COLUMN + GAP
-    width = max(step * len(periods), 260) + 10
+    width = max(step * len(periods), 260, _legend_width(series)) + 10
     base = LEGEND + 16 + HEIGHT
     height = base + 22
     parts = [_open(ident, title, desc, width, height), _legend(ident, series, 0)]
