@@ -93,6 +93,19 @@ class System(Grant):
         return true() if actor.is_system else false()
 
 
+class AllOf(Grant):
+    """A grant made of several that must all hold (a rule's grants are alternatives)."""
+
+    def __init__(self, *parts):
+        self.parts = parts
+
+    def allows(self, actor, obj, scope):
+        return all(p.allows(actor, obj, scope) for p in self.parts)
+
+    def where(self, actor, scope):
+        return and_(*[p.where(actor, scope) for p in self.parts])
+
+
 class CollaborationActive:
     """A condition, not a grant: the collaboration is not archived."""
 

@@ -25,6 +25,7 @@ from coprod.policy.consent import (
     PartnerNeedsToKnow,
 )
 from coprod.policy.grants import (
+    AllOf,
     CollaborationActive,
     Grant,
     MemberWithRole,
@@ -318,6 +319,20 @@ class SharesACollaboration(Grant):
         )
 
 
+class DigestSent(Grant):
+    """The digest has been sent (reviewed, or sent automatically)."""
+
+    def allows(self, actor, obj, scope):
+        from coprod.digests.models import DigestStatus
+
+        return obj.status == DigestStatus.SENT
+
+    def where(self, actor, scope):
+        from coprod.digests.models import DigestStatus
+
+        return Digest.status == DigestStatus.SENT
+
+
 @dataclass(frozen=True)
 class Rule:
     grants: tuple[Grant, ...]
@@ -452,7 +467,8 @@ RULES: dict[tuple[type, str], Rule] = {
     (Notification, "update"): rule(Owner()),
     # -- learning digests: every member reads one (coprod/digests/readers.py filters what
     # their class sees); coordinators set the cadence and review, note and send them --
-    (Digest, "read"): rule(ANY_MEMBER),
+    # A digest waiting for the coordinators' review is theirs until they send it.
+    (Digest, "read"): rule(COORDINATOR, AllOf(ANY_MEMBER, DigestSent())),
     (Collaboration, "read_digests"): rule(ANY_MEMBER),
     (Digest, "review"): rule(COORDINATOR, active=True),
     (Collaboration, "digest_settings"): rule(COORDINATOR, active=True),

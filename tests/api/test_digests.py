@@ -35,7 +35,7 @@ def test_the_list_has_each_callers_figures(client, db, bearer, world):
         body = client.get(_url(w, "/digests"), headers=bearer(user)).get_json()
         assert body["total"] == 1 and body["page"] == 1
         item = body["items"][0]
-        assert item["id"] == w.digest.id and item["status"] == "built"
+        assert item["id"] == w.digest.id and item["status"] == "sent"
         assert item["figures"]["reflections"] == expected_total(db, w, user)
         assert item["first_day"] <= item["last_day"]
 
@@ -94,9 +94,11 @@ def test_coordinators_change_the_settings(client, db, bearer, world):
 
 def test_a_coordinator_reviews_and_sends(client, db, bearer, world):
     w = world
+    w.digest.status = DigestStatus.BUILT  # waiting for review: the coordinators' only
+    db.session.commit()
     url = _url(w, f"/digests/{w.digest.id}/send")
     assert client.post(url, json={"note": "x"},
-                       headers=bearer(w.cafe_staff)).status_code == 403
+                       headers=bearer(w.cafe_staff)).status_code == 404
     response = client.post(url, json={"note": "Good *month*"}, headers=bearer(w.coordinator))
     assert response.status_code == 200
     body = response.get_json()

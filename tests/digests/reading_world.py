@@ -96,8 +96,14 @@ def build_reading_world(db):
     return w
 
 
-def build_digest(db, w):
+def build_digest(db, w, *, sent: bool = True):
+    """The period's digest, sent (as when sent automatically) unless `sent` is False: then it
+    waits for the coordinators' review, and only they may read it."""
+    from coprod.digests.models import DigestStatus
+
     digest = build.build(w.collaboration, w.period)
+    if sent:
+        digest.status = DigestStatus.SENT
     db.session.commit()
     return digest
 

@@ -110,7 +110,7 @@ def test_the_history_lists_digests_with_the_readers_figures(db, client, login, w
     login(w.shelter_staff)
     html = client.get(f"/c/{w.collaboration.id}/digests").get_data(as_text=True)
     assert f"/c/{w.collaboration.id}/digests/{digest.id}" in html
-    assert "Waiting for the coordinator" in html
+    assert "Sent" in html
     row = html[html.index(f'id="digest-{digest.id}"'):]
     assert re.search(rf'class="number">{expected_total(db, w, w.shelter_staff)}<', row)
     assert "Save the digest settings" not in html  # staff have no settings form
@@ -123,10 +123,11 @@ def _digest_emails(db) -> list[str]:
 
 def test_review_adds_a_note_and_sends(db, client, login, world):
     w = world
-    digest = build_digest(db, w)
+    digest = build_digest(db, w, sent=False)
     url = f"/c/{w.collaboration.id}/digests/{digest.id}"
-    login(w.case_worker)
-    assert client.post(url + "/review", data={"note": "x", "send": "1"}).status_code == 403
+    login(w.case_worker)  # waiting for review: not theirs to read yet
+    assert client.get(url).status_code == 404
+    assert client.post(url + "/review", data={"note": "x", "send": "1"}).status_code == 404
     client.post("/logout")
     login(w.coordinator)
     page = client.get(url).get_data(as_text=True)

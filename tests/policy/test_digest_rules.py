@@ -18,7 +18,7 @@ from werkzeug.exceptions import Forbidden, NotFound
 from coprod import policy
 from coprod.accounts.models import Role
 from coprod.common import utcnow
-from coprod.digests.models import Digest
+from coprod.digests.models import Digest, DigestStatus
 from coprod.extensions import db
 from coprod.spaces.models import Collaboration, CollaborationStatus
 from tests.factories import CollaborationFactory, PartnerFactory, member
@@ -32,6 +32,8 @@ NOBODY: set[str] = set()
 ACTIVE = {
     "collaboration": {"read": MEMBERS, "read_digests": MEMBERS, "digest_settings": COORD},
     "digest": {"read": MEMBERS, "review": COORD},
+    # Built, waiting for the coordinators' review and note: theirs until sent.
+    "digest_waiting": {"read": COORD, "review": COORD},
     "digest_elsewhere": {"read": {"outsider"}, "review": {"outsider"}},
 }
 # Archived: past digests stay readable; nothing is set up, reviewed or sent any more.
@@ -39,16 +41,19 @@ ARCHIVED = {
     **ACTIVE,
     "collaboration": {"read": MEMBERS, "read_digests": MEMBERS, "digest_settings": NOBODY},
     "digest": {"read": MEMBERS, "review": NOBODY},
+    "digest_waiting": {"read": COORD, "review": NOBODY},
 }
-MODELS = {"collaboration": Collaboration, "digest": Digest, "digest_elsewhere": Digest}
+MODELS = {"collaboration": Collaboration, "digest": Digest, "digest_waiting": Digest,
+          "digest_elsewhere": Digest}
 # For tests/policy/test_coverage.py: every rule this table checks.
 CHECKED = {(MODELS[name], action) for name, actions in ACTIVE.items() for action in actions}
 
 
-def _digest(collab: Collaboration) -> Digest:
-    end = utcnow()
+def _digest(collab: Collaboration, status: DigestStatus = DigestStatus.SENT,
+            days_ago: int = 0) -> Digest:
+    end = utcnow() - timedelta(days=days_ago)
     digest = Digest(collaboration_id=collab.id, period_start=end - timedelta(days=7),
-                    period_end=end, data={})
+                    period_end=end, data={}, status=status)
     db.session.add(digest)
     return digest
 
@@ -71,6 +76,7 @@ def build_world(status: CollaborationStatus) -> tuple[dict, dict]:
     people["outsider"] = member(elsewhere, Role.COORDINATOR)
     actors = {name: policy.actor_for(m.user) for name, m in people.items()}
     objects = {"collaboration": collab, "digest": _digest(collab),
+               "digest_waiting": _digest(collab, DigestStatus.BUILT, days_ago=7),
                "digest_elsewhere": _digest(elsewhere)}
     collab.status = status
     db.session.commit()
