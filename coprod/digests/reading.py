@@ -132,7 +132,19 @@ def read(actor: policy.Actor, digest: Digest, collaboration: Collaboration) -> R
     reading.themes = _themes(reading, actor, partners)
     reading.actions = _actions(actor, view, partners)
     reading.barriers = barrier_signals(digest, view, collaboration)
+    _audit_actions(actor, reading.actions)
     return reading
+
+
+def _audit_actions(actor: policy.Actor, actions: dict[str, list[dict]]) -> None:
+    """An action's title is the only text a digest shows; when its reflection is about a
+    citizen, reading it is a read of citizen-referencing content, through the digest."""
+    from coprod.citizens import audit
+    from coprod.citizens.models import Channel
+
+    shown = {a["reflection_id"] for rows in actions.values() for a in rows}
+    if shown and audit.record_reads(actor, Channel.DIGEST, reflections=shown):
+        db.session.commit()
 
 
 def _participation(reading: Reading, partners: dict, history: list[dict]) -> None:

@@ -201,3 +201,27 @@ def test_the_citizen_note_is_never_in_a_theme(db, client, login, world):
     html = _page(client, login, w.cafe_staff, w, digest)
     themes = html[html.index('id="themes"'):html.index('id="actions"')]
     assert "greenhouse" not in themes and CITIZEN_NOTE not in html
+
+
+def test_reading_an_action_about_a_citizen_in_a_digest_is_audited(db, client, login, world):
+    from coprod.citizens.models import AuditEvent
+    from coprod.reflections import operations as reflections
+    from coprod.reflections.models import Visibility
+    from tests.citizens.test_need_to_know import NOTE as FIELDS
+
+    w = world
+    note = reflections.post_reflection(
+        actor_for(w.case_worker), w.collaboration, body="Anna needs mornings",
+        visibility=Visibility.PARTNERS, audience=[w.cafe.id], citizen=w.citizen.id,
+        categories=[w.preferences.id], **FIELDS)
+    reflections.create_action(actor_for(w.case_worker), note, title="Find morning shifts",
+                              owner_partner_id=w.cafe.id)
+    db.session.commit()
+    digest = build_digest(db, w)
+    login(w.cafe_staff)
+    page = client.get(f"/c/{w.collaboration.id}/digests/{digest.id}").get_data(as_text=True)
+    assert "Find morning shifts" in page
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.object_id == note.id, AuditEvent.channel == "digest")).all()
+    assert [(e.user_id, e.partner_id) for e in events] == [(w.cafe_staff.id, w.cafe.id)]
+    assert db.session.get(Reflection, note.id) is not None
