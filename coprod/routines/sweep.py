@@ -74,9 +74,13 @@ def sweep_routine(routine: Routine, now: datetime) -> tuple[int, int]:
     return len(created), len(nudged)
 
 
+def _local_day(routine: Routine, instant: datetime):
+    return instant.astimezone(schedule.zone(routine.timezone)).date()
+
+
 def audience(routine: Routine, period: schedule.Period) -> list[tuple[int, int | None]]:
     """(user, partner) of the members the routine prompts in this period."""
-    local_day = period.start.astimezone(schedule.zone(routine.timezone)).date()
+    local_day = _local_day(routine, period.start)
     stmt = select(Membership.user_id, Membership.partner_id).where(
         Membership.collaboration_id == routine.collaboration_id,
         ~exists().where(RoutineOptOut.routine_id == routine.id,
@@ -88,7 +92,7 @@ def audience(routine: Routine, period: schedule.Period) -> list[tuple[int, int |
         stmt = stmt.where(Membership.role.in_(routine.roles))
     if routine.partner_ids:
         stmt = stmt.where(Membership.partner_id.in_(routine.partner_ids))
-    return list(db.session.execute(stmt.order_by(Membership.user_id)).tuples())
+    return [tuple(row) for row in db.session.execute(stmt.order_by(Membership.user_id))]
 
 
 def _insert():
@@ -141,7 +145,11 @@ def nudge_due(routine: Routine, now: datetime) -> list[int]:
             Prompt.period_start <= now - timedelta(days=routine.nudge_after_days),
             ~answered_clause(),
             ~exists().where(RoutineOptOut.routine_id == routine.id,
-                            RoutineOptOut.user_id == Prompt.user_id))
+                            RoutineOptOut.user_id == Prompt.user_id),
+            # A member who went on leave after being prompted is not reminded during it.
+            ~exists().where(PromptLeave.user_id == Prompt.user_id,
+                            PromptLeave.collaboration_id == routine.collaboration_id,
+                            PromptLeave.until >= _local_day(routine, now)))
         .values(nudged_at=now).returning(Prompt.id)
         .execution_options(synchronize_session=False)).all()
     from coprod.routines.emails import queue_nudge_email

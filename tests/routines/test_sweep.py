@@ -208,3 +208,13 @@ def test_a_member_who_left_the_collaboration_is_not_prompted(prompt_world):
     db.session.commit()
     sweep.run_due(FIRST)
     assert prompted(world.routine) == _ids(world.jens, world.carla)
+
+
+def test_a_member_who_goes_on_leave_after_the_prompt_gets_no_nudge(prompt_world):
+    world = prompt_world
+    sweep.run_due(FIRST)
+    db.session.add(PromptLeave(user_id=world.jens.id, collaboration_id=world.collab.id,
+                               until=(NUDGE_DAY + timedelta(days=3)).date()))
+    db.session.commit()
+    assert sweep.run_due(NUDGE_DAY).nudges == 2
+    assert _nudged(world) == _ids(world.julie, world.carla)
