@@ -82,7 +82,8 @@ def clean_rule(text: str) -> str:
     try:
         rrulestr(rule, dtstart=datetime(2026, 1, 1))
     except (ValueError, TypeError) as exc:
-        raise ScheduleError(f"Not a recurrence rule: {exc}") from None
+        raise ScheduleError("This is not a recurrence rule the calendar understands; write it "
+                            "like FREQ=WEEKLY;BYDAY=TU;BYHOUR=9") from exc
     return rule.upper()
 
 
