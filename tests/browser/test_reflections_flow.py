@@ -12,7 +12,7 @@ from coprod.extensions import db
 
 pytestmark = pytest.mark.browser
 
-BODY = "Our Friday shift plan reaches the care home too late (browser check)."
+BODY = "Our Friday rota reaches the care home too late (browser check)."
 
 
 def _log_in(browser, base: str, email: str, password: str):
@@ -58,7 +58,7 @@ def test_post_for_chosen_partners_reply_and_nobody_else_sees_it(app, live_server
 
     care_home = _log_in(browser, live_server, "carehome@demo.example.org", password)
     _tab(care_home, "Reflections")
-    item = care_home.get_by_role("listitem").filter(has_text="Friday shift plan")
+    item = care_home.get_by_role("listitem").filter(has_text="Friday rota reaches")
     item.get_by_role("link", name="Must improve: Knowledge-sharing routines").click()
     care_home.get_by_label("Your reply").first.fill("We will plan the minibus from it.")
     care_home.get_by_role("button", name="Post the reply").first.click()
@@ -66,7 +66,7 @@ def test_post_for_chosen_partners_reply_and_nobody_else_sees_it(app, live_server
 
     shelter = _log_in(browser, live_server, "shelter@demo.example.org", password)
     _tab(shelter, "Reflections")
-    assert "Friday shift plan" not in shelter.locator("main").inner_text()
+    assert "Friday rota reaches" not in shelter.locator("main").inner_text()
     assert shelter.goto(reflection_url).status == 404
 
     cafe.reload()
