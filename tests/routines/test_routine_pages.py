@@ -137,7 +137,7 @@ def test_a_bad_rrule_is_shown_next_to_the_field_with_everything_kept(client, db,
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     error = re.search(r'<p class="error" id="rule-error">([^<]*)</p>', page)
-    assert error and "Not a recurrence rule" in error.group(1)
+    assert error and "not a recurrence rule" in error.group(1)
     assert 'aria-describedby="rule-help rule-error"' in page and 'aria-invalid="true"' in page
     assert 'value="Keep me"' in page and 'value="FREQ=SOMETIMES;BYHOUR=9"' in page
     assert 'value="A fourth question"' in page and 'value="4"' in page
