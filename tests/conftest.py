@@ -181,3 +181,17 @@ def login(client):
                            follow_redirects=follow_redirects)
 
     return _login
+
+
+@pytest.fixture
+def sign_in(login):
+    """Log a user (or a membership's user) in through the real form and check that it
+    worked: sign_in(user_or_seat) -> the response, a 302."""
+
+    def _sign_in(user_or_seat):
+        user = getattr(user_or_seat, "user", user_or_seat)
+        response = login(user)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return response
+
+    return _sign_in

@@ -14,16 +14,6 @@ from tests.factories import PASSWORD, MembershipFactory
 from tests.spaces.pages import error_of, page, text_of_page
 
 
-@pytest.fixture
-def sign_in(login):
-    def _sign_in(seat_or_user):
-        user = getattr(seat_or_user, "user", seat_or_user)
-        response = login(user)
-        assert response.status_code == 302, response.get_data(as_text=True)
-
-    return _sign_in
-
-
 def _messages(db) -> list[str]:
     return list(db.session.scalars(select(Message.body).order_by(Message.id)))
 

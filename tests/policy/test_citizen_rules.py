@@ -14,8 +14,9 @@ receiving contact details and work preferences. So, with the consent in force:
 Content about the citizen is written as raw rows, visible to the whole collaboration, so that
 only the citizen condition decides. Each situation changes one thing (the consent expired, not
 yet started, withdrawn, narrowed; the citizen erased; the space archived) and every cell is
-checked three ways as in test_rules_table: policy.may, the SQL filter (policy.scoped), and
-get_or_404's 404 (unreadable) or 403 (readable but not allowed).
+checked three ways by tests/policy/tables.check_table: policy.may, the SQL filter, and
+get_or_404's 404 (unreadable) or 403 (readable but not allowed). This world is not
+tables.base_world: its roles are the ones need-to-know and consent tell apart.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
-from werkzeug.exceptions import Forbidden, NotFound
 
 from coprod import policy
 from coprod.accounts.models import Role
@@ -59,6 +59,7 @@ from tests.factories import (
     UserFactory,
     member,
 )
+from tests.policy.tables import NOBODY, check_table
 
 ROLES = ["coord_partner", "coord_lone", "staff_ok", "staff_flow", "staff_no_consent",
          "staff_no_need", "staff_unrelated", "observer", "citizen", "guardian", "outsider",
@@ -70,7 +71,6 @@ SUBJECTS = {"citizen", "guardian"}
 # Partners with a need to know (perform an activity of the service, or receive a flow there).
 NEED = {"coord_partner", "staff_ok", "staff_flow", "staff_no_consent"}
 CASE_STAFF = NEED - COORDS
-NOBODY: set[str] = set()
 
 SITUATIONS = ["in_force", "expired", "not_yet", "withdrawn", "narrowed", "erased", "archived"]
 
@@ -229,42 +229,13 @@ def build(situation: str):
     return objects, actors
 
 
-def outcome_of(actor, model, ident, action) -> str:
-    try:
-        policy.get_or_404(actor, model, ident, action)
-    except NotFound:
-        return "404"
-    except Forbidden:
-        return "403"
-    return "ok"
-
-
 @pytest.mark.parametrize("situation", SITUATIONS)
 def test_citizen_table(db, situation):
     """Every cell of the situation's table, three ways."""
     objects, actors = build(situation)
-    table = expected(situation)
-    failures = []
-    for name, actions in table.items():
-        obj = objects[name]
-        model = type(obj)
-        readers = actions.get("read", MEMBERS)  # a collaboration is read by its members
-        for action, allowed in actions.items():
-            for role in ROLES:
-                actor = actors[role]
-                want = role in allowed
-                got = policy.may(actor, action, obj)
-                listed = db.session.scalar(
-                    policy.scoped(actor, model, action).where(model.id == obj.id)) is not None
-                if got != want or listed != want:
-                    failures.append(f"{situation} {name} {action} {role}: want {want}, "
-                                    f"may {got}, in list {listed}")
-                    continue
-                should = "ok" if want else ("403" if role in readers else "404")
-                got_404 = outcome_of(actor, model, obj.id, action)
-                if got_404 != should:
-                    failures.append(f"{situation} {name} {action} {role}: get_or_404 "
-                                    f"{got_404}, want {should}")
+    # The table has no "read" row for the collaboration: its members read it.
+    failures = check_table(expected(situation), objects, actors, ROLES,
+                           readers={"collaboration": MEMBERS}, label=situation)
     assert not failures, "\n".join(failures)
 
 

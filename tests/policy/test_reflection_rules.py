@@ -3,7 +3,8 @@
 One collaboration with partners A, B and C. The author speaks for A; a colleague also speaks
 for A; staff of B and C; a coordinator who speaks for C (coordinators are not exempt from
 visibility); a citizen, a guardian, an observer; an outsider of another collaboration; a
-member who left. Each reflection is checked three ways, as in test_rules_table: policy.may,
+member who left. This world is not tables.base_world: its roles are the ones visibility tells
+apart. Every cell is checked three ways by tests/policy/tables.check_table: policy.may,
 membership in the SQL-filtered list, and get_or_404's 404 (unreadable) or 403 (read-only).
 """
 
@@ -13,7 +14,6 @@ from datetime import date
 
 import pytest
 from sqlalchemy import select
-from werkzeug.exceptions import Forbidden, NotFound
 
 from coprod import policy
 from coprod.accounts.models import Role
@@ -23,6 +23,7 @@ from coprod.reflections import operations
 from coprod.reflections.models import Attribution, ImprovementAction, Reflection, Reply
 from coprod.spaces.models import CollaborationStatus
 from tests.factories import CollaborationFactory, PartnerFactory, member
+from tests.policy.tables import NOBODY, check_table
 
 ROLES = ["author", "colleague", "staff_b", "staff_c", "coordinator", "citizen", "guardian",
          "observer", "outsider", "left", "anonymous"]
@@ -30,7 +31,6 @@ MEMBERS = {"author", "colleague", "staff_b", "staff_c", "coordinator", "citizen"
            "observer"}
 SPEAKERS = MEMBERS - {"observer"}
 FOR_A_PARTNER = {"author", "colleague", "staff_b", "staff_c", "coordinator"}
-NOBODY: set[str] = set()
 
 # Who may read each reflection, by its visibility.
 READERS = {
@@ -120,60 +120,34 @@ def build(status: CollaborationStatus):
     return reflections, replies, actions, conversation, message, actors
 
 
-def check(obj, action: str, allowed: set[str], readers: set[str], actors, label: str):
-    """All three answers for every role; returns the disagreements."""
-    model = type(obj)
-    failures = []
-    for role in ROLES:
-        actor = actors[role]
-        want = role in allowed
-        got = policy.may(actor, action, obj)
-        listed = obj.id in set(db.session.scalars(
-            select(model.id).where(policy.where(actor, model, action))))
-        if got != want or listed != want:
-            failures.append(f"{label} {action} {role}: want {want}, may {got}, list {listed}")
-            continue
-        try:
-            policy.get_or_404(actor, model, obj.id, action)
-            outcome = "ok"
-        except NotFound:
-            outcome = "404"
-        except Forbidden:
-            outcome = "403"
-        should = "ok" if want else ("403" if role in readers else "404")
-        if outcome != should:
-            failures.append(f"{label} {action} {role}: get_or_404 {outcome}, want {should}")
-    return failures
+def table(status: str) -> dict[str, dict[str, set[str]]]:
+    """Every object of build(): each reflection by expected(), its reply (read by the
+    reflection's readers), the action on "whole", the conversation and its message."""
+    active = status == "active"
+    rows = {}
+    for name in READERS:
+        rows[name] = expected(name, status)
+        readers = rows[name]["read"]
+        rows[f"reply/{name}"] = {
+            "read": readers,
+            "update": {"author"} if active else NOBODY,
+            "withdraw": readers & {"author", "coordinator"} if active else NOBODY,
+        }
+    # owned by B: B's staff and coordinators move it along
+    rows["action"] = {"read": MEMBERS, "update": {"staff_b", "coordinator"} if active else NOBODY}
+    rows["conversation"] = {"read": {"author", "staff_b"},
+                            "post": {"author", "staff_b"} if active else NOBODY}
+    rows["message"] = {"read": {"author", "staff_b"}}
+    return rows
 
 
 @pytest.mark.parametrize("status", ["active", "archived"])
 def test_reflection_table(db, status):
     reflections, replies, actions, conversation, message, actors = build(
         CollaborationStatus(status))
-    failures = []
-    for name, reflection in reflections.items():
-        table = expected(name, status)
-        for action, allowed in table.items():
-            failures += check(reflection, action, allowed, table["read"], actors, name)
-        readers = table["read"]
-        active = status == "active"
-        failures += check(replies[name], "read", readers, readers, actors, f"reply/{name}")
-        failures += check(replies[name], "update", {"author"} if active else NOBODY,
-                          readers, actors, f"reply/{name}")
-        failures += check(replies[name], "withdraw",
-                          readers & {"author", "coordinator"} if active else NOBODY,
-                          readers, actors, f"reply/{name}")
-    action = actions["whole"]
-    failures += check(action, "read", MEMBERS, MEMBERS, actors, "action")
-    # owned by B: B's staff and coordinators move it along
-    failures += check(action, "update", {"staff_b", "coordinator"} if status == "active"
-                      else NOBODY, MEMBERS, actors, "action")
-    failures += check(conversation, "read", {"author", "staff_b"}, {"author", "staff_b"},
-                      actors, "conversation")
-    failures += check(conversation, "post", {"author", "staff_b"} if status == "active"
-                      else NOBODY, {"author", "staff_b"}, actors, "conversation")
-    failures += check(message, "read", {"author", "staff_b"}, {"author", "staff_b"}, actors,
-                      "message")
+    objects = {**reflections, **{f"reply/{name}": reply for name, reply in replies.items()},
+               "action": actions["whole"], "conversation": conversation, "message": message}
+    failures = check_table(table(status), objects, actors, ROLES, label=status)
     assert not failures, "\n".join(failures)
 
 

@@ -24,15 +24,6 @@ CPH = "Europe/Copenhagen"
 
 
 @pytest.fixture
-def sign_in(login):
-    def _sign_in(user):
-        response = login(user)
-        assert response.status_code == 302, response.get_data(as_text=True)
-
-    return _sign_in
-
-
-@pytest.fixture
 def space(db):
     """A collaboration in Copenhagen with two partners, a member of each kind, and one
     elsewhere."""

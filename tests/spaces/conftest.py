@@ -19,18 +19,6 @@ from tests.factories import (
 
 
 @pytest.fixture
-def sign_in(login):
-    """Log a user in through the real log-in form."""
-
-    def _sign_in(user):
-        response = login(user)
-        assert response.status_code == 302, response.get_data(as_text=True)
-        return response
-
-    return _sign_in
-
-
-@pytest.fixture
 def space(db):
     """One collaboration with two partners and one member of each role, and one elsewhere."""
     collab = CollaborationFactory(title="Meaningful work")
