@@ -1,6 +1,19 @@
-"""Test fixtures: a real PostgreSQL database and Redis, emptied after every test.
+"""Test fixtures: a real PostgreSQL database and Redis, each test isolated from the others.
 
-COPROD_TEST_DATABASE_URL and COPROD_TEST_REDIS_URL override the local defaults.
+Isolation is by rollback: a test runs inside one connection-level transaction that is rolled
+back at its end, and the session joins it with SAVEPOINTs, so the code under test may commit
+as it does in production. Tests whose rows another connection, thread or process must see (a
+live server, a worker, `coprod run`, a second connection racing the first) commit for real:
+they are marked `committed` (or `browser`/`worker`, or use such a fixture) and afterwards
+only the tables they wrote are emptied.
+
+Under pytest-xdist every worker has a PostgreSQL database and a Redis database of its own,
+created here. COPROD_TEST_DATABASE_URL and COPROD_TEST_REDIS_URL override the local defaults
+(each xdist worker adds its name to the database and counts down from the Redis db number).
+
+Hypothesis profiles: `ci` (the full number of random worlds; `make test`, `.ci/run`) and
+`dev` (few, for `make test-fast` and the inner loop; the default). Choose with
+`--hypothesis-profile=ci` or COPROD_HYPOTHESIS_PROFILE.
 """
 
 from __future__ import annotations
@@ -9,17 +22,102 @@ import email
 import email.message
 import email.policy
 import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
 from flask import g
 from flask.testing import FlaskClient
-from sqlalchemy import select, text
+from hypothesis import HealthCheck, given, seed, settings
+from sqlalchemy import event, select, text
+from sqlalchemy.engine import make_url
 
-TEST_DATABASE_URL = os.environ.get(
-    "COPROD_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-TEST_REDIS_URL = os.environ.get("COPROD_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# -- one database and one Redis database per xdist worker ------------------------------------
+
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1"... or "" alone
+
+
+def _worker_number() -> int:
+    return int(XDIST_WORKER[2:]) if XDIST_WORKER.startswith("gw") else 0
+
+
+def _database_of_this_worker(url: str) -> str:
+    parsed = make_url(url)
+    if XDIST_WORKER:
+        parsed = parsed.set(database=f"{parsed.database}_{XDIST_WORKER}")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _redis_of_this_worker(url: str) -> str:
+    base, _, number = url.rpartition("/")
+    return f"{base}/{max(int(number or 0) - _worker_number(), 0)}"
+
+
+TEST_DATABASE_URL = _database_of_this_worker(os.environ.get(
+    "COPROD_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+TEST_REDIS_URL = _redis_of_this_worker(
+    os.environ.get("COPROD_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+
+
+def _create_database_if_missing(url: str) -> None:
+    """xdist workers' databases (test_gw0...) are made on first use, on the same server."""
+    parsed = make_url(url)
+    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                            (parsed.database,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{parsed.database}"')
+
+
+# -- Hypothesis: how many random worlds -------------------------------------------------------
+
+_HYPOTHESIS_COMMON = {"deadline": None, "print_blob": True,
+                      "suppress_health_check": [HealthCheck.function_scoped_fixture,
+                                                HealthCheck.too_slow]}
+settings.register_profile("ci", max_examples=100, **_HYPOTHESIS_COMMON)
+settings.register_profile("dev", max_examples=10, **_HYPOTHESIS_COMMON)
+settings.load_profile(os.environ.get("COPROD_HYPOTHESIS_PROFILE", "dev"))
+
+
+def worlds(ci: int) -> int:
+    """How many examples a random-world test runs: `ci` in the ci profile (its full number,
+    never fewer), and the same share of it as the profile's default in the others (dev: a
+    tenth). Read when the test module is imported, after --hypothesis-profile is applied."""
+    return max(1, round(ci * settings.default.max_examples / 100))
+
+
+def in_ci_profile() -> bool:
+    return settings.default.max_examples >= 100
+
+
+def run_worlds(strategy, check, *, examples: int, shard: int = 0, fixed_seed: bool | None = None,
+               **overrides) -> None:
+    """check(spec) over `examples` worlds drawn from `strategy`.
+
+    A random-world test is split into shards (pytest parameters) so that xdist spreads its
+    worlds over the cores; each shard draws worlds of its own. In the ci profile each shard
+    has a fixed seed, so a fresh clone draws the worlds this machine drew (as Hypothesis's
+    own CI profile does); elsewhere they are new on every run, to explore.
+    """
+    @settings(max_examples=examples, **overrides)
+    @given(spec=strategy)
+    def each_world(spec):
+        check(spec)
+
+    if in_ci_profile() if fixed_seed is None else fixed_seed:
+        each_world = seed(20261203 + shard)(each_world)
+    each_world()
+
+
+# -- the app and its isolation ----------------------------------------------------------------
+
+# While a rolled-back test runs: the connection its transaction lives on. Apps made during
+# the test on the same database (make_app) use it too, so that they see the test's rows.
+_test_connection = None
 
 
 def make_app(instance: Path, database_url: str = TEST_DATABASE_URL, **overrides):
@@ -42,26 +140,62 @@ def make_app(instance: Path, database_url: str = TEST_DATABASE_URL, **overrides)
         "CELERY": {"broker_url": "memory://", "task_always_eager": False},
     }
     config.update(overrides)
-    return create_app(config)
+    app = create_app(config)
+    if _test_connection is not None and config["SQLALCHEMY_DATABASE_URI"] == TEST_DATABASE_URL:
+        app.extensions["coprod_test_engine"] = _bind_to(app, _test_connection)
+    return app
 
 
-def reset_database(db) -> None:
-    """Empty every table (fast, and works across processes such as a live server or worker)."""
-    tables = [t.name for t in db.metadata.sorted_tables]
+def dispose(app) -> None:
+    """Close an app's pooled connections (of its own engine, if it shares the test's)."""
+    from coprod.extensions import db
+
+    with app.app_context():
+        app.extensions.get("coprod_test_engine", db.engine).dispose()
+
+
+def _bind_to(app, bind):
+    """Point the app's default bind at `bind` (an Engine, or the test's Connection); returns
+    what it was. Flask-SQLAlchemy keeps one engine dict per app."""
+    from coprod.extensions import db
+
+    engines = db._app_engines[app]
+    before, engines[None] = engines[None], bind
+    return before
+
+
+def reset_database(db, tables=None) -> None:
+    """Empty the given tables (all by default), across processes: for committed tests."""
+    names = [t.name for t in db.metadata.sorted_tables] if tables is None else tables
+    if not names:
+        return
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
         else:
-            for name in reversed(tables):
+            for name in reversed(names):
                 conn.execute(text(f"DELETE FROM {name}"))
+
+
+def written_tables(db) -> list[str]:
+    """The tables that hold a row now, found with one query (TRUNCATE costs per table)."""
+    tables = [t.name for t in db.metadata.sorted_tables]
+    probe = " UNION ALL ".join(
+        f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {name})" for name in tables)
+    with db.engine.connect() as conn:
+        return list(conn.execute(text(probe)).scalars())
 
 
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
+    _create_database_if_missing(TEST_DATABASE_URL)
     app = make_app(tmp_path_factory.mktemp("instance"))
     from coprod.extensions import db
 
     with app.app_context():
+        # The session joins a test's transaction with a SAVEPOINT; with a plain engine
+        # (committed tests, production) this changes nothing.
+        db.session.configure(join_transaction_mode="create_savepoint")
         with db.engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
@@ -70,6 +204,16 @@ def app(tmp_path_factory):
         upgrade()
         db.engine.dispose()
     return app
+
+
+# Fixtures whose rows other connections, threads or processes read: their tests commit.
+COMMITTED_FIXTURES = {"live_app", "live_server", "broker_app", "start_worker"}
+COMMITTED_MARKERS = ("committed", "browser", "worker")
+
+
+def _commits_for_real(request) -> bool:
+    return bool(COMMITTED_FIXTURES & set(request.fixturenames)) or any(
+        request.node.get_closest_marker(name) for name in COMMITTED_MARKERS)
 
 
 @pytest.fixture(autouse=True)
@@ -84,10 +228,11 @@ def _isolate(request):
     ctx = app.app_context()
     ctx.push()
     try:
-        yield
+        if _commits_for_real(request):
+            yield from _committed(db)
+        else:
+            yield from _rolled_back(app, db)
     finally:
-        db.session.remove()
-        reset_database(db)
         limiter.reset()
         mail_dir = Path(app.config["MAIL_FILE_DIR"])
         if mail_dir.exists():
@@ -96,11 +241,83 @@ def _isolate(request):
         ctx.pop()
 
 
+def _rolled_back(app, db):
+    """The test inside one transaction on one connection, rolled back at the end."""
+    global _test_connection
+    connection = db.engine.connect()
+    transaction = connection.begin()
+    engine = _bind_to(app, connection)
+    _test_connection = connection
+    try:
+        yield
+    finally:
+        _test_connection = None
+        db.session.remove()
+        _bind_to(app, engine)
+        if transaction.is_active:
+            transaction.rollback()
+        connection.close()
+
+
+def _committed(db):
+    """The test commits for real; afterwards the tables it wrote are emptied."""
+    try:
+        yield
+    finally:
+        db.session.remove()
+        reset_database(db, written_tables(db))
+
+
+@contextmanager
+def fresh_world(db):
+    """One Hypothesis example's world: what is written inside is rolled back afterwards
+    (a SAVEPOINT inside the test's transaction), so each example starts from an empty
+    database without emptying it."""
+    db.session.remove()
+    savepoint = db.engine.begin_nested()
+    try:
+        yield
+    finally:
+        db.session.remove()
+        if savepoint.is_active:
+            savepoint.rollback()
+
+
 @pytest.fixture
 def db(app):
     from coprod.extensions import db
 
     return db
+
+
+# SAVEPOINTs are the tests' isolation (and the session joining it), not the code's work.
+_ISOLATION_STATEMENT = re.compile(r"\s*(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\b",
+                                  re.IGNORECASE)
+
+
+@contextmanager
+def statements_run(db) -> Iterator[list[str]]:
+    """with statements_run(db) as run: ...  then `run` lists the SQL statements executed
+    inside, without the SAVEPOINTs that rollback isolation adds: what a query count means."""
+    run: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        if not _ISOLATION_STATEMENT.match(statement):
+            run.append(statement)
+
+    bind = db.engine
+    event.listen(bind, "before_cursor_execute", seen)
+    try:
+        yield run
+    finally:
+        event.remove(bind, "before_cursor_execute", seen)
+
+
+def count_statements(db, fn, *args) -> int:
+    """How many SQL statements fn(*args) runs (see statements_run)."""
+    with statements_run(db) as run:
+        fn(*args)
+    return len(run)
 
 
 class FreshRequestClient(FlaskClient):

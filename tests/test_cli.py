@@ -233,8 +233,9 @@ def test_outbox_status_counts_each_status_and_shows_the_last_errors(cli, db):
     outbox_row(db, 1, created_at=utcnow() - timedelta(hours=2, minutes=5))
     outbox_row(db, 2)
     outbox_row(db, 3, OutboxStatus.SENT)
-    outbox_row(db, 4, OutboxStatus.FAILED, last_error="SMTPRecipientsRefused: 550 No such user")
-    outbox_row(db, 5, OutboxStatus.PENDING, last_error="ConnectionRefusedError: refused")
+    failed = outbox_row(db, 4, OutboxStatus.FAILED,
+                        last_error="SMTPRecipientsRefused: 550 No such user")
+    retried = outbox_row(db, 5, OutboxStatus.PENDING, last_error="ConnectionRefusedError: refused")
     db.session.commit()
 
     result = cli("outbox", "status")
@@ -246,8 +247,8 @@ def test_outbox_status_counts_each_status_and_shows_the_last_errors(cli, db):
     assert "The oldest pending email has waited 2 h 5 min." in result.output
     assert lines[-3:] == [
         "Last errors:",
-        "  #5 pending to person5@example.org: ConnectionRefusedError: refused",
-        "  #4 failed to person4@example.org: SMTPRecipientsRefused: 550 No such user"]
+        f"  #{retried.id} pending to person5@example.org: ConnectionRefusedError: refused",
+        f"  #{failed.id} failed to person4@example.org: SMTPRecipientsRefused: 550 No such user"]
 
 
 def test_outbox_status_of_an_empty_outbox(cli, db):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.conftest import TEST_REDIS_URL, make_app
+from tests.conftest import TEST_REDIS_URL, dispose, make_app
 
 CLOSED_PORT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:1/x?connect_timeout=2"
 CLOSED_PORT_BROKER = "redis://127.0.0.1:1/0"
@@ -22,11 +22,8 @@ def second_app(app, tmp_path):
         return made[-1]
 
     yield make_second
-    from coprod.extensions import db
-
     for other in made:
-        with other.app_context():
-            db.engine.dispose()
+        dispose(other)
     app.extensions["celery"].set_default()
 
 

@@ -198,9 +198,11 @@ def _write_frictions(session: Session, *args) -> None:
         return
     from coprod.citizens.models import ConsentFriction
 
-    with session.get_bind().connect() as connection:
-        connection.execute(ConsentFriction.__table__.insert(), rows)
-        connection.commit()
+    # A session of its own on the same bind: a new connection from an engine, or a SAVEPOINT
+    # when the bind is a connection already inside a transaction of its caller's.
+    with Session(bind=session.get_bind(), join_transaction_mode="create_savepoint") as writer:
+        writer.execute(ConsentFriction.__table__.insert(), rows)
+        writer.commit()
 
 
 def install(app: Flask) -> None:

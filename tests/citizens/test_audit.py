@@ -22,6 +22,8 @@ from coprod.reflections import operations as reflections
 from coprod.reflections.models import Visibility
 from coprod.spaces.models import Collaboration
 
+from tests.conftest import statements_run
+
 NOTE = dict(kind="improve", perspective="citizens", component="resources",
             learning_level="inter", mode="exploitation")
 
@@ -193,19 +195,12 @@ def test_an_error_page_after_a_read_writes_nothing(db, world, content, fresh, lo
 
 def test_the_page_reads_cost_one_query_per_kind(db, world, content, fresh, login):
     """Noting loads costs nothing per item: more notes about the citizen, same query count."""
-    from sqlalchemy import event
-
     login(world.cafe_staff)
 
     def queries_for_feed() -> int:
-        seen = []
-        listener = lambda *args, **kwargs: seen.append(1)  # noqa: E731
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with statements_run(db) as run:
             assert fresh.get(f"/c/{content.c}/reflections").status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
-        return len(seen)
+        return len(run)
 
     queries_for_feed()  # warm up (first visit marks)
     few = queries_for_feed()

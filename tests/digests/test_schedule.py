@@ -115,6 +115,7 @@ def test_a_closed_period_is_built_once_however_often_the_sweep_runs(db, collab, 
     assert builds() == []
 
 
+@pytest.mark.committed  # a second connection must see the row
 def test_a_concurrent_build_wins_and_the_other_rolls_back(db, app, collab, monkeypatch):
     """Another worker commits the same digest between this build's check and its insert."""
     real = build.periods.earlier_periods

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from coprod.mail.outbox import SEND_TASK
-from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, make_app
+from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, dispose, make_app
 from tests.smtp import smtp_server  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,10 +41,7 @@ def other_app(instance: Path, **overrides):
 
 def close_app(app, default_celery_of=None) -> None:
     """Close a second app's connections; give the Celery default back to the session app."""
-    from coprod.extensions import db
-
-    with app.app_context():
-        db.engine.dispose()
+    dispose(app)
     if default_celery_of is not None:
         default_celery_of.extensions["celery"].set_default()
 

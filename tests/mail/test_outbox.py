@@ -243,6 +243,7 @@ def test_relay_enqueues_only_rows_due_and_pending(app, db, published):
 
 # -- two senders of one row: the row lock -----------------------------------------------------
 
+@pytest.mark.committed  # a second connection must see the row
 def test_postgres_skips_a_row_another_worker_is_sending(smtp_app, db, smtp_server):
     row = invite_someone(smtp_app, db)
     db.session.commit()
