@@ -5,10 +5,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import event
 
 from coprod.accounts.models import Role
 from coprod.accounts.operations import create_token
+from tests.conftest import statements_run
 from tests.factories import CollaborationFactory, PartnerFactory, member
 
 
@@ -54,13 +54,12 @@ def count_queries(db):
             # Start from an empty identity map, as a production request does; otherwise what
             # the garbage collector happened to keep decides whether a row is loaded again.
             db.session.expunge_all()
-            event.listen(db.engine, "before_cursor_execute", self._seen)
+            self._counting = statements_run(db)
+            self._run = self._counting.__enter__()
             return self
 
         def __exit__(self, *exc):
-            event.remove(db.engine, "before_cursor_execute", self._seen)
-
-        def _seen(self, *args, **kwargs):
-            self.count += 1
+            self._counting.__exit__(*exc)
+            self.count = len(self._run)
 
     return Counter

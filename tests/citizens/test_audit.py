@@ -21,7 +21,6 @@ from coprod.policy import actor_for
 from coprod.reflections import operations as reflections
 from coprod.reflections.models import Visibility
 from coprod.spaces.models import Collaboration
-
 from tests.conftest import statements_run
 
 NOTE = dict(kind="improve", perspective="citizens", component="resources",

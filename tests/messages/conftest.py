@@ -7,12 +7,12 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import event
 
 from coprod import policy
 from coprod.accounts.models import Role
 from coprod.messages import operations
 from coprod.spaces.models import Collaboration
+from tests.conftest import statements_run
 from tests.factories import CollaborationFactory, PartnerFactory, member
 
 
@@ -98,16 +98,8 @@ def count_queries(db):
     """count_queries(fn, *args) -> (fn(*args), how many SQL statements it ran)."""
 
     def _count(fn, *args):
-        statements = []
-
-        def seen(*args, **kwargs):
-            statements.append(args[2])
-
-        event.listen(db.engine, "before_cursor_execute", seen)
-        try:
+        with statements_run(db) as run:
             result = fn(*args)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", seen)
-        return result, len(statements)
+        return result, len(run)
 
     return _count

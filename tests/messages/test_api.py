@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from coprod.accounts.operations import create_token
 from coprod.messages.models import MESSAGE_MAX, Conversation, Message
 from coprod.spaces.models import CollaborationStatus
+from tests.conftest import statements_run
 
 
 @pytest.fixture
@@ -196,18 +197,10 @@ def test_messages_are_paginated_newest_first(client, db, space, bearer, converse
 
 
 def _count(db, client, url, headers) -> tuple[dict, int]:
-    statements = []
-
-    def seen(*args, **kwargs):
-        statements.append(args[2])
-
-    event.listen(db.engine, "before_cursor_execute", seen)
-    try:
+    with statements_run(db) as run:
         response = client.get(url, headers=headers)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", seen)
     assert response.status_code == 200
-    return response.get_json(), len(statements)
+    return response.get_json(), len(run)
 
 
 def test_the_api_lists_run_as_many_queries_for_10_as_for_2(client, db, space, bearer,

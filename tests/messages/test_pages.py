@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from coprod.messages.models import MESSAGE_MAX, Conversation, Message
 from coprod.spaces.models import CollaborationStatus
+from tests.conftest import statements_run
 from tests.factories import PASSWORD, MembershipFactory
 from tests.spaces.pages import error_of, page, text_of_page
 
@@ -299,19 +300,11 @@ def test_markdown_is_sanitized(client, db, space, sign_in, converse):
 
 
 def _count(db, browser, url) -> tuple[str, int]:
-    statements = []
-
-    def seen(*args, **kwargs):
-        statements.append(args[2])
-
     db.session.expunge_all()  # from an empty identity map, whatever garbage collection kept
-    event.listen(db.engine, "before_cursor_execute", seen)
-    try:
+    with statements_run(db) as run:
         response = browser.get(url)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", seen)
     assert response.status_code == 200
-    return text_of_page(response), len(statements)
+    return text_of_page(response), len(run)
 
 
 def test_the_list_and_a_thread_run_as_many_queries_for_10_as_for_2(new_client, db, space,

@@ -10,12 +10,12 @@ import re
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import event
 
 from coprod import policy
 from coprod.accounts.models import Role
 from coprod.extensions import db
 from coprod.reflections import operations
+from tests.conftest import count_statements
 from tests.factories import PASSWORD, CollaborationFactory, PartnerFactory, member
 
 __all__ = ["world", "browser_for", "post", "reflection_form", "count_queries", "CLASSIFIED"]
@@ -83,18 +83,7 @@ def reflection_form(**overrides) -> dict:
 
 def count_queries(fn) -> int:
     """How many SQL statements fn() runs."""
-    count = 0
-
-    def before(*args, **kwargs):
-        nonlocal count
-        count += 1
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        fn()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
-    return count
+    return count_statements(db, fn)
 
 
 def attribute_in_tag(html: str, attribute: str) -> bool:

@@ -9,7 +9,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from coprod import policy
 from coprod.accounts.models import Role
@@ -17,6 +16,7 @@ from coprod.common import utcnow
 from coprod.extensions import db
 from coprod.reflections import export, operations
 from tests.api.conftest import bearer  # noqa: F401  (a fixture, used by name)
+from tests.conftest import count_statements
 from tests.factories import PASSWORD, MembershipFactory, UserFactory
 from tests.search.world import COMMON, PEOPLE, build_world, codes_in, leave, readable_codes
 
@@ -262,18 +262,7 @@ def test_the_api_export_filters_and_refuses_bad_ones(client, bearer, world):  # 
 # -- bounded cost ---------------------------------------------------------------------------
 
 def count_queries(fn) -> int:
-    count = 0
-
-    def seen(*args, **kwargs):
-        nonlocal count
-        count += 1
-
-    event.listen(db.engine, "before_cursor_execute", seen)
-    try:
-        fn()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", seen)
-    return count
+    return count_statements(db, fn)
 
 
 def test_queries_do_not_grow_with_the_reflections(world, db):

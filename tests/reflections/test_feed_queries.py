@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
 
 from coprod import policy
 from coprod.accounts.models import Role
 from coprod.extensions import db
 from coprod.reflections import operations, queries
+from tests.conftest import count_statements
 from tests.factories import CollaborationFactory, PartnerFactory, member
 
 COMMON = dict(kind="works", perspective="citizens", component="routines",
@@ -74,18 +74,7 @@ def test_bad_cursor_is_refused(space):
 
 
 def _count_queries(fn):
-    count = 0
-
-    def before(*args, **kwargs):
-        nonlocal count
-        count += 1
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        fn()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
-    return count
+    return count_statements(db, fn)
 
 
 def test_feed_runs_the_same_number_of_queries_for_any_page_size(space):

@@ -14,7 +14,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from coprod.accounts.models import EmailPreference
 from coprod.citizens import operations as citizens
@@ -27,7 +27,7 @@ from coprod.reflections import operations as reflections
 from coprod.reflections.models import Visibility
 from coprod.routines.models import Notification, NotificationKind
 from tests.citizens.conftest import build_world
-from tests.conftest import text_of
+from tests.conftest import statements_run, text_of
 
 NOTE = dict(kind="improve", perspective="citizens", component="resources",
             learning_level="inter", mode="exploitation")
@@ -321,20 +321,11 @@ def test_the_badge_costs_one_query_a_page(db, world, client, login):
     reflections.reply(actor_for(world.cafe_staff), note, "One")
     db.session.commit()
     login(world.case_worker)
-    seen = []
-
-    def count(conn, cursor, statement, *args):
-        if "notifications" in statement and "count(" in statement.lower():
-            seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with statements_run(db) as run:
         page = client.get(f"/c/{world.collaboration.id}/reflections/{note.id}")
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     assert page.status_code == 200
     assert 'badge badge-unread">1' in page.get_data(as_text=True)
-    assert len(seen) == 1
+    assert len([s for s in run if "notifications" in s and "count(" in s.lower()]) == 1
 
 
 def test_email_preferences_on_the_profile_page(db, world, client, login):

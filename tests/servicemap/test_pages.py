@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from coprod import policy
 from coprod.accounts.models import Role
 from coprod.extensions import db as _db
 from coprod.servicemap import operations as ops
 from coprod.servicemap.models import Activity, InformationCategory, InformationFlow
+from tests.conftest import statements_run
 from tests.factories import PASSWORD, CollaborationFactory, PartnerFactory, member
 
 
@@ -206,20 +207,12 @@ def _map_queries(new_client, db, n: int) -> int:
     collab_id = collab.id
     browser = new_client()
     browser.post("/login", data={"email": coordinator.user.email, "password": PASSWORD})
-    statements = []
-
-    def seen(*args):
-        statements.append(args[2])
-
     db.session.expunge_all()
-    event.listen(db.engine, "before_cursor_execute", seen)
-    try:
+    with statements_run(db) as run:
         response = browser.get(f"/c/{collab_id}/map")
-    finally:
-        event.remove(db.engine, "before_cursor_execute", seen)
     assert response.status_code == 200
     assert f"Step {n - 1}" in response.get_data(as_text=True)
-    return len(statements)
+    return len(run)
 
 
 def test_the_map_page_runs_as_many_queries_for_10_activities_as_for_3(new_client, db):

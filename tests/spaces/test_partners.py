@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from coprod.accounts.models import Role
 from coprod.spaces.models import (
@@ -17,6 +17,7 @@ from coprod.spaces.models import (
     Sector,
     Tangibility,
 )
+from tests.conftest import statements_run
 from tests.factories import (
     PASSWORD,
     CollaborationFactory,
@@ -197,18 +198,10 @@ def test_a_partner_members_act_for_cannot_be_removed(client, sign_in, space, db)
 
 def _count_queries(db, browser, url):
     """The response of GET url and how many SQL statements it ran."""
-    statements = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with statements_run(db) as run:
         response = browser.get(url)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     assert response.status_code == 200
-    return response, len(statements)
+    return response, len(run)
 
 
 @pytest.mark.parametrize("role", [Role.COORDINATOR, Role.OBSERVER])
