@@ -13,16 +13,21 @@ PORT ?= 5000
 # Links in emails point here; follows HOST and PORT unless set.
 BASE_URL ?= http://$(HOST):$(PORT)
 PYTEST_ARGS ?=
+# Tests run on every core (pytest-xdist), each worker with a database and a Redis db of its own.
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/pytest --numprocesses=$(TEST_WORKERS) --maxprocesses=8
 
 # The Python that creates .venv: PYTHON if given, else the first of these that is 3.11+.
 PYTHON_CANDIDATES := python3.13 python3.12 python3.11 python3
 
-.PHONY: help run test lint lock translations translations-init clean
+.PHONY: help run test test-fast lint lock translations translations-init clean
 
 help:
 	@echo "make run           create .venv, migrate, seed the demo, serve web + worker + beat"
 	@echo "                   at $(BASE_URL) (HOST=... PORT=... to change)"
-	@echo "make test          run the whole test suite (PostgreSQL and Redis on 127.0.0.1)"
+	@echo "make test          run the whole test suite (PostgreSQL and Redis on 127.0.0.1),"
+	@echo "                   every random world (Hypothesis profile ci)"
+	@echo "make test-fast     the inner loop: no browser, worker or fault tests, few random worlds"
 	@echo "make lint          ruff check"
 	@echo "make lock          rewrite requirements.lock from what .venv has installed"
 	@echo "make translations  extract the strings into coprod/translations/messages.pot, merge them"
@@ -48,7 +53,10 @@ run: $(INSTALLED)
 	BASE_URL=$(BASE_URL) $(BIN)/coprod run --host $(HOST) --port $(PORT)
 
 test: $(INSTALLED)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(PYTEST) --hypothesis-profile=ci $(PYTEST_ARGS)
+
+test-fast: $(INSTALLED)
+	$(PYTEST) --hypothesis-profile=dev -m "not browser and not worker" $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
