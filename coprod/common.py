@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, TypeDecorator
 from sqlalchemy import Enum as SAEnum
+from wtforms import SelectChoice
 
 
 def utcnow() -> datetime:
@@ -40,8 +41,9 @@ class Choice(enum.StrEnum):
         return self.value
 
     @classmethod
-    def choices(cls) -> list[tuple[str, str]]:
-        return [(m.value, m.label) for m in cls]
+    def choices(cls) -> list[SelectChoice]:
+        """The members as options of a select or radio field: the value and its label."""
+        return [SelectChoice(m.value, m.label) for m in cls]
 
 
 class UTCDateTime(TypeDecorator):

@@ -9,28 +9,36 @@ from babel import Locale
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import DataRequired, EqualTo, Length
 
 _TZ_EXCLUDED_PREFIXES = ("Etc/", "SystemV/", "US/", "posix", "right", "Factory")
 
 
 @lru_cache(maxsize=1)
-def timezone_choices() -> list[tuple[str, str]]:
+def timezone_choices() -> list[SelectChoice]:
     """Real places (Europe/Copenhagen, ...) plus UTC; aliases and legacy zones left out."""
     names = sorted(
         name for name in zoneinfo.available_timezones()
         if "/" in name and not name.startswith(_TZ_EXCLUDED_PREFIXES)
     )
-    return [("UTC", "UTC")] + [(name, name.replace("_", " ")) for name in names]
+    return [SelectChoice("UTC", "UTC")] + [SelectChoice(name, name.replace("_", " "))
+                                            for name in names]
 
 
-def locale_choices() -> list[tuple[str, str]]:
+def locale_choices() -> list[SelectChoice]:
     """The configured languages, each named in its own language (so a reader finds theirs)."""
     choices = []
     for code in current_app.config["LANGUAGES"]:
         name = Locale.parse(code).get_display_name(code) or code
-        choices.append((code, name[:1].upper() + name[1:]))
+        choices.append(SelectChoice(code, name[:1].upper() + name[1:]))
     return choices
 
 

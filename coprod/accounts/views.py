@@ -218,7 +218,7 @@ def _accept_as_current_user(invitation: Invitation, token: str):
 def _default_timezone(invitation: Invitation) -> str:
     """The collaboration's own zone is the best guess for someone joining it."""
     zone = invitation.collaboration.timezone
-    choices = {value for value, _label in timezone_choices()}
+    choices = {choice.value for choice in timezone_choices()}
     return zone if zone in choices else current_app.config["BABEL_DEFAULT_TIMEZONE"]
 
 

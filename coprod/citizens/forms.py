@@ -8,7 +8,7 @@ import re
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, StringField, TextAreaField
+from wtforms import DateField, HiddenField, SelectChoice, StringField, TextAreaField
 from wtforms.validators import Length, Optional, ValidationError
 
 from coprod.accounts.operations import find_user_by_email
@@ -58,7 +58,8 @@ class CitizenForm(FlaskForm):
 
     def __init__(self, *args, activities=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.activities.choices = [(a.id, f"{a.position}. {a.name}") for a in activities]
+        self.activities.choices = [SelectChoice(a.id, f"{a.position}. {a.name}")
+                                   for a in activities]
         self.user_id: int | None = None
         self.guardian_ids: list[int] = []
 
@@ -128,8 +129,8 @@ class ConsentForm(GiverFields, FlaskForm):
 
     def __init__(self, *args, partners=(), categories=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.partners.choices = [(p.id, p.name) for p in partners]
-        self.categories.choices = [(c.id, c.name) for c in categories]
+        self.partners.choices = [SelectChoice(p.id, p.name) for p in partners]
+        self.categories.choices = [SelectChoice(c.id, c.name) for c in categories]
 
     def consent_data(self) -> dict:
         return {"partner_ids": self.partners.data, "category_ids": self.categories.data,
@@ -144,8 +145,9 @@ class WithdrawForm(GiverFields, FlaskForm):
 
     def __init__(self, *args, consent=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.partner.choices = [("", _l("The whole consent"))] + [
-            (str(p.id), _l("Only for %(name)s", name=p.name)) for p in consent.partners]
+        self.partner.choices = [SelectChoice("", _l("The whole consent"))] + [
+            SelectChoice(str(p.id), _l("Only for %(name)s", name=p.name))
+            for p in consent.partners]
 
     def partner_id(self) -> int | None:
         return int(self.partner.data) if self.partner.data else None

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, RadioField, SubmitField, TextAreaField
+from wtforms import DateField, RadioField, SelectChoice, SubmitField, TextAreaField
 from wtforms.validators import Length
 
 from coprod.digests.models import DigestCadence
 from coprod.digests.operations import NOTE_MAX
 from coprod.reflections.forms import OfferedSelect
 
-DELIVERY_CHOICES = [("automatic", _l("Send each digest as soon as it is built")),
-                    ("review", _l("Wait until a coordinator has reviewed it and added a note"))]
+DELIVERY_CHOICES = [
+    SelectChoice("automatic", _l("Send each digest as soon as it is built")),
+    SelectChoice("review", _l("Wait until a coordinator has reviewed it and added a note")),
+]
 
 
 def _stripped(value):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectMultipleField, StringField, TextAreaField
+from wtforms import SelectChoice, SelectMultipleField, StringField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from coprod.messages.models import MESSAGE_MAX
@@ -27,7 +27,7 @@ class MemberChoiceField(SelectMultipleField):
         super().__init__(*args, coerce=int, validate_choice=False, **kwargs)
 
 
-def member_choices(memberships, exclude: set[int]) -> list[tuple[int, str]]:
+def member_choices(memberships, exclude: set[int]) -> list[SelectChoice]:
     """(user id, "Name · Role · Partner organization") of members, leaving out `exclude`."""
     choices = []
     for m in memberships:
@@ -36,7 +36,7 @@ def member_choices(memberships, exclude: set[int]) -> list[tuple[int, str]]:
         parts = [m.user.display_name, str(m.role.label)]
         if m.partner is not None:
             parts.append(m.partner.name)
-        choices.append((m.user_id, " · ".join(parts)))
+        choices.append(SelectChoice(m.user_id, " · ".join(parts)))
     return choices
 
 

@@ -108,8 +108,8 @@ def new(collaboration_id: int):
     form = _new_form(collab)
     if not form.is_submitted():
         wanted = request.args.getlist("to", type=int)
-        form.participants.data = [uid for uid, _label in form.participants.choices
-                                  if uid in wanted]
+        form.participants.data = [choice.value for choice in form.participants.choices
+                                  if choice.value in wanted]
     status = 200
     if form.validate_on_submit():
         # About a citizen, every participant must be allowed to know: a refusal names them.

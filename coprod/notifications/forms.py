@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectField
+from wtforms import RadioField, SelectChoice, SelectField
 
 from coprod.accounts.models import EmailPreference
 from coprod.notifications.operations import HOURS
 
 
-def hour_choices() -> list[tuple[int, str]]:
-    return [(h, f"{h:02d}:00") for h in HOURS]
+def hour_choices() -> list[SelectChoice]:
+    return [SelectChoice(h, f"{h:02d}:00") for h in HOURS]
 
 
 class PreferencesForm(FlaskForm):

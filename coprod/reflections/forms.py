@@ -11,6 +11,7 @@ from wtforms import (
     Form,
     HiddenField,
     RadioField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -84,7 +85,7 @@ def _stripped(value):
 
 
 def _offered(field) -> set[str]:
-    return {str(value) for value, *_rest in field.choices}
+    return {str(choice.value) for choice in field.choices}
 
 
 class OptionField(RadioField):
@@ -138,9 +139,9 @@ class AboutCitizen:
         categories; with no citizen to offer, the fields stay hidden and post nothing."""
         if "citizen" not in self:
             return
-        self.citizen.choices = [("", _l("No citizen"))] + [(str(c.id), c.pseudonym)
-                                                            for c in citizens]
-        self.categories.choices = [(c.id, c.name) for c in categories]
+        self.citizen.choices = [SelectChoice("", _l("No citizen"))] + [
+            SelectChoice(str(c.id), c.pseudonym) for c in citizens]
+        self.categories.choices = [SelectChoice(c.id, c.name) for c in categories]
 
     @property
     def about_offered(self) -> bool:
@@ -191,13 +192,15 @@ class ReflectionForm(AboutCitizen, FlaskForm):
         self.offer_citizens(citizens, categories)
         if speaks_for is None:
             # Without a partner organization, only the choices that need none are offered.
-            self.visibility.choices = [(v, label) for v, label in self.visibility.choices
-                                       if v in (Visibility.COLLABORATION, Visibility.COORDINATORS)]
-            self.attribution.choices = [(v, label) for v, label in self.attribution.choices
-                                        if v == Attribution.PERSON]
-        self.audience.choices = [(p.id, p.name) for p in partners if p.id != speaks_for]
+            self.visibility.choices = [
+                c for c in self.visibility.choices
+                if c.value in (Visibility.COLLABORATION, Visibility.COORDINATORS)]
+            self.attribution.choices = [c for c in self.attribution.choices
+                                        if c.value == Attribution.PERSON]
+        self.audience.choices = [SelectChoice(p.id, p.name) for p in partners
+                                 if p.id != speaks_for]
         if "mentions" in self:
-            self.mentions.choices = [(m.user_id, member_label(m)) for m in members
+            self.mentions.choices = [SelectChoice(m.user_id, member_label(m)) for m in members
                                      if m.user_id != me]
 
     def prefill(self, args) -> None:
@@ -272,7 +275,7 @@ class ReplyForm(AboutCitizen, FlaskForm):
     def __init__(self, *args, readers=(), me: int | None = None, citizens=(), categories=(),
                  **kwargs):
         super().__init__(*args, **kwargs)
-        self.mentions.choices = [(m.user_id, member_label(m)) for m in readers
+        self.mentions.choices = [SelectChoice(m.user_id, member_label(m)) for m in readers
                                  if m.user_id != me]
         self.offer_citizens(citizens, categories)
 
@@ -282,9 +285,9 @@ class EditReplyForm(FlaskForm):
     submit = SubmitField(_l("Save the reply"))
 
 
-def _owner_choices(members, partner_id: int | None = None):
-    return [("", _l("Nobody in particular"))] + [
-        (str(m.user_id), member_label(m)) for m in members
+def _owner_choices(members, partner_id: int | None = None) -> list[SelectChoice]:
+    return [SelectChoice("", _l("Nobody in particular"))] + [
+        SelectChoice(str(m.user_id), member_label(m)) for m in members
         if m.partner_id is not None and (partner_id is None or m.partner_id == partner_id)]
 
 
@@ -306,8 +309,8 @@ class ActionForm(FlaskForm):
 
     def __init__(self, *args, partners=(), members=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.owner_partner_id.choices = [("", _l("Choose a partner organization"))] + [
-            (str(p.id), p.name) for p in partners]
+        self.owner_partner_id.choices = [SelectChoice("", _l("Choose a partner organization"))] + [
+            SelectChoice(str(p.id), p.name) for p in partners]
         self.owner_user_id.choices = _owner_choices(members)
 
     def action_data(self) -> dict:
@@ -346,14 +349,14 @@ class ActionUpdateForm(FlaskForm):
 class FeedFilterForm(Form):
     """The feed's filters, sent with GET (nothing changes, so no CSRF token)."""
 
-    kind = OfferedSelect(_l("Kind"), choices=[("", _l("Any kind"))] + Kind.choices(),
+    kind = OfferedSelect(_l("Kind"), choices=[SelectChoice("", _l("Any kind")), *Kind.choices()],
                          default="")
-    perspective = OfferedSelect(_l("Perspective"),
-                                choices=[("", _l("Any perspective"))] + Perspective.choices(),
-                                default="")
-    component = OfferedSelect(_l("Component"),
-                              choices=[("", _l("Any component"))] + Component.choices(),
-                              default="")
+    perspective = OfferedSelect(
+        _l("Perspective"),
+        choices=[SelectChoice("", _l("Any perspective")), *Perspective.choices()], default="")
+    component = OfferedSelect(
+        _l("Component"),
+        choices=[SelectChoice("", _l("Any component")), *Component.choices()], default="")
     partner = OfferedSelect(_l("Partner organization"), default="")
     tag = StringField(_l("Tag"), filters=[_stripped], validators=[Optional(), Length(max=40)])
     since = DateField(_l("From (date)"), validators=[Optional()])
@@ -362,8 +365,8 @@ class FeedFilterForm(Form):
 
     def __init__(self, *args, partners=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.partner.choices = [("", _l("Any partner"))] + [(str(p.id), p.name)
-                                                            for p in partners]
+        self.partner.choices = [SelectChoice("", _l("Any partner"))] + [
+            SelectChoice(str(p.id), p.name) for p in partners]
 
     def validate_until(self, field):
         if field.data and self.since.data and field.data < self.since.data:

@@ -9,6 +9,7 @@ from wtforms import (
     DateField,
     FieldList,
     IntegerField,
+    SelectChoice,
     SelectMultipleField,
     StringField,
     SubmitField,
@@ -23,9 +24,11 @@ from coprod.routines.models import MAX_QUESTIONS, NAME_MAX, QUESTION_MAX
 from coprod.routines.operations import NUDGE_MAX_DAYS, describe_rule
 from coprod.routines.queries import WEEKDAY_NAMES
 
-CADENCE_CHOICES = [("weekly", _l("Every week")), ("fortnightly", _l("Every two weeks")),
-                   ("monthly", _l("Every month (the first such weekday)")),
-                   ("custom", _l("Custom (an iCalendar RRULE)"))]
+CADENCE_CHOICES = [SelectChoice("weekly", _l("Every week")),
+                   SelectChoice("fortnightly", _l("Every two weeks")),
+                   SelectChoice("monthly", _l("Every month (the first such weekday)")),
+                   SelectChoice("custom", _l("Custom (an iCalendar RRULE)"))]
+WEEKDAY_CHOICES = [SelectChoice(code, name) for code, name in WEEKDAY_NAMES.items()]
 
 
 def _stripped(value):
@@ -46,7 +49,7 @@ class RoutineForm(FlaskForm):
     name = StringField(_l("Name of the routine"), filters=[_stripped],
                        validators=[Length(max=NAME_MAX)])
     cadence = OfferedSelect(_l("How often"), choices=CADENCE_CHOICES, default="fortnightly")
-    weekday = OfferedSelect(_l("On"), choices=list(WEEKDAY_NAMES.items()), default="TU")
+    weekday = OfferedSelect(_l("On"), choices=WEEKDAY_CHOICES, default="TU")
     time = TimeField(_l("At (local time)"), validators=[Optional()])
     rule = StringField(_l("Custom rule (RRULE)"), filters=[_stripped],
                        validators=[Length(max=500)])
@@ -64,7 +67,7 @@ class RoutineForm(FlaskForm):
 
     def __init__(self, *args, partners=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.partners.choices = [(p.id, p.name) for p in partners]
+        self.partners.choices = [SelectChoice(p.id, p.name) for p in partners]
 
     def start_new(self, timezone: str) -> None:
         """A new routine's form: the defaults, in the collaboration's time zone."""

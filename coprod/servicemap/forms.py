@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Length
 
 from coprod.reflections.forms import CheckboxesField
 from coprod.servicemap.models import CATEGORY_NAME_MAX, DESCRIPTION_MAX, NAME_MAX
 
 
-def partner_choices(partners) -> list[tuple[int, str]]:
-    """Partners as (id, organization name) choices."""
-    return [(p.id, p.name) for p in partners]
+def partner_choices(partners) -> list[SelectChoice]:
+    """Partners as choices: the id, labelled with the organization's name."""
+    return [SelectChoice(p.id, p.name) for p in partners]
 
 
 class ActivityForm(FlaskForm):
@@ -46,8 +46,8 @@ class FlowForm(FlaskForm):
 
     def __init__(self, *args, partners=(), categories=(), **kwargs):
         super().__init__(*args, **kwargs)
-        choices = [("", _l("Choose a partner"))] + [(str(i), n) for i, n in
-                                                    partner_choices(partners)]
+        choices = [SelectChoice("", _l("Choose a partner"))] + [
+            SelectChoice(str(c.value), c.label) for c in partner_choices(partners)]
         self.from_partner_id.choices = choices
         self.to_partner_id.choices = choices
-        self.categories.choices = [(c.id, c.name) for c in categories]
+        self.categories.choices = [SelectChoice(c.id, c.name) for c in categories]

@@ -11,6 +11,7 @@ from wtforms import (
     Form,
     FormField,
     HiddenField,
+    SelectChoice,
     SelectField,
     StringField,
     SubmitField,
@@ -78,7 +79,7 @@ class CollaborationForm(FlaskForm):
                                 validators=[Optional(), Length(max=10000)])
     interdependence = SelectField(
         _l("Interdependence of the partners' resources"),
-        choices=[("", _l("Not decided yet"))] + Interdependence.choices(),
+        choices=[SelectChoice("", _l("Not decided yet")), *Interdependence.choices()],
         coerce=_enum_or_none(Interdependence))
     timezone = SelectField(_l("Time zone"))
 
@@ -102,13 +103,14 @@ class NewCollaborationForm(CollaborationForm):
                                     validators=[Optional(), Length(max=200)])
     organization_sector = SelectField(
         _l("The new organization's sector"),
-        choices=[("", _l("Choose a sector"))] + Sector.choices(), coerce=_enum_or_none(Sector))
+        choices=[SelectChoice("", _l("Choose a sector")), *Sector.choices()],
+        coerce=_enum_or_none(Sector))
     submit = SubmitField(_l("Create the collaboration"))
 
     def __init__(self, *args, organizations=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.organization_id.choices = [("", _l("None, or a new one below"))] + [
-            (str(o.id), o.name) for o in organizations]
+        self.organization_id.choices = [SelectChoice("", _l("None, or a new one below"))] + [
+            SelectChoice(str(o.id), o.name) for o in organizations]
 
     def validate_organization_name(self, field):
         if field.data and self.organization_id.data is not None:
@@ -182,14 +184,14 @@ class AddPartnerForm(FlaskForm):
     name = StringField(_l("Or a new organization: its name"), filters=[_stripped],
                        validators=[Optional(), Length(max=200)])
     sector = SelectField(_l("The new organization's sector"),
-                         choices=[("", _l("Choose a sector"))] + Sector.choices(),
+                         choices=[SelectChoice("", _l("Choose a sector")), *Sector.choices()],
                          coerce=_enum_or_none(Sector))
     submit = SubmitField(_l("Add the partner"))
 
     def __init__(self, *args, organizations=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.organization_id.choices = [("", _l("None, a new one below"))] + [
-            (str(o.id), o.name) for o in organizations]
+        self.organization_id.choices = [SelectChoice("", _l("None, a new one below"))] + [
+            SelectChoice(str(o.id), o.name) for o in organizations]
 
     def validate_name(self, field):
         if field.data and self.organization_id.data is not None:
@@ -205,8 +207,8 @@ class MemberForm(FlaskForm):
 
     def __init__(self, *args, partners=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.partner_id.choices = [("", _l("No partner"))] + [
-            (str(p.id), p.name) for p in partners]
+        self.partner_id.choices = [SelectChoice("", _l("No partner"))] + [
+            SelectChoice(str(p.id), p.name) for p in partners]
 
 
 class InviteForm(FlaskForm):
@@ -222,5 +224,5 @@ class InviteForm(FlaskForm):
 
     def __init__(self, *args, partners=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.partner_id.choices = [("", _l("No partner"))] + [
-            (str(p.id), p.name) for p in partners]
+        self.partner_id.choices = [SelectChoice("", _l("No partner"))] + [
+            SelectChoice(str(p.id), p.name) for p in partners]
