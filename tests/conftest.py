@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import argon2.profiles
 import psycopg
 import pytest
 from flask import g
@@ -34,6 +35,8 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, seed, settings
 from sqlalchemy import event, select, text
 from sqlalchemy.engine import make_url
+
+from coprod.accounts.models import use_password_hashing
 
 # -- one database and one Redis database per xdist worker ------------------------------------
 
@@ -73,6 +76,11 @@ def _create_database_if_missing(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{parsed.database}"')
 
 
+# Log-ins in tests verify argon2id hashes made with argon2's cheapest parameters (the same
+# code path, a thousandth of the cost); production keeps argon2-cffi's defaults.
+use_password_hashing(argon2.profiles.CHEAPEST)
+
+
 # -- Hypothesis: how many random worlds -------------------------------------------------------
 
 _HYPOTHESIS_COMMON = {"deadline": None, "print_blob": True,
@@ -92,6 +100,12 @@ def worlds(ci: int) -> int:
 
 def in_ci_profile() -> bool:
     return settings.default.max_examples >= 100
+
+
+def shards(ci: int) -> int:
+    """How many shards a random-world test is split into: `ci` in the ci profile, a quarter
+    of them otherwise (fewer worlds need fewer shards to spread over the cores)."""
+    return ci if in_ci_profile() else max(1, ci // 4)
 
 
 def run_worlds(strategy, check, *, examples: int, shard: int = 0, fixed_seed: bool | None = None,
