@@ -31,6 +31,7 @@ from coprod.routines.models import PromptLeave, Routine
 from coprod.servicemap import operations as service_map
 from coprod.servicemap.models import Activity, InformationCategory, InformationFlow
 from coprod.spaces.models import Charter, Collaboration, Membership, Partner
+from tests.conftest import fresh_world
 from tests.factories import (
     CollaborationFactory,
     InvitationFactory,
@@ -240,29 +241,52 @@ def _unchanged(db, ids: dict) -> None:
     assert db.session.get(DigestSettings, ids["c"]) is None
 
 
-@pytest.mark.parametrize("method,path,body", ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
-def test_a_collaboration_i_am_not_in_answers_404(client, db, worlds, method, path, body):
+def test_a_collaboration_i_am_not_in_answers_404(client, db, worlds):
+    """Every route, in one world: each request runs in a SAVEPOINT rolled back after its
+    checks, so that a route that wrongly changed something cannot hide the next one's."""
     spaces, headers = worlds
-    url = "/api/v1" + path.format(**spaces["theirs"])
-    response = client.open(url, method=method, json=body, headers=headers)
-    assert response.status_code == 404, response.get_json()
-    assert response.get_json()["code"] == 404
-    _unchanged(db, spaces["theirs"])
+    failures = []
+    for method, path, body in ROUTES:
+        with fresh_world(db):
+            response = client.open("/api/v1" + path.format(**spaces["theirs"]), method=method,
+                                   json=body, headers=headers)
+            failures += _problems(f"{method} {path}", lambda r=response: (
+                _is_404(r), _unchanged(db, spaces["theirs"])))
+    assert not failures, "\n".join(failures)
 
 
-@pytest.mark.parametrize("method,path,body", WITH_OBJECT,
-                         ids=[f"{m} {p}" for m, p, _ in WITH_OBJECT])
-def test_an_object_under_another_collaborations_url_answers_404(client, db, worlds, method,
-                                                                path, body):
+def test_an_object_under_another_collaborations_url_answers_404(client, db, worlds):
     spaces, headers = worlds
     ids = {**spaces["also_mine"], "c": spaces["mine"]["c"]}  # objects of also_mine, URL of mine
-    response = client.open("/api/v1" + path.format(**ids), method=method, json=body,
-                           headers=headers)
+    failures = []
+    for method, path, body in WITH_OBJECT:
+        with fresh_world(db):
+            response = client.open("/api/v1" + path.format(**ids), method=method, json=body,
+                                   headers=headers)
+            # the same object under its own collaboration's URL is there (not a typo)
+            own = "/api/v1" + _readable(path).format(**spaces["also_mine"])
+            failures += _problems(f"{method} {path}", lambda r=response, own=own: (
+                _is_404(r), _unchanged(db, spaces["also_mine"]),
+                _is_200(client.get(own, headers=headers))))
+    assert not failures, "\n".join(failures)
+
+
+def _is_404(response) -> None:
     assert response.status_code == 404, response.get_json()
-    _unchanged(db, spaces["also_mine"])
-    # the same object under its own collaboration's URL is there (the 404 is not a typo)
-    own = "/api/v1" + _readable(path).format(**spaces["also_mine"])
-    assert client.get(own, headers=headers).status_code == 200
+    assert response.get_json()["code"] == 404
+
+
+def _is_200(response) -> None:
+    assert response.status_code == 200, response.get_json()
+
+
+def _problems(route: str, checks) -> list[str]:
+    """What went wrong on one route, as a line each (all routes are reported at once)."""
+    try:
+        checks()
+    except AssertionError as failure:
+        return [f"{route}: {failure}"]
+    return []
 
 
 def test_the_table_covers_every_collaboration_route(app):
