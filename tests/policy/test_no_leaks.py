@@ -52,7 +52,7 @@ from coprod.reflections.models import (
     Visibility,
 )
 from coprod.servicemap.models import Activity, InformationCategory
-from tests.conftest import FreshRequestClient, fresh_world, run_worlds, worlds
+from tests.conftest import FreshRequestClient, fresh_world, run_worlds, shards, worlds
 from tests.factories import (
     PASSWORD,
     CollaborationFactory,
@@ -65,8 +65,8 @@ from tests.factories import (
 # about as long as 100 did when worlds held no citizens.
 # 40 worlds in the ci profile (tests/conftest.py), fewer in dev, in shards that xdist runs
 # side by side.
-SHARDS = 8
-EXAMPLES = worlds(40 // SHARDS)
+SHARDS = shards(8)
+EXAMPLES = max(1, worlds(40) // SHARDS)
 # r: reflection, p: reply, m: message, c: a citizen's pseudonym, n: a citizen's name
 MARKER = re.compile(r"\bmk[rpmcn]\d+x\b")
 
