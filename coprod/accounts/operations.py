@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
@@ -16,6 +15,7 @@ from coprod import policy
 from coprod.accounts.models import ApiToken, Invitation, Role, User
 from coprod.common import OperationError, utcnow
 from coprod.extensions import db
+from coprod.i18n import lazy_gettext as _l
 from coprod.mail.outbox import queue_email
 from coprod.policy import Actor
 

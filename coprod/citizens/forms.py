@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectChoice, StringField, TextAreaField
 from wtforms.validators import Length, Optional, ValidationError
@@ -20,6 +19,7 @@ from coprod.citizens.models import (
     ConsentGiver,
     ConsentMethod,
 )
+from coprod.i18n import lazy_gettext as _l
 from coprod.reflections.forms import CheckboxesField, OfferedSelect, OptionField
 
 EMAIL_MAX = 254

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 from flask import url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, String, cast, func, literal, or_, select
 from sqlalchemy.orm import selectinload
 
 from coprod import policy
 from coprod.extensions import db
+from coprod.i18n import lazy_gettext as _l
 from coprod.messages.models import Message
 from coprod.policy import Actor
 from coprod.reflections.models import ImprovementAction, Reflection, Reply

@@ -4,7 +4,6 @@ The operations check everything again: these forms only catch what a page can sa
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
@@ -20,6 +19,7 @@ from wtforms import (
 )
 from wtforms.validators import Length, Optional, ValidationError
 
+from coprod.i18n import lazy_gettext as _l
 from coprod.reflections.models import (
     BODY_MAX,
     ActionStatus,

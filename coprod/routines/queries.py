@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
 from coprod import policy
 from coprod.common import utcnow
 from coprod.extensions import db
+from coprod.i18n import lazy_gettext as _l
 from coprod.policy import Actor
 from coprod.routines import schedule
 from coprod.routines.models import Prompt, PromptLeave, Routine, RoutineOptOut
