@@ -3,11 +3,14 @@
 Use the `smtp_server` fixture: point SMTP_HOST/SMTP_PORT at smtp_server.host/.port, then read
 smtp_server.messages (parsed email.message.EmailMessage objects) or wait_for(n). Set
 `refuse_rcpt` or `refuse_data` to an SMTP reply such as "451 4.3.0 Try again later" to make
-the server refuse.
+the server refuse, and `hold_reply(seconds)` to make it wait that long before its reply to
+the final dot, dropping the message if the client disconnects meanwhile (as servers that
+queue a message only once they have answered do). `raw` holds each message's bytes as sent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.message
 import email.policy
@@ -34,6 +37,9 @@ class Inbox:
         self.envelopes: list[tuple[str, list[str]]] = []
         self.refuse_rcpt: str | None = None
         self.refuse_data: str | None = None
+        self.reply_delay = 0.0
+        self.held = 0  # messages whose reply was held back (kept or dropped)
+        self.raw: list[bytes] = []
         self._lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -45,10 +51,16 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope):
         if self.refuse_data:
             return self.refuse_data
+        if self.reply_delay:
+            with self._lock:
+                self.held += 1
+            # aiosmtpd cancels this coroutine when the client goes away: nothing is kept.
+            await asyncio.sleep(self.reply_delay)
         message = email.message_from_bytes(envelope.original_content or envelope.content,
                                            policy=email.policy.default)
         with self._lock:
             self.messages.append(message)
+            self.raw.append(envelope.original_content or envelope.content)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 Message accepted for delivery"
 
@@ -70,6 +82,19 @@ class SMTPServer:
     def refuse(self, *, rcpt: str | None = None, data: str | None = None) -> None:
         self.inbox.refuse_rcpt = rcpt
         self.inbox.refuse_data = data
+
+    def hold_reply(self, seconds: float) -> None:
+        self.inbox.reply_delay = seconds
+
+    @property
+    def held(self) -> int:
+        with self.inbox._lock:
+            return self.inbox.held
+
+    @property
+    def raw(self) -> list[bytes]:
+        with self.inbox._lock:
+            return list(self.inbox.raw)
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[email.message.EmailMessage]:
         """Wait until `count` messages arrived; fails the test after `timeout` seconds."""

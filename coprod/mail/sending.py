@@ -1,21 +1,19 @@
 """Turn an outbox row into a MIME message and deliver it: SMTP, or an .eml file when embedded.
 
-Sending and recording "sent" cannot be one atomic step: a worker killed between the SMTP
-server's acceptance and the database commit would send the email again on the next attempt.
-So the row is committed as sent just before the last line of the SMTP conversation (the dot
-that ends the message): the server receives nothing it keeps until the row says sent. A
-worker killed in between sends nothing, and the row, rolled back with its connection, stays
-pending for the next attempt. What remains is the instant between the commit and that one
-last write, where a kill loses the email; a refusal of the message after the dot puts the row
-back (mail.tasks._record_failure).
+Sending and recording "sent" cannot be one atomic step, and of the two orders only one loses
+nothing: the row is marked sent only after the SMTP server's 250 reply to the final dot (or
+once the .eml file is in place). A server may drop a message whose sender disconnects before
+that reply, so a row committed as sent any earlier could be an email that never arrived. A
+worker killed between the 250 and the commit leaves the row pending, and the next attempt
+sends it again with the same Message-ID (which mail clients and providers deduplicate): an
+email may rarely arrive twice, never not at all.
 """
 
 from __future__ import annotations
 
-import re
+import logging
 import smtplib
 import ssl
-from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
 from pathlib import Path
@@ -23,6 +21,8 @@ from pathlib import Path
 from flask import current_app
 
 from coprod.mail.models import OutboxEmail
+
+log = logging.getLogger(__name__)
 
 
 def build_message(row: OutboxEmail) -> EmailMessage:
@@ -59,66 +59,53 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OSError)  # refused, timed out, TLS handshake, full disk
 
 
-def deliver(row: OutboxEmail, commit_sent: Callable[[], None]) -> None:
-    """Send one message through the configured backend, calling commit_sent() at the point
-    of no return (see the module's docstring); raises on failure."""
+def deliver(row: OutboxEmail) -> None:
+    """Send one message through the configured backend; returns once the SMTP server accepted
+    it (250 after the final dot) or its .eml file is written, raises on failure."""
     msg = build_message(row)
     if current_app.config["SMTP_HOST"]:
-        _send_smtp(msg, commit_sent)
+        _send_smtp(msg)
     else:
         _write_eml(row, msg)  # a second write of the same row replaces its file
-        commit_sent()
 
 
-def _send_smtp(msg: EmailMessage, commit_sent: Callable[[], None]) -> None:
-    """Hand the message to the SMTP server; STARTTLS verifies the server's certificate."""
+def _send_smtp(msg: EmailMessage) -> None:
+    """Hand the message to the SMTP server; STARTTLS verifies the server's certificate.
+
+    Once the server has accepted the message, nothing may make it look failed: a QUIT that
+    goes wrong is ignored (smtplib's context manager would raise on it).
+    """
     cfg = current_app.config
-    with smtplib.SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=cfg["SMTP_TIMEOUT"]) as smtp:
+    smtp = smtplib.SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=cfg["SMTP_TIMEOUT"])
+    try:
         if cfg["SMTP_STARTTLS"]:
             smtp.starttls(context=ssl.create_default_context())
         if cfg["SMTP_USERNAME"]:
             smtp.login(cfg["SMTP_USERNAME"], cfg["SMTP_PASSWORD"] or "")
-        send_committing(smtp, msg, commit_sent)
+        send_message(smtp, msg)
+    except BaseException:
+        smtp.close()
+        raise
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        pass
+    finally:
+        smtp.close()
 
 
-def _dot_stuffed(data: bytes) -> bytes:
-    """The message as DATA carries it (RFC 5321 4.5.2), ending in a line break."""
-    data = re.sub(rb"(?m)^\.", b"..", data)
-    return data if data.endswith(b"\r\n") else data + b"\r\n"
-
-
-def send_committing(smtp: smtplib.SMTP, msg: EmailMessage,
-                    commit_sent: Callable[[], None]) -> None:
-    """smtplib's send_message, except that commit_sent() runs before the final dot."""
+def send_message(smtp: smtplib.SMTP, msg: EmailMessage) -> None:
+    """Send `msg` on an open connection; returns only after the server's 250 to the final
+    dot (smtplib's sendmail reads it), raises if the server refused it."""
     sender = getaddresses([msg["From"]])[0][1]
     recipients = [address for _, address in getaddresses(msg.get_all("To", []))]
     options = []
     if any(not address.isascii() for address in (sender, *recipients)):
         options = ["SMTPUTF8", "BODY=8BITMIME"]
-    smtp.ehlo_or_helo_if_needed()
-    code, reply = smtp.mail(sender, options)
-    if code != 250:
-        raise smtplib.SMTPSenderRefused(code, reply, sender)
-    refused = {}
-    for address in recipients:
-        code, reply = smtp.rcpt(address)
-        if code not in (250, 251):
-            refused[address] = (code, reply)
-    if refused:
-        raise smtplib.SMTPRecipientsRefused(refused)
-    code, reply = smtp.docmd("DATA")
-    if code != 354:
-        raise smtplib.SMTPDataError(code, reply)
-    smtp.send(_dot_stuffed(msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))))
-    try:
-        commit_sent()
-    except BaseException:
-        smtp.close()  # no dot, no QUIT (it would read as text): the server keeps nothing
-        raise
-    smtp.send(b".\r\n")
-    code, reply = smtp.getreply()
-    if code != 250:
-        raise smtplib.SMTPDataError(code, reply)
+    refused = smtp.sendmail(sender, recipients,
+                            msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")), options)
+    if refused:  # accepted for the others: raising would send it to them again
+        log.warning("email %s accepted, except for %s", msg["Message-ID"], refused)
 
 
 def eml_name(row: OutboxEmail) -> str:

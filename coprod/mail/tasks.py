@@ -151,25 +151,23 @@ def send_outbox_email(self, outbox_id: int) -> str:
         db.session.commit()
         log.info("outbox email %s cancelled: %s", outbox_id, refusal)
         return "cancelled"
-    committed = []
-
-    def commit_sent() -> None:
-        row.status = OutboxStatus.SENT
-        row.sent_at = utcnow()
-        row.last_error = None
-        db.session.commit()
-        committed.append(True)
-
     try:
-        deliver(row, commit_sent)
-    except SQLAlchemyError:
-        db.session.rollback()  # nothing went out; the row stays pending for the relay
-        raise
+        deliver(row)
     except Exception as exc:
-        if committed:  # refused after the row said sent: take it back
-            row = db.session.get(OutboxEmail, outbox_id, with_for_update=True,
-                                 populate_existing=True)
         return _record_failure(self, row, exc)
+    # Accepted by the server (250 after the final dot): only now is the row sent. A worker
+    # killed before this commit leaves it pending, and it goes again with the same
+    # Message-ID (coprod.mail.sending).
+    row.status = OutboxStatus.SENT
+    row.sent_at = utcnow()
+    row.last_error = None
+    try:
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.error("outbox email %s was delivered but could not be recorded as sent; it will "
+                  "be sent again with the same Message-ID", outbox_id)
+        raise
     return "sent"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import signal
 import time
 from pathlib import Path
 
@@ -83,6 +84,37 @@ def test_invitation_email_goes_out_once_through_redis_and_a_worker(
                                               args=(row.id,))
     worker.wait_for_log(r"send_outbox_email\[[^\]]+\] succeeded in [^:]+: 'nothing to do'")
     assert len(smtp_server.messages) == 1
+
+
+def test_a_worker_killed_while_the_server_holds_its_reply_leaves_the_email_to_send_again(
+        broker_app, smtp_server, start_worker):
+    """The server has the whole message and the final dot but has not said 250 yet when the
+    worker dies: such a server drops the message, so the row must not say sent; the next
+    attempt delivers it, with the same Message-ID."""
+    smtp_server.hold_reply(30)
+    worker = start_worker(**redis_worker_settings(smtp_server))
+    row = invite_and_commit(broker_app)
+    deadline = time.monotonic() + DELIVERY_TIMEOUT
+    while smtp_server.held < 1:
+        assert time.monotonic() < deadline, "the worker never reached the final dot"
+        time.sleep(0.02)
+    worker.proc.send_signal(signal.SIGKILL)
+    worker.proc.wait(timeout=10)
+    time.sleep(0.5)  # the server notices the disconnection and drops the message
+    assert smtp_server.messages == []
+    assert row_status(broker_app, row.id).status == OutboxStatus.PENDING, \
+        "a row marked sent before the server's 250 is an email that may never arrive"
+
+    smtp_server.hold_reply(0)
+    start_worker(**redis_worker_settings(smtp_server))
+    # The killed worker's task is unacknowledged until Redis's visibility timeout (hours);
+    # beat's relay hands the row to the new worker.
+    broker_app.extensions["celery"].send_task("coprod.mail.tasks.relay_outbox",
+                                              kwargs={"older_than_seconds": 0})
+    (message,) = smtp_server.wait_for(1, timeout=DELIVERY_TIMEOUT)
+    assert message["Message-ID"] == row.message_id
+    sent = wait_for_status(broker_app, row.id, OutboxStatus.SENT)
+    assert sent.attempts == 2
 
 
 def test_broker_down_at_commit_then_the_relay_sends_once(
