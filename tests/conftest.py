@@ -18,6 +18,7 @@ Hypothesis profiles: `ci` (the full number of random worlds; `make test`, `.ci/r
 
 from __future__ import annotations
 
+import contextvars
 import email
 import email.message
 import email.policy
@@ -348,6 +349,33 @@ class FreshRequestClient(FlaskClient):
             return super().open(*args, **kwargs)
         finally:
             g.__dict__.clear()
+
+
+class OwnContextClient(FlaskClient):
+    """A test browser whose every request runs as a production worker runs it: in an
+    application context (and so a database session) of its own, removed once the view has
+    answered and before a streamed body is read, which is then read to its end.
+
+    The other clients share the test's app context, so the session outlives each request and
+    hides what a streamed body does with objects its request loaded (detached, and expired if
+    the request committed). The test's session is committed first: the request's session
+    works on the same connection, and must not be rolled back under it.
+    """
+
+    def open(self, *args, **kwargs):
+        from coprod.extensions import db
+
+        db.session.commit()
+        own = contextvars.Context()  # no app context in it: the request makes its own
+        response = own.run(super().open, *args, **kwargs)
+        own.run(response.get_data)  # the stream runs in the request's (popped) context
+        return response
+
+
+@pytest.fixture
+def own_context_client(app):
+    """A client whose requests have app contexts and sessions of their own (see above)."""
+    return OwnContextClient(app, app.response_class, use_cookies=True)
 
 
 @pytest.fixture

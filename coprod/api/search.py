@@ -159,7 +159,6 @@ class Export(MethodView):
         """The reflections the caller may read here, filtered, with replies: streamed JSON."""
         collaboration = collaboration_or_404(collaboration_id)
         filters = FeedFilters(**args)
-        export.note_exported(policy.current_actor(), collaboration, filters)
-        rows = export.export_rows(policy.current_actor(), collaboration, filters)
+        rows = export.delivered_rows(policy.current_actor(), collaboration, filters)
         return Response(stream_with_context(export.json_document(collaboration, filters, rows)),
                         mimetype="application/json", headers={"Cache-Control": "no-store"})

@@ -8,9 +8,12 @@ written once at its end:
   pages and API load content as objects, always through the policy. A session that outlives
   requests (a CLI command, the test client) holds objects already loaded, so a refresh counts
   as a read as well as a load;
-- channels that read plain rows (search, exports) call note_reads() themselves; a list that
-  loads one row more than it shows (to know there is a next page), or a view that loads an
-  item only to check it (the reflection above the API's replies), forgets it (forget_reads);
+- channels that read plain rows (search) call note_reads() themselves; a list that loads one
+  row more than it shows (to know there is a next page), or a view that loads an item only
+  to check it (the reflection above the API's replies), forgets it (forget_reads);
+- a streamed answer (the exports) is read while its body streams, after the request ended:
+  it writes its reads itself, as it delivers them (recorded_as_delivered), so a stream that
+  fails records what reached the reader before the failure and nothing more;
 - when the response shows content, the noted ids are narrowed to those that reference a
   citizen, are not withdrawn and that the actor may read (one query per kind), and one event
   per item is written with the actor's organization and the channel (page, API, export).
@@ -26,7 +29,9 @@ Background work (digests) calls record_reads() directly with its own channel.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import event, inspect, select
@@ -42,6 +47,9 @@ from coprod.citizens.models import (
 )
 from coprod.common import utcnow
 from coprod.extensions import db
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _NOTED = "coprod_citizen_reads"
 _HIDDEN = "coprod_citizen_reads_hidden"
@@ -107,6 +115,49 @@ def record_reads(actor, channel: Channel, *, reflections: Iterable[int] = (),
                    channel=channel)
             written += 1
     return written
+
+
+def recorded_as_delivered(items: Iterable[T], actor, channel: Channel,
+                          read: Callable[[T], dict[str, Iterable[int]]], *,
+                          every: int = 500) -> Iterator[T]:
+    """Pass a streamed answer's items through, writing the reads of those delivered.
+
+    `read(item)` names what an item shows ({"reflection": ids, "reply": ids, ...}). An item
+    counts as delivered once its consumer asks for the next one (it has sent the item on) or
+    the items end; its reads are written (record_reads, committed) every `every` items and
+    at the end. When the stream fails (the database, or the reader went away), what was
+    delivered before is still written, the item in flight is not. The caller's objects are
+    never touched: a stream runs after its request's session has gone.
+    """
+    pending: dict[str, set[int]] = {k: set() for k in KINDS}
+    waiting = 0
+
+    def write() -> None:
+        nonlocal waiting
+        if any(pending.values()) and record_reads(
+                actor, channel, reflections=pending["reflection"], replies=pending["reply"],
+                messages=pending["message"]):
+            db.session.commit()
+        for ids in pending.values():
+            ids.clear()
+        waiting = 0
+
+    try:
+        for item in items:
+            yield item
+            for kind, ids in read(item).items():
+                pending[kind].update(ids)
+            waiting += 1
+            if waiting >= every:
+                write()
+    except BaseException:
+        try:
+            db.session.rollback()
+            write()
+        except Exception:  # the database is gone too: nothing more can be written
+            log.exception("could not audit the reads delivered before a stream failed")
+        raise
+    write()
 
 
 def note_reads(kind: str, ids: Iterable[int]) -> None:

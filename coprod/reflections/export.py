@@ -10,6 +10,11 @@ streamed.
 
 CSV comes in two files: reflections (one row each, replies counted) and replies (one row
 each, with the id of their reflection). JSON nests the replies under their reflection.
+
+The body streams after the request has ended and its session has gone (with the objects it
+loaded): everything here takes the collaboration's id and title when called, never touches an
+object of the request while streaming, and the audit writes the reads about citizens as the
+rows are delivered (delivered_rows), not before: a failed export records only what it sent.
 Cells starting with = + - @, a tab or a carriage return get a leading single quote, so a
 spreadsheet shows them as text instead of running them as formulas.
 """
@@ -29,12 +34,12 @@ from sqlalchemy.orm import aliased
 from coprod import policy
 from coprod.accounts.models import User
 from coprod.citizens import audit
-from coprod.citizens.models import CitizenReference
+from coprod.citizens.models import Channel
 from coprod.common import utcnow
 from coprod.extensions import db
 from coprod.policy import Actor
 from coprod.reflections.models import ImprovementAction, Reflection, ReflectionTag, Reply
-from coprod.reflections.queries import FeedFilters, apply_filters, readable_reflections
+from coprod.reflections.queries import FeedFilters, apply_filters
 from coprod.spaces.models import Collaboration, Organization, Partner
 
 CHUNK = 500
@@ -55,15 +60,16 @@ def _iso(value: datetime | None) -> str | None:
 
 # -- reading, chunk by chunk ----------------------------------------------------------------
 
-def _exported(actor: Actor, collaboration: Collaboration, filters: FeedFilters):
+def _exported(actor: Actor, collaboration_id: int, filters: FeedFilters):
     """The feed's selection, without withdrawn reflections, as plain rows with the names shown
     beside them (plain rows: nothing piles up in the session while a large export streams)."""
     author = aliased(User)
     shown_author = case((policy.where(actor, Reflection, "read_author"), author.display_name),
                         else_=null())
     return (
-        apply_filters(readable_reflections(actor, collaboration), filters)
-        .where(Reflection.withdrawn_at.is_(None))
+        apply_filters(policy.scoped(actor, Reflection), filters)
+        .where(Reflection.collaboration_id == collaboration_id,
+               Reflection.withdrawn_at.is_(None))
         .with_only_columns(
             Reflection.id, Reflection.created_at, Reflection.kind, Reflection.perspective,
             Reflection.component, Reflection.learning_level, Reflection.mode,
@@ -111,31 +117,16 @@ def _replies_of(actor: Actor, ids: list[int]) -> dict[int, list[dict]]:
     return found
 
 
-def note_exported(actor: Actor, collaboration: Collaboration, filters: FeedFilters | None = None,
-                  *, reflections: bool = True, replies: bool = True) -> None:
-    """Tell the audit which exported reflections and replies are about a citizen.
-
-    Called before the stream starts: the audit writes what a request noted when its response
-    begins, and an export's rows are read only while the body streams. Two queries (ids only,
-    the export's own selection joined with the references); the audit re-checks the policy.
-    """
-    exported = (apply_filters(readable_reflections(actor, collaboration), filters or FeedFilters())
-                .where(Reflection.withdrawn_at.is_(None)).with_only_columns(Reflection.id))
-    if reflections:
-        audit.note_reads("reflection", db.session.scalars(
-            select(CitizenReference.reflection_id)
-            .where(CitizenReference.reflection_id.in_(exported))))
-    if replies:
-        audit.note_reads("reply", db.session.scalars(
-            select(Reply.id).join(CitizenReference, CitizenReference.reply_id == Reply.id)
-            .where(Reply.reflection_id.in_(exported), Reply.withdrawn_at.is_(None),
-                   policy.where(actor, Reply, "read"))))
-
-
 def export_rows(actor: Actor, collaboration: Collaboration, filters: FeedFilters | None = None,
-                *, chunk: int = CHUNK) -> Iterator[dict]:
-    """Every reflection the actor may read here (filtered), oldest first, replies nested."""
-    stmt = _exported(actor, collaboration, filters or FeedFilters())
+                *, chunk: int | None = None) -> Iterator[dict]:
+    """Every reflection the actor may read here (filtered), oldest first, replies nested.
+
+    The collaboration's id is taken now: the rows are read later, while the answer streams."""
+    return _rows(actor, _exported(actor, collaboration.id, filters or FeedFilters()),
+                 chunk or CHUNK)
+
+
+def _rows(actor: Actor, stmt, chunk: int) -> Iterator[dict]:
     after: tuple[datetime, int] | None = None
     while True:
         page = stmt
@@ -153,6 +144,19 @@ def export_rows(actor: Actor, collaboration: Collaboration, filters: FeedFilters
         if len(rows) < chunk:
             return
         after = (rows[-1].created_at, rows[-1].id)
+
+
+def delivered_rows(actor: Actor, collaboration: Collaboration,
+                   filters: FeedFilters | None = None, *, reflections: bool = True,
+                   replies: bool = True) -> Iterator[dict]:
+    """export_rows() as an export sends them: the reflections (and/or the replies) that the
+    file shows are written to the audit as they are delivered (channel export)."""
+    def shown(row: dict) -> dict[str, list[int]]:
+        return {"reflection": [row["id"]] if reflections else [],
+                "reply": [r["id"] for r in row["replies"]] if replies else []}
+
+    return audit.recorded_as_delivered(export_rows(actor, collaboration, filters), actor,
+                                       Channel.EXPORT, shown, every=CHUNK)
 
 
 def _reflection_row(row, tags: list[str], replies: list[dict]) -> dict:
@@ -212,11 +216,16 @@ def replies_csv(rows: Iterable[dict]) -> Iterator[str]:
 
 def json_document(collaboration: Collaboration, filters: FeedFilters | None,
                   rows: Iterable[dict]) -> Iterator[str]:
-    """{"collaboration", "exported_at", "filters", "reflections": [...]}, a piece at a time."""
+    """{"collaboration", "exported_at", "filters", "reflections": [...]}, a piece at a time
+    (the head made now, from the collaboration as the request loaded it)."""
     used = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
             for k, v in asdict(filters or FeedFilters()).items() if v not in (None, "")}
     head = json.dumps({"collaboration": {"id": collaboration.id, "title": collaboration.title},
                        "exported_at": _iso(utcnow()), "filters": used}, ensure_ascii=False)
+    return _json_pieces(head, rows)
+
+
+def _json_pieces(head: str, rows: Iterable[dict]) -> Iterator[str]:
     yield head[:-1] + ', "reflections": ['
     for n, row in enumerate(rows):
         yield ("," if n else "") + json.dumps(row, ensure_ascii=False)

@@ -24,7 +24,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from coprod import policy
+from coprod import inputs, policy
 from coprod.common import OperationError
 from coprod.reflections import export
 from coprod.reflections.forms import FeedFilterForm
@@ -78,7 +78,7 @@ def search(collaboration_id: int):
     """Full-text search in what the member may read, here or in all their collaborations."""
     collab = _collaboration(collaboration_id)
     form = SearchForm(request.args)
-    page_number = max(1, request.args.get("page", 1, type=int))
+    page_number = max(1, inputs.page_number())
     found = None
     try:
         q = queries.clean_query(form.q.data) if form.validate() else ""
@@ -119,8 +119,7 @@ def export_csv(collaboration_id: int):
     """The reflections the member may read here, one line each, for a spreadsheet."""
     collab = _collaboration(collaboration_id)
     filters = _filters(collab)
-    export.note_exported(policy.current_actor(), collab, filters, replies=False)
-    rows = export.export_rows(policy.current_actor(), collab, filters)
+    rows = export.delivered_rows(policy.current_actor(), collab, filters, replies=False)
     return _download(export.reflections_csv(rows), "text/csv",
                      export.filename(collab, "reflections", "csv"))
 
@@ -130,8 +129,7 @@ def export_replies_csv(collaboration_id: int):
     """The replies under those reflections, one line each, with their reflection's id."""
     collab = _collaboration(collaboration_id)
     filters = _filters(collab)
-    export.note_exported(policy.current_actor(), collab, filters, reflections=False)
-    rows = export.export_rows(policy.current_actor(), collab, filters)
+    rows = export.delivered_rows(policy.current_actor(), collab, filters, reflections=False)
     return _download(export.replies_csv(rows), "text/csv",
                      export.filename(collab, "replies", "csv"))
 
@@ -141,7 +139,6 @@ def export_json(collaboration_id: int):
     """The reflections with their replies nested, for programs."""
     collab = _collaboration(collaboration_id)
     filters = _filters(collab)
-    export.note_exported(policy.current_actor(), collab, filters)
-    rows = export.export_rows(policy.current_actor(), collab, filters)
+    rows = export.delivered_rows(policy.current_actor(), collab, filters)
     return _download(export.json_document(collab, filters, rows), "application/json",
                      export.filename(collab, "reflections", "json"))

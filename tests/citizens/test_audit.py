@@ -6,6 +6,9 @@ shares one app context, and so one session, between requests).
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -18,10 +21,12 @@ from coprod.citizens.models import AuditAction, AuditEvent, Channel
 from coprod.messages import operations as messages
 from coprod.messages.models import Message
 from coprod.policy import actor_for
+from coprod.reflections import export
 from coprod.reflections import operations as reflections
 from coprod.reflections.models import Visibility
 from coprod.spaces.models import Collaboration
 from tests.conftest import statements_run
+from tests.factories import PASSWORD
 
 NOTE = dict(kind="improve", perspective="citizens", component="resources",
             learning_level="inter", mode="exploitation")
@@ -146,6 +151,91 @@ def test_the_api_export_counts_as_an_export(db, world, content, fresh):
                                            headers=headers))
     assert found == expected(content, {("reflection", "note"), ("reply", "reply")},
                              Channel.EXPORT)
+
+
+# Every streamed export, as a production worker runs it: the request's session is gone when
+# the body streams. One reader reads the note about the citizen, the other reads nothing of it.
+STREAMED = {
+    "reflections csv": ("/c/{c}/export.csv", {("reflection", "note")}),
+    "replies csv": ("/c/{c}/export-replies.csv", {("reply", "reply")}),
+    "json": ("/c/{c}/export.json", {("reflection", "note"), ("reply", "reply")}),
+    "api": (API + "/export", {("reflection", "note"), ("reply", "reply")}),
+}
+
+
+def streamed_export(db, world, client, channel: str, reader: str):
+    """(the response of an export read to its end, the READ events it wrote)."""
+    path, _items = STREAMED[channel]
+    user = getattr(world, reader)
+    headers = bearer(db, user) if channel == "api" else {}
+    if channel != "api":
+        client.post("/login", data={"email": user.email, "password": PASSWORD})
+    before = last_event_id(db)
+    response = client.get(path.format(c=world.collaboration.id), headers=headers)
+    db.session.rollback()
+    return response, reads_since(db, before)
+
+
+def reads_since(db, before: int) -> set[tuple]:
+    return {(e.object_type, e.object_id, e.channel, e.user_id, e.partner_id)
+            for e in db.session.scalars(select(AuditEvent).where(
+                AuditEvent.id > before, AuditEvent.action == AuditAction.READ))}
+
+
+@pytest.mark.parametrize("reader", ["cafe_staff", "shelter_staff"])
+@pytest.mark.parametrize("channel", sorted(STREAMED))
+def test_every_export_streams_to_its_end_for_every_reader(db, world, content,
+                                                          own_context_client, channel, reader):
+    response, found = streamed_export(db, world, own_context_client, channel, reader)
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    if channel in ("json", "api"):
+        document = json.loads(body)
+        assert document["collaboration"] == {"id": content.c, "title": "Meaningful work"}
+        bodies = {r["body"] for r in document["reflections"]}
+    else:
+        bodies = {row.get("body") for row in csv.DictReader(io.StringIO(body[1:]))}
+    _path, items = STREAMED[channel]
+    if reader == "cafe_staff":
+        assert found == expected(content, items, Channel.EXPORT)
+        if channel != "replies csv":
+            assert {"Anna wants café hours", "Opening hours of the shelter"} <= bodies
+    else:
+        assert found == set()
+        assert "Anna wants café hours" not in str(bodies)
+
+
+@pytest.mark.parametrize("channel", sorted(STREAMED))
+def test_an_export_that_fails_before_delivering_anything_writes_no_read(
+        db, world, content, own_context_client, monkeypatch, channel):
+    def gone(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(export, "_replies_of", gone)
+    with pytest.raises(RuntimeError, match="went away"):
+        streamed_export(db, world, own_context_client, channel, "cafe_staff")
+    db.session.rollback()
+    assert reads_since(db, 0) == set()
+
+
+@pytest.mark.parametrize("channel", sorted(STREAMED))
+def test_an_export_that_fails_midway_writes_what_it_delivered(
+        db, world, content, own_context_client, monkeypatch, channel):
+    """One reflection a chunk: the note (oldest) is delivered, the next chunk fails."""
+    real, calls = export._replies_of, []
+
+    def fails_the_second_time(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("the database went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(export, "CHUNK", 1)
+    monkeypatch.setattr(export, "_replies_of", fails_the_second_time)
+    with pytest.raises(RuntimeError, match="went away"):
+        streamed_export(db, world, own_context_client, channel, "cafe_staff")
+    db.session.rollback()
+    assert reads_since(db, 0) == expected(content, STREAMED[channel][1], Channel.EXPORT)
 
 
 def bearer(db, user) -> dict[str, str]:
