@@ -11,6 +11,7 @@ import hashlib
 import os
 import secrets
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -160,6 +161,8 @@ def load(instance_path: str, overrides: dict | None = None) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), https),
+        # How long "Keep me logged in" lasts; the server ends any log-in this old, too.
+        "REMEMBER_COOKIE_DURATION": timedelta(days=int(env.get("REMEMBER_COOKIE_DAYS", "30"))),
         "PREFERRED_URL_SCHEME": "https" if https else "http",
         "TRUST_PROXY_HEADERS": _bool(env.get("TRUST_PROXY_HEADERS")),
         "WTF_CSRF_TIME_LIMIT": None,

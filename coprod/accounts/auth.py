@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
+
 from flask import Flask, current_app, request, session
 from flask_babel import lazy_gettext as _l
+from flask_limiter.util import get_remote_address
 from flask_login import login_user
 from sqlalchemy import select
 
@@ -19,13 +23,33 @@ def init_login(app: Flask) -> None:
     login_manager.login_message = _l("Please log in to see this page.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
+    # The cookies hold User.login_id(): who, the session nonce and when they logged in.
+    login_manager.id_attribute = "login_id"
+    login_manager._session_identifier_generator = session_identifier
+
+
+def seconds_now() -> float:
+    return time.time()
+
+
+def session_identifier() -> str:
+    """What strong session protection ties a session to: the client address the rate limits
+    see (X-Forwarded-For only through ProxyFix, with TRUST_PROXY_HEADERS) and the browser.
+    Flask-Login's own reads X-Forwarded-For whoever sent it, so anyone could claim an address."""
+    base = f"{get_remote_address()}|{request.headers.get('User-Agent', '')}"
+    return hashlib.sha512(base.encode("utf-8", errors="replace")).hexdigest()
 
 
 @login_manager.user_loader
 def load_user(identity: str) -> User | None:
-    """The cookie holds "id:nonce"; a changed nonce (new password, log out everywhere) ends it."""
-    user_id, _, nonce = identity.partition(":")
-    if not user_id.isdigit() or not nonce:
+    """The cookies hold "id:nonce:logged-in-at". A changed nonce (log out, new password, log
+    out everywhere) ends them; so does age: a log-in lasts REMEMBER_COOKIE_DURATION at most,
+    whatever the browser keeps."""
+    user_id, nonce, since = (identity.split(":") + ["", ""])[:3]
+    if not user_id.isdigit() or not nonce or not since.isdigit():
+        return None
+    max_age = current_app.config["REMEMBER_COOKIE_DURATION"].total_seconds()
+    if seconds_now() - int(since) > max_age:  # (signed: no one can post-date it)
         return None
     user = db.session.get(User, int(user_id))
     if user is None or not user.is_active or user.session_nonce != nonce:
@@ -48,6 +72,7 @@ def authenticate(email: str, password: str) -> User | None:
 def start_session(user: User, remember: bool = False) -> None:
     """Log in with a fresh session: nothing from before log-in carries over (no fixation)."""
     session.clear()
+    user.logged_in_at = int(seconds_now())
     login_user(user, remember=remember)
     cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
     if not remember and cookie in request.cookies:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from datetime import datetime
 
 from argon2 import Parameters, PasswordHasher
@@ -79,8 +80,18 @@ class User(UserMixin, db.Model):
         except (VerificationError, InvalidHashError):
             return False
 
+    # When this user logged in, in Unix seconds: set by auth.start_session, never stored.
+    logged_in_at = None
+
     def get_id(self) -> str:
         return f"{self.id}:{self.session_nonce}"
+
+    def login_id(self) -> str:
+        """What a log-in's session and remember-me cookies hold (auth.load_user reads it):
+        get_id() and the moment of logging in, set by auth.start_session, so that the server
+        ends a log-in after REMEMBER_COOKIE_DURATION whatever the browser keeps."""
+        since = self.logged_in_at if self.logged_in_at is not None else int(time.time())
+        return f"{self.get_id()}:{since}"
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"

@@ -162,9 +162,16 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """End this session (POST only: a link or an image cannot log anyone out)."""
+    """End the log-in on the server (POST only: a link or an image cannot log anyone out).
+
+    Sessions live in signed cookies, not on the server, so a cookie copied before log-out
+    would still work after it: log-out renews the session nonce the cookies carry instead,
+    which ends the account's log-ins on every device, this one included."""
+    if current_user.is_authenticated:
+        operations.end_all_sessions(current_user._get_current_object())
+        db.session.commit()
     end_session()
-    flash(_("You are logged out."), "info")
+    flash(_("You are logged out on every device."), "info")
     return redirect(safe_next(request.args.get("next")) or url_for("accounts.login"))
 
 

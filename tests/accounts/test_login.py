@@ -123,7 +123,7 @@ def test_session_is_renewed_at_login(db, client):
     _post_login(client, user.email, PASSWORD)
     with client.session_transaction() as sess:
         assert "planted_before_login" not in sess
-        assert sess["_user_id"] == user.get_id()
+        assert sess["_user_id"].startswith(user.get_id() + ":")  # and when: login_id()
 
 
 @pytest.mark.parametrize("next_url, expected", [
@@ -168,7 +168,7 @@ def test_logout_by_post_ends_the_session(db, client, login):
     db.session.commit()
     login(user)
     response = client.post("/logout", follow_redirects=True)
-    assert "You are logged out." in response.get_data(as_text=True)
+    assert "You are logged out on every device." in response.get_data(as_text=True)
     assert not _is_logged_in(client)
 
 
