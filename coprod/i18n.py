@@ -10,11 +10,19 @@ from flask_login import current_user
 from markupsafe import Markup
 
 
+def _user():
+    """The request's user, unless the database is unreachable (coprod.errors says so on g):
+    then the user cannot be read, and an error answer must not try."""
+    if g.get("coprod_database_down"):
+        return None
+    return g.get("api_user") or current_user
+
+
 def select_locale() -> str | None:
     if not has_request_context():
         return None  # CLI commands and tasks: the default locale, unless force_locale() says
     languages = current_app.config["LANGUAGES"]
-    user = g.get("api_user") or current_user
+    user = _user()
     # A locale saved when a language was still offered must not label English pages with it.
     if getattr(user, "is_authenticated", False) and user.locale in languages:
         return user.locale
@@ -24,7 +32,7 @@ def select_locale() -> str | None:
 def select_timezone() -> str | None:
     if not has_request_context():
         return None
-    user = g.get("api_user") or current_user
+    user = _user()
     if getattr(user, "is_authenticated", False):
         return user.timezone
     return None

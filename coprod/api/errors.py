@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from flask import jsonify
+from flask import g, jsonify
 from flask_babel import gettext as _
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
@@ -61,6 +61,10 @@ def _json(body: dict, code: int, headers=None):
 
 def handle_http_exception(exc: HTTPException):
     """401/403/404/409/422 and the rest: nothing of a failed call is kept."""
+    from coprod import errors
+
+    if errors.database_unreachable(exc) or g.get(errors.DATABASE_DOWN):
+        return errors.database_down_answer(exc)  # e.g. an error answer's own query failed
     db.session.rollback()
     data = getattr(exc, "data", None) or {}
     errors = data.get("errors") or data.get("messages")
