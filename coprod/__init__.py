@@ -69,6 +69,7 @@ def _register_blueprints(app: Flask) -> None:
     from coprod.citizens.views import bp as citizens_bp
     from coprod.digests.views import bp as digests_bp
     from coprod.messages.views import bp as messages_bp
+    from coprod.notifications.links import bp as notification_links_bp
     from coprod.notifications.views import bp as notifications_bp
     from coprod.reflections.views import bp as reflections_bp
     from coprod.routines.links import bp as routines_bp
@@ -86,6 +87,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(my_information_bp)
     app.register_blueprint(citizens_bp)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(notification_links_bp)
     app.register_blueprint(routines_bp)
     app.register_blueprint(routine_settings_bp)
     app.register_blueprint(digests_bp)

@@ -25,6 +25,7 @@ from coprod.digests.reading import headline_of, local_days
 from coprod.extensions import db
 from coprod.mail.models import OutboxEmail
 from coprod.mail.outbox import queue_email
+from coprod.mail.unsubscribe import list_unsubscribe_headers
 from coprod.spaces.models import Collaboration, Membership
 
 SUBJECT = _l("Learning digest of %(title)s: %(first)s to %(last)s")
@@ -115,8 +116,7 @@ def send(digest: Digest) -> int:
             key=key, to=user.email, template="digest", locale=user.locale,
             subject=_Subject(collaboration.title, days.first, days.last),
             recipient=user, about=f"digest:{digest.id}",
-            headers={"List-Unsubscribe": f"<{links['unsubscribe_link']}>",
-                     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+            headers=list_unsubscribe_headers(links["unsubscribe_link"]),
             user=user, collaboration=collaboration, period=days,
             figures=headline_of(views[reader]), has_note=bool((digest.note or "").strip()),
             **links)

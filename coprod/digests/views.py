@@ -23,6 +23,7 @@ from coprod.digests.models import Digest, DigestCadence, DigestPreference, Diges
 from coprod.digests.sending import unsubscribe_from_token
 from coprod.extensions import csrf, db
 from coprod.forms import attempt
+from coprod.mail.unsubscribe import check_csrf_unless_one_click
 from coprod.markdown import render_markdown
 from coprod.reflections.models import Kind
 from coprod.spaces.models import Collaboration
@@ -183,7 +184,7 @@ def review(collaboration_id: int, digest_id: int):
 # -- the unsubscribe link of the emails -----------------------------------------------------
 
 @bp.route("/digests/unsubscribe/<token>", methods=["GET", "POST"])
-@csrf.exempt  # the signed token authenticates the POST; providers' one-click POST has no CSRF
+@csrf.exempt  # checked below, except for the one-click POST, which the token authenticates
 def unsubscribe(token: str):
     """GET shows the button; POST stops the digest emails (or starts them again)."""
     found = unsubscribe_from_token(token)
@@ -194,6 +195,7 @@ def unsubscribe(token: str):
     if collab is None or user is None:
         abort(404)
     if request.method == "POST":
+        check_csrf_unless_one_click()
         wanted = request.form.get("action") == "resubscribe"
         operations.store_preference(collab.id, user.id, wanted)
         db.session.commit()

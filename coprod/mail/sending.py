@@ -11,6 +11,7 @@ email may rarely arrive twice, never not at all.
 
 from __future__ import annotations
 
+import email.policy
 import logging
 import smtplib
 import ssl
@@ -25,9 +26,39 @@ from coprod.mail.models import OutboxEmail
 log = logging.getLogger(__name__)
 
 
+# RFC 2369 headers: each holds URLs between angle brackets, which mail clients read only as
+# they are. The default policy would write a long one RFC 2047-encoded (=?utf-8?q?=3Chttp...),
+# and no client offers a one-click unsubscribe from that.
+URL_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post", "list-help",
+                         "list-subscribe", "list-post", "list-owner", "list-archive"})
+HEADER_LINE_MAX = 998  # RFC 5322 2.1.1, without the CRLF
+
+
+class MailPolicy(email.policy.EmailPolicy):
+    """The default policy, except that URL headers are written verbatim, on one line."""
+
+    def _verbatim(self, name: str, value) -> str | None:
+        text = str(value)
+        if name.lower() not in URL_HEADERS or not text.isascii() \
+                or len(name) + 2 + len(text) > HEADER_LINE_MAX:
+            return None
+        return f"{name}: {text}{self.linesep}"
+
+    def fold(self, name, value):
+        line = self._verbatim(name, value)
+        return super().fold(name, value) if line is None else line
+
+    def fold_binary(self, name, value):
+        line = self._verbatim(name, value)
+        return super().fold_binary(name, value) if line is None else line.encode("ascii")
+
+
+MAIL_POLICY = MailPolicy()
+
+
 def build_message(row: OutboxEmail) -> EmailMessage:
     """The MIME message of a row; built the same way on every attempt (same Message-ID)."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=MAIL_POLICY)
     msg["From"] = current_app.config["MAIL_FROM"]
     msg["To"] = row.to_address
     msg["Subject"] = row.subject

@@ -52,15 +52,19 @@ def email_now(notification: Notification, user: User) -> None:
     """
     from coprod.accounts.operations import email_link
     from coprod.mail.outbox import queue_email
+    from coprod.mail.unsubscribe import list_unsubscribe_headers
+    from coprod.notifications.links import unsubscribe_link
 
     described = queries.describe(policy.actor_for(user), [notification])
     if not described:
         return
     item = described[0]
+    unsubscribe = unsubscribe_link(user.id)
     queue_email(key=f"notification:{notification.id}", to=user.email, template="notification",
                 subject=item.subject, locale=user.locale, recipient=user,
                 about=notification.about, item=item, link=item.url,
-                settings_link=email_link("accounts.profile") + "#notifications-heading")
+                settings_link=email_link("accounts.profile") + "#notifications-heading",
+                headers=list_unsubscribe_headers(unsubscribe), unsubscribe_link=unsubscribe)
     notification.emailed_at = utcnow()
     db.session.flush()
 

@@ -63,6 +63,8 @@ def summarize(user: User, local_day: date) -> bool:
     """Queue this member's summary of `local_day` if there is something and none went yet."""
     from coprod.accounts.operations import email_link
     from coprod.mail.outbox import queue_email
+    from coprod.mail.unsubscribe import list_unsubscribe_headers
+    from coprod.notifications.links import unsubscribe_link
 
     key = f"summary:{user.id}:{local_day.isoformat()}"
     if db.session.scalar(select(OutboxEmail.id).where(OutboxEmail.key == key)) is not None:
@@ -74,6 +76,7 @@ def summarize(user: User, local_day: date) -> bool:
     if not items:
         return False
     counts = Counter(item.kind for item in items)
+    unsubscribe = unsubscribe_link(user.id)
     queue_email(key=key, to=user.email, template="notification_summary",
                 subject=lazy_ngettext("Coprod: %(num)d new notification",
                                       "Coprod: %(num)d new notifications", len(items)),
@@ -81,7 +84,8 @@ def summarize(user: User, local_day: date) -> bool:
                 more=max(0, len(items) - LISTED_MAX),
                 counts=[(kind, counts[kind]) for kind in NotificationKind if counts[kind]],
                 page_link=email_link("notifications.index"),
-                settings_link=email_link("accounts.profile") + "#notifications-heading")
+                settings_link=email_link("accounts.profile") + "#notifications-heading",
+                headers=list_unsubscribe_headers(unsubscribe), unsubscribe_link=unsubscribe)
     stamp = utcnow()
     for item in items:
         item.notification.emailed_at = stamp

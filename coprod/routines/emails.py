@@ -16,6 +16,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from coprod.accounts.models import User
 from coprod.extensions import db
 from coprod.mail.outbox import queue_email
+from coprod.mail.unsubscribe import list_unsubscribe_headers
 from coprod.routines.models import Prompt, Routine
 from coprod.spaces.models import Collaboration
 
@@ -80,8 +81,7 @@ def _queue(prompt: Prompt, *, key: str, template: str, subject) -> None:
         key=key, to=user.email, template=template, locale=user.locale,
         subject=subject, routine=routine, collaboration=collaboration, user=user,
         questions=routine.questions or list(DEFAULT_QUESTIONS), prompt=prompt,
-        headers={"List-Unsubscribe": f"<{links['unsubscribe_link']}>",
-                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        headers=list_unsubscribe_headers(links["unsubscribe_link"]),
         **links)
 
 

@@ -5,7 +5,8 @@ reflection form pre-filled with the prompt for its own member, after logging in 
 once the period is over it says so and offers the ordinary form. The unsubscribe link needs no
 session: the token names the routine and the member. Opening it changes nothing; its POST
 (the page's button, or a mail provider's RFC 8058 one-click POST, which carries no CSRF
-token) stops the routine's emails to that member.
+token and needs none; the page's own buttons are checked) stops the routine's emails to that
+member.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from coprod.accounts.models import User
 from coprod.extensions import csrf, db, login_manager
+from coprod.mail.unsubscribe import check_csrf_unless_one_click
 from coprod.routines import answers
 from coprod.routines.emails import prompt_from_token, unsubscribe_from_token
 from coprod.routines.models import Routine, RoutineOptOut
@@ -58,7 +60,7 @@ def _opt_in(routine_id: int, user_id: int) -> None:
 
 
 @bp.route("/routines/unsubscribe/<token>", methods=["GET", "POST"])
-@csrf.exempt  # the signed token authenticates the POST; providers' one-click POST has no CSRF
+@csrf.exempt  # checked below, except for the one-click POST, which the token authenticates
 def unsubscribe(token: str):
     """GET shows the button; POST unsubscribes (or resubscribes, from the confirmation)."""
     found = unsubscribe_from_token(token)
@@ -69,6 +71,7 @@ def unsubscribe(token: str):
     if routine is None or user is None:
         abort(404)
     if request.method == "POST":
+        check_csrf_unless_one_click()
         if request.form.get("action") == "resubscribe":
             _opt_in(routine.id, user.id)
         else:  # the page's button, or "List-Unsubscribe=One-Click" from a mail provider

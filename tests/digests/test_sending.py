@@ -23,6 +23,7 @@ from tests.digests.reading_world import (
     build_reading_world,
     expected_total,
 )
+from tests.rawmail import assert_one_click_unsubscribe, raw_of
 
 
 @pytest.fixture
@@ -112,13 +113,14 @@ def test_the_worker_cancels_the_email_of_someone_no_longer_a_member(db, outbox, 
     assert not [m for m in outbox.messages() if m["To"] == w.shelter_staff.email]
 
 
-def test_the_unsubscribe_link_stops_the_digest_emails(db, client, outbox, world):
+def test_the_unsubscribe_link_stops_the_digest_emails(app, db, client, outbox, world):
     w = world
     _send(db, w.digest)
     message = _digest_mail(outbox, w.cafe_staff.email)
     link = re.search(r"http://localhost(/digests/unsubscribe/\S+)", text_of(message)).group(1)
     assert message["List-Unsubscribe"] == f"<http://localhost{link}>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert_one_click_unsubscribe(raw_of(app, message), f"http://localhost{link}")
     page = client.get(link)
     assert page.status_code == 200 and "Stop the digest emails" in page.get_data(as_text=True)
     assert db.session.get(DigestPreference, (w.collaboration.id, w.cafe_staff.id)).email
@@ -128,3 +130,16 @@ def test_the_unsubscribe_link_stops_the_digest_emails(db, client, outbox, world)
     assert not db.session.get(DigestPreference, (w.collaboration.id, w.cafe_staff.id)).email
     assert w.cafe_staff.id not in {u.id for u, _ in sending.recipients(w.collaboration.id)}
     assert client.get("/digests/unsubscribe/forged-token").status_code == 404
+
+
+def test_the_digest_unsubscribe_checks_csrf_except_for_the_one_click_post(
+        app, db, new_client, world, monkeypatch):
+    w = world
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    link = f"/digests/unsubscribe/{sending.unsubscribe_token(w.collaboration.id, w.cafe_staff.id)}"
+    provider = new_client()  # no cookies, no CSRF token
+    assert provider.post(link, data={"action": "unsubscribe"}).status_code == 400
+    assert provider.post(link, data="List-Unsubscribe=One-Click",
+                         content_type="application/x-www-form-urlencoded").status_code == 200
+    db.session.expire_all()
+    assert not db.session.get(DigestPreference, (w.collaboration.id, w.cafe_staff.id)).email

@@ -21,6 +21,7 @@ from coprod.mail.outbox import SEND_TASK, message_id_for, queue_email
 from coprod.mail.sending import is_transient
 from coprod.mail.tasks import relay_outbox, send_outbox_email
 from tests.factories import CollaborationFactory, member
+from tests.rawmail import assert_one_click_unsubscribe
 
 
 def invite_someone(app, db, email="new.member@example.org") -> OutboxEmail:
@@ -95,6 +96,21 @@ def test_sending_twice_sends_once(smtp_app, db, smtp_server):
     assert "http://localhost/invitations/" in message.get_body(("plain",)).get_content()
     assert stored.status == OutboxStatus.SENT and stored.attempts == 1
     assert stored.sent_at is not None and stored.last_error is None
+
+
+def test_list_unsubscribe_goes_over_smtp_as_plain_ascii_on_one_line(smtp_app, db, smtp_server):
+    """A long link would be RFC 2047-encoded by email's default policy; clients then offer no
+    one-click unsubscribe. The bytes the server received say what a client reads."""
+    link = "http://localhost/routines/unsubscribe/" + "eyJyIjoxLCJ1IjoyfQ." + "x" * 120
+    row = invite_someone(smtp_app, db)
+    row.headers = {"List-Unsubscribe": f"<{link}>",
+                   "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    db.session.commit()
+    assert send_outbox_email.run(row.id) == "sent"
+    (raw,) = smtp_server.raw
+    assert b"\r\nList-Unsubscribe: <" + link.encode() + b">\r\n" in raw
+    assert_one_click_unsubscribe(raw, link)
+    assert b"=?utf-8?" not in raw.split(b"\r\n\r\n")[0]
 
 
 def test_temporary_smtp_refusal_schedules_a_retry_with_backoff(smtp_app, db, smtp_server,

@@ -25,6 +25,7 @@ from coprod.routines.models import Prompt, RoutineOptOut
 from tests.citizens.conftest import build_world
 from tests.conftest import text_of
 from tests.factories import PASSWORD
+from tests.rawmail import assert_one_click_unsubscribe, raw_of
 from tests.routines.prompt_world import *  # noqa: F403  (the prompt_world fixture)
 from tests.routines.prompt_world import (
     CLASSIFIED,
@@ -63,7 +64,7 @@ def _form_fields(html: str) -> dict:
 
 # -- the email -------------------------------------------------------------------------------
 
-def test_the_prompt_email_asks_the_questions_and_says_nothing_about_citizens(db, outbox):
+def test_the_prompt_email_asks_the_questions_and_says_nothing_about_citizens(app, db, outbox):
     world = build_world(db)
     with freeze_time(local(2027, 3, 1, 12)):
         case_worker = policy.actor_for(world.case_worker)
@@ -99,6 +100,7 @@ def test_the_prompt_email_asks_the_questions_and_says_nothing_about_citizens(db,
         assert respond in text and respond in html
         assert message["List-Unsubscribe"] == f"<{unsubscribe}>"
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert_one_click_unsubscribe(raw_of(app, message), unsubscribe)
         assert "Staff learning" in message["Subject"]
         raw = message.as_string()
         for said in (SECRET, "Anna", "Citizen A", "Jensen", "Likes animals",
@@ -149,7 +151,7 @@ def test_the_link_asks_to_log_in_then_opens_the_prefilled_form(prompt_world, new
 
 
 def test_a_reflection_posted_from_the_prompt_is_linked_and_skips_the_nudge(
-        prompt_world, new_client, outbox):
+        app, prompt_world, new_client, outbox):
     world = prompt_world
     sweep.run_due(FIRST)
     token = respond_token(_prompt_of(world, world.jens))
@@ -175,7 +177,11 @@ def test_a_reflection_posted_from_the_prompt_is_linked_and_skips_the_nudge(
     carla = _prompt_of(world, world.carla)
     assert f"http://localhost/r/{respond_token(carla)}" in text_of(
         next(m for m in reminders if m["To"] == world.carla.email))
-    assert all(m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" for m in reminders)
+    for reminder in reminders:
+        user = world.carla if reminder["To"] == world.carla.email else world.julie
+        assert_one_click_unsubscribe(raw_of(app, reminder), (
+            "http://localhost/routines/unsubscribe/"
+            f"{unsubscribe_token(world.routine.id, user.id)}"))
 
 
 def test_the_link_is_its_members_own(prompt_world, new_client):
@@ -323,6 +329,9 @@ def test_a_one_click_post_without_session_or_csrf_unsubscribes(
     assert world.carla.id in prompted(world.routine, FIRST)
 
     url = f"/routines/unsubscribe/{unsubscribe_token(world.routine.id, world.carla.id)}"
+    # The page's own form is a form like any other: without its token it is refused.
+    assert provider.post(url, data={"action": "unsubscribe"}).status_code == 400
+    assert not _opted_out(world, world.carla)
     response = provider.post(url, data="List-Unsubscribe=One-Click",
                              content_type="application/x-www-form-urlencoded")
     assert response.status_code == 200

@@ -21,6 +21,7 @@ from coprod.citizens import operations as citizens
 from coprod.mail.models import OutboxEmail
 from coprod.messages import operations as messages
 from coprod.notifications import operations as notifications
+from coprod.notifications.links import unsubscribe_token
 from coprod.notifications.summary import send_daily_summaries
 from coprod.policy import actor_for
 from coprod.reflections import operations as reflections
@@ -28,6 +29,7 @@ from coprod.reflections.models import Visibility
 from coprod.routines.models import Notification, NotificationKind
 from tests.citizens.conftest import build_world
 from tests.conftest import statements_run, text_of
+from tests.rawmail import assert_one_click_unsubscribe, raw_of
 
 NOTE = dict(kind="improve", perspective="citizens", component="resources",
             learning_level="inter", mode="exploitation")
@@ -179,7 +181,8 @@ def test_preference_off_sends_no_email(db, world, outbox):
     assert [m for m in outbox.messages() if m["To"] == world.case_worker.email] == []
 
 
-def test_preference_immediately_sends_one_email_with_a_link_and_no_content(db, world, outbox):
+def test_preference_immediately_sends_one_email_with_a_link_and_no_content(
+        app, db, world, outbox):
     note = note_about_citizen(db, world)
     answer = reflections.reply(actor_for(world.cafe_staff), note, "We can do Tuesdays")
     db.session.commit()
@@ -194,6 +197,9 @@ def test_preference_immediately_sends_one_email_with_a_link_and_no_content(db, w
     assert n.emailed_at is not None
     (row,) = emails(db)
     assert row.key == f"notification:{n.id}" and row.about == f"reply:{answer.id}"
+    unsubscribe = f"http://localhost/notifications/unsubscribe/{unsubscribe_token(n.user_id)}"
+    assert unsubscribe in text_of(message) and unsubscribe in body
+    assert_one_click_unsubscribe(raw_of(app, message), unsubscribe)
 
 
 def test_an_action_email_names_the_organization_not_the_title(db, world, outbox):
@@ -207,6 +213,62 @@ def test_an_action_email_names_the_organization_not_the_title(db, world, outbox)
     assert f"/reflections/{note.id}#action" in text_of(message)
 
 
+# -- the unsubscribe link of the emails -------------------------------------------------------
+
+def _unsubscribe_url(user) -> str:
+    return f"/notifications/unsubscribe/{unsubscribe_token(user.id)}"
+
+
+def test_opening_the_unsubscribe_link_asks_and_its_button_stops_the_emails(
+        db, world, new_client, outbox):
+    browser = new_client()  # no session: the link is opened from the email
+    page = browser.get(_unsubscribe_url(world.case_worker))
+    assert page.status_code == 200
+    assert "Stop notification emails" in page.get_data(as_text=True)
+    db.session.expire_all()
+    assert world.case_worker.notify_email == EmailPreference.IMMEDIATELY  # a GET changes nothing
+
+    done = browser.post(_unsubscribe_url(world.case_worker))
+    assert done.status_code == 200
+    assert "You no longer get notification emails." in done.get_data(as_text=True)
+    db.session.expire_all()
+    assert world.case_worker.notify_email == EmailPreference.OFF
+    assert world.cafe_staff.notify_email == EmailPreference.IMMEDIATELY
+
+    note = post(db, world, world.case_worker)
+    reflections.reply(actor_for(world.cafe_staff), note, "We see it too")
+    db.session.commit()
+    assert notified(db)[world.case_worker.id]  # still on the site
+    assert [m for m in outbox.messages() if m["To"] == world.case_worker.email] == []
+
+
+def test_a_one_click_post_needs_no_csrf_token_but_the_pages_form_does(
+        app, db, world, new_client, monkeypatch):
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    provider = new_client()  # a mail provider: no cookies, no CSRF token
+    url = _unsubscribe_url(world.case_worker)
+    assert provider.post(url, data={"action": "unsubscribe"}).status_code == 400
+    db.session.expire_all()
+    assert world.case_worker.notify_email == EmailPreference.IMMEDIATELY
+
+    response = provider.post(url, data="List-Unsubscribe=One-Click",
+                             content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+    db.session.expire_all()
+    assert world.case_worker.notify_email == EmailPreference.OFF
+
+
+def test_a_damaged_notification_unsubscribe_link_is_not_found(db, world, new_client):
+    browser = new_client()
+    url = _unsubscribe_url(world.case_worker)
+    assert browser.get(url[:-2] + "xx").status_code == 404
+    assert browser.post(url[:-2] + "xx").status_code == 404
+    assert browser.post("/notifications/unsubscribe/" + unsubscribe_token(10**6)).status_code \
+        == 404
+    db.session.expire_all()
+    assert world.case_worker.notify_email == EmailPreference.IMMEDIATELY
+
+
 def _daily_world(db, world):
     prefer(db, world.case_worker, EmailPreference.DAILY, hour=8)
     note = post(db, world, world.case_worker)
@@ -216,7 +278,8 @@ def _daily_world(db, world):
     return note
 
 
-def test_daily_sends_nothing_at_once_and_one_summary_at_the_local_hour(db, world, outbox):
+def test_daily_sends_nothing_at_once_and_one_summary_at_the_local_hour(
+        app, db, world, outbox):
     note = _daily_world(db, world)
     assert emails(db) == []
     assert send_daily_summaries(WINTER_MORNING - timedelta(hours=1)) == 0  # 07:00 there
@@ -232,6 +295,10 @@ def test_daily_sends_nothing_at_once_and_one_summary_at_the_local_hour(db, world
     assert "One" not in body.replace("one", "") and "Two" not in body
     (row,) = emails(db)
     assert row.key == f"summary:{world.case_worker.id}:2027-01-14"
+    unsubscribe = ("http://localhost/notifications/unsubscribe/"
+                   f"{unsubscribe_token(world.case_worker.id)}")
+    assert unsubscribe in body
+    assert_one_click_unsubscribe(raw_of(app, message), unsubscribe)
     assert all(n.emailed_at is not None for n in db.session.scalars(select(Notification)))
 
 
