@@ -170,10 +170,13 @@ def load(instance_path: str, overrides: dict | None = None) -> dict:
         "BABEL_DEFAULT_TIMEZONE": "UTC",
         "BABEL_TRANSLATION_DIRECTORIES": str(TRANSLATIONS_DIR),
         "LANGUAGES": catalog_languages(),
-        # Rate limits on logging in, per account and per client address.
+        # Failed log-ins, per client address and per (account, address); per account they
+        # only make new browsers stricter, never refuse (coprod/accounts/throttle.py).
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
-        "RATELIMIT_LOGIN_PER_ACCOUNT": env.get("RATELIMIT_LOGIN_PER_ACCOUNT", "5 per 15 minutes"),
         "RATELIMIT_LOGIN_PER_ADDRESS": env.get("RATELIMIT_LOGIN_PER_ADDRESS", "30 per 15 minutes"),
+        "RATELIMIT_LOGIN_PER_ACCOUNT_AND_ADDRESS": env.get(
+            "RATELIMIT_LOGIN_PER_ACCOUNT_AND_ADDRESS", "5 per 15 minutes"),
+        "RATELIMIT_LOGIN_PER_ACCOUNT": env.get("RATELIMIT_LOGIN_PER_ACCOUNT", "20 per 15 minutes"),
         # Requests for a password reset link, per client address and per submitted email.
         "RATELIMIT_PASSWORD_RESET_PER_ADDRESS": env.get("RATELIMIT_PASSWORD_RESET_PER_ADDRESS",
                                                         "10 per hour"),

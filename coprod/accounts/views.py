@@ -24,7 +24,7 @@ from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 
 from coprod import policy
-from coprod.accounts import operations, queries
+from coprod.accounts import operations, queries, throttle
 from coprod.accounts.auth import authenticate, start_session
 from coprod.accounts.forms import (
     AcceptInvitationForm,
@@ -136,10 +136,13 @@ def too_many_attempts(exc):
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_limit("RATELIMIT_LOGIN_PER_ADDRESS"), methods=["POST"],
                deduct_when=_login_failed)
-@limiter.limit(_limit("RATELIMIT_LOGIN_PER_ACCOUNT"), key_func=_submitted_email_key,
-               methods=["POST"], deduct_when=_login_failed)
+@limiter.limit(_limit("RATELIMIT_LOGIN_PER_ACCOUNT_AND_ADDRESS"),
+               key_func=throttle.account_and_address_key, methods=["POST"],
+               deduct_when=_login_failed, cost=throttle.failure_cost)
 def login():
-    """Email and password; the same answer whether the address is unknown or the password wrong."""
+    """Email and password; the same answer whether the address is unknown or the password wrong.
+    Failures are throttled per address and per (account, address), never per account alone:
+    see coprod/accounts/throttle.py."""
     next_url = safe_next(request.args.get("next"))
     if current_user.is_authenticated:
         return redirect(next_url or _dashboard_url())
@@ -149,8 +152,11 @@ def login():
         if user is not None and user.is_active:
             start_session(user, remember=form.remember.data)
             db.session.commit()
-            return redirect(next_url or _dashboard_url())
+            response = redirect(next_url or _dashboard_url())
+            throttle.remember_device(response, user.email)
+            return response
         g.login_failed = True
+        throttle.note_failure()
         if user is None:
             form.form_errors.append(_("Wrong email or password."))
         else:  # only someone who knows the password learns this

@@ -1,5 +1,6 @@
 """Logging in and out: one answer for every wrong credential, fresh sessions, POST-only log-out,
-rate limits per account and per address, and CSRF on the form."""
+rate limits per (account, address) and per address (tests/accounts/test_login_throttle.py),
+and CSRF on the form."""
 
 from __future__ import annotations
 
@@ -193,15 +194,15 @@ def test_login_page_lang_follows_browser_then_user(db, client, login):
 
 # -- rate limits ----------------------------------------------------------------------------
 
-def test_failed_attempts_per_account_are_limited(db, client, app, monkeypatch):
-    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN_PER_ACCOUNT", "3 per 15 minutes")
+def test_failed_attempts_per_account_and_address_are_limited(db, client, app, monkeypatch):
+    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN_PER_ACCOUNT_AND_ADDRESS",
+                        "3 per 15 minutes")
     UserFactory(email="target@example.org")
     db.session.commit()
     for _ in range(3):
         assert _post_login(client, "Target@example.org", "guess").status_code == 422
-    # Another address changes nothing: the key is the account, lower-cased.
-    limited = client.post("/login", data={"email": "TARGET@example.org", "password": PASSWORD},
-                          environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    # The key is the account, lower-cased, and the address.
+    limited = client.post("/login", data={"email": "TARGET@example.org", "password": PASSWORD})
     assert limited.status_code == 429
     page = limited.get_data(as_text=True)
     assert "Too many attempts. Wait 15 minutes and try again." in page
@@ -209,14 +210,19 @@ def test_failed_attempts_per_account_are_limited(db, client, app, monkeypatch):
     assert 'value="TARGET@example.org"' in page
     assert int(limited.headers["Retry-After"]) > 0
     assert not _is_logged_in(client)
-    # Other accounts are not affected.
+    # Other accounts, and this account from another address, are not affected.
     other = UserFactory()
     db.session.commit()
     assert _post_login(client, other.email, PASSWORD).status_code == 302
+    elsewhere = client.post("/login", data={"email": "target@example.org",
+                                            "password": PASSWORD},
+                            environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    assert elsewhere.status_code == 302
 
 
 def test_successful_logins_do_not_count(db, app, new_client, monkeypatch):
-    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN_PER_ACCOUNT", "2 per 15 minutes")
+    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN_PER_ACCOUNT_AND_ADDRESS",
+                        "2 per 15 minutes")
     user = UserFactory()
     db.session.commit()
     for _ in range(4):
@@ -225,7 +231,8 @@ def test_successful_logins_do_not_count(db, app, new_client, monkeypatch):
 
 
 def test_form_errors_without_a_password_do_not_count(db, client, app, monkeypatch):
-    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN_PER_ACCOUNT", "2 per 15 minutes")
+    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN_PER_ACCOUNT_AND_ADDRESS",
+                        "2 per 15 minutes")
     user = UserFactory()
     db.session.commit()
     for _ in range(3):
