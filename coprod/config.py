@@ -91,7 +91,7 @@ def _beat_settings(redis_url: str | None, database_url: str, instance: Path) -> 
         return {"beat_scheduler": "celery.beat:PersistentScheduler",
                 "beat_schedule_filename": str(instance / "celerybeat-schedule")}
     return {
-        "beat_scheduler": "redbeat.RedBeatScheduler",
+        "beat_scheduler": "coprod.beat:ResilientRedBeatScheduler",
         "beat_max_loop_interval": BEAT_MAX_INTERVAL_SECONDS,
         "redbeat_redis_url": redis_url,
         "redbeat_key_prefix": os.environ.get("REDBEAT_KEY_PREFIX") or beat_key_prefix(

@@ -86,13 +86,13 @@ def test_with_redis_beat_uses_redbeat_and_its_lock(bare_env, tmp_path):
     bare_env.setenv("REDIS_URL", "redis://127.0.0.1:6379/3")
     bare_env.setenv("DATABASE_URL", "postgresql://coprod:secret@db/coprod")
     celery = config.load(str(tmp_path))["CELERY"]
-    assert celery["beat_scheduler"] == "redbeat.RedBeatScheduler"
+    assert celery["beat_scheduler"] == "coprod.beat:ResilientRedBeatScheduler"
     assert celery["redbeat_redis_url"] == "redis://127.0.0.1:6379/3"
     # The lock outlives several wake-ups (each extends it) but not a long outage of beat.
     assert 3 * celery["beat_max_loop_interval"] <= celery["redbeat_lock_timeout"] <= 300
     assert celery["redbeat_key_prefix"] == config.beat_key_prefix(
         "postgresql+psycopg://coprod:secret@db/coprod")
-    assert beat_arguments(celery) == ["--scheduler", "redbeat.RedBeatScheduler"]
+    assert beat_arguments(celery) == ["--scheduler", "coprod.beat:ResilientRedBeatScheduler"]
 
 
 @pytest.mark.parametrize("redis_url", [None, "redis://127.0.0.1:6379/3"])
