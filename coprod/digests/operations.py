@@ -24,6 +24,7 @@ from coprod.digests.models import (
 )
 from coprod.extensions import db
 from coprod.policy import Actor
+from coprod.routines.operations import clean_anchor
 from coprod.spaces.models import Collaboration
 
 NOTE_MAX = 5000
@@ -45,6 +46,9 @@ def update_settings(actor: Actor, collaboration: Collaboration, *, cadence=_UNSE
     if anchor_on is not _UNSET and not isinstance(anchor_on, date):
         raise OperationError(_("Give the first day of the periods as a date."),
                              field="anchor_on")
+    if anchor_on is not _UNSET and anchor_on != current.anchor_on:
+        # Every period since the anchor is built: not from 1900, nor from far ahead.
+        anchor_on = clean_anchor(anchor_on, collaboration.timezone or "UTC")
     stored = db.session.get(DigestSettings, collaboration.id)
     if stored is None:
         stored = DigestSettings(collaboration_id=collaboration.id, cadence=current.cadence,

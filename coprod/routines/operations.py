@@ -89,6 +89,40 @@ def cadence_rule(cadence: str | None, weekday: str | None, at, rule: str | None)
         raise OperationError(str(exc), field="rule") from None
 
 
+def check_schedule(rule: str, anchor: date, timezone: str) -> None:
+    """The rule, read from `anchor` in `timezone`, prompts at most once an hour and at least
+    once within schedule.HORIZON (a bounded check, coprod/routines/schedule.py)."""
+    try:
+        schedule.check_rule(rule, anchor, timezone, utcnow())
+    except schedule.TooDense:
+        raise OperationError(_("This rule prompts more than once an hour; a routine prompts "
+                               "at most once an hour."), field="rule") from None
+    except schedule.NeverDue:
+        raise OperationError(_("This rule never comes round within %(days)d days; give one "
+                               "that prompts at least once a year.",
+                               days=schedule.HORIZON.days), field="rule") from None
+    except schedule.ScheduleError as exc:
+        raise OperationError(str(exc), field="rule") from None
+
+
+def clean_anchor(anchor_on, timezone: str) -> date:
+    """The local day a rule is read from: a date from a few years ago to a year ahead."""
+    if not isinstance(anchor_on, date) or isinstance(anchor_on, datetime):
+        raise OperationError(_("Give the day the schedule starts from as a date."),
+                             field="anchor_on")
+    today = local_today(timezone)
+    problem = schedule.anchor_problem(anchor_on, today)
+    if problem == "past":
+        raise OperationError(_("Start the schedule on %(day)s or later.",
+                               day=(today - schedule.ANCHOR_PAST).isoformat()),
+                             field="anchor_on")
+    if problem == "future":
+        raise OperationError(_("Start the schedule by %(day)s at the latest.",
+                               day=(today + schedule.ANCHOR_FUTURE).isoformat()),
+                             field="anchor_on")
+    return anchor_on
+
+
 def describe_rule(rule: str) -> tuple[str, str | None, time | None]:
     """(cadence, weekday, time) of a rule a preset makes, or ("custom", None, None): what the
     edit form starts from."""
@@ -171,13 +205,20 @@ def local_today(timezone: str) -> date:
 # -- routines -------------------------------------------------------------------------------
 
 def _apply(routine: Routine, *, name, cadence, weekday, time, rule, timezone, roles,
-           partner_ids, questions, nudge_after_days) -> None:
-    """Check every field, then set them all: a refusal leaves the routine as it was."""
+           partner_ids, questions, nudge_after_days, anchor_on=None) -> None:
+    """Check every field, then set them all: a refusal leaves the routine as it was. The
+    anchor stays unless a new one is given (today for a new routine)."""
     values = {"name": clean_name(name),
               "rule": cadence_rule(cadence, weekday, time, rule),
               "timezone": clean_timezone(timezone),
               "questions": clean_questions(questions),
               "nudge_after_days": clean_nudge(nudge_after_days)}
+    if anchor_on is not None:
+        values["anchor_on"] = clean_anchor(anchor_on, values["timezone"])
+    elif routine.anchor_on is None:
+        values["anchor_on"] = local_today(values["timezone"])
+    check_schedule(values["rule"], values.get("anchor_on", routine.anchor_on),
+                   values["timezone"])
     role_list = clean_roles(roles)
     partner_list = clean_partners(routine.collaboration_id, partner_ids)
     for key, value in values.items():
@@ -203,8 +244,8 @@ def create_routine(actor: Actor, collaboration: Collaboration, *, name: str,
     routine = Routine(collaboration_id=collaboration.id, created_by_id=actor.user_id)
     _apply(routine, name=name, cadence=cadence, weekday=weekday, time=time, rule=rule,
            timezone=timezone or collaboration.timezone or "UTC", roles=roles,
-           partner_ids=partner_ids, questions=questions, nudge_after_days=nudge_after_days)
-    routine.anchor_on = anchor_on or local_today(routine.timezone)
+           partner_ids=partner_ids, questions=questions, nudge_after_days=nudge_after_days,
+           anchor_on=anchor_on)
     db.session.add(routine)
     db.session.flush()
     return routine
@@ -221,9 +262,7 @@ def update_routine(actor: Actor, routine: Routine, *, name: str, cadence: str,
     policy.require(actor, "update", routine)
     _apply(routine, name=name, cadence=cadence, weekday=weekday, time=time, rule=rule,
            timezone=timezone or routine.timezone, roles=roles, partner_ids=partner_ids,
-           questions=questions, nudge_after_days=nudge_after_days)
-    if anchor_on is not None:
-        routine.anchor_on = anchor_on
+           questions=questions, nudge_after_days=nudge_after_days, anchor_on=anchor_on)
     db.session.flush()
     return routine
 

@@ -4,6 +4,7 @@ partner organization, never row by row in Python)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -20,6 +21,8 @@ from coprod.routines.models import Prompt, PromptLeave, Routine, RoutineOptOut
 from coprod.routines.operations import describe_rule, local_today
 from coprod.routines.sweep import answered_clause
 from coprod.spaces.models import Collaboration, Organization, Partner
+
+log = logging.getLogger(__name__)
 
 # How many periods the response rates look back over.
 RATE_PERIODS = 12
@@ -48,8 +51,12 @@ def next_prompt(routine: Routine, now: datetime | None = None) -> datetime | Non
     """When the routine prompts next (UTC); None while paused or when the rule has ended."""
     if routine.is_paused:
         return None
-    return schedule.next_occurrence(routine.rule, routine.anchor_on, routine.timezone,
-                                    now or utcnow())
+    try:
+        return schedule.next_occurrence(routine.rule, routine.anchor_on, routine.timezone,
+                                        now or utcnow())
+    except schedule.ScheduleError:  # a rule stored before it was checked: edit it
+        log.warning("routine %s: cannot schedule %r", routine.id, routine.rule)
+        return None
 
 
 def cadence_in_words(routine: Routine) -> str:

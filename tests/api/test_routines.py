@@ -89,6 +89,41 @@ def test_refused_routines_name_the_field(client, db, space, change, field):
     assert _count(db, Routine) == 0
 
 
+EVERY_SECOND = ("FREQ=HOURLY;BYMINUTE=" + ",".join(map(str, range(60)))
+                + ";BYSECOND=" + ",".join(map(str, range(60))))
+TOO_OFTEN = "prompts more than once an hour"
+NEVER_COMES = "never comes round within 400 days"
+
+
+@pytest.mark.parametrize(("change", "field", "words"), [
+    ({"cadence": "custom", "rule": EVERY_SECOND}, "rule", TOO_OFTEN),
+    ({"cadence": "custom", "rule": "FREQ=DAILY;BYHOUR=9,10;BYMINUTE=0,30"}, "rule", TOO_OFTEN),
+    ({"cadence": "custom", "rule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"}, "rule",
+     NEVER_COMES),
+    ({"cadence": "custom", "rule": "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30"}, "rule",
+     NEVER_COMES),
+    ({**WEEKLY, "anchor_on": "1900-01-01"}, "anchor_on", "or later"),
+    ({**WEEKLY, "anchor_on": "2100-01-01"}, "anchor_on", "at the latest"),
+])
+def test_unbounded_rules_and_anchors_are_refused(client, db, space, change, field, words):
+    response = client.post(_url(space), headers=space.as_coordinator,
+                           json={"name": "Unbounded", **change})
+    assert response.status_code == 422, response.get_json()
+    body = response.get_json()
+    assert body["field"] == field and words in body["message"]
+    assert _count(db, Routine) == 0
+
+
+def test_a_change_to_an_unbounded_rule_is_refused(client, db, space):
+    created = client.post(_url(space), headers=space.as_coordinator, json={
+        "name": "Weekly", **WEEKLY}).get_json()
+    response = client.patch(_url(space, f"/{created['id']}"), headers=space.as_coordinator,
+                            json={"rule": "FREQ=DAILY;BYMONTH=4;BYMONTHDAY=31"})
+    assert response.status_code == 422 and response.get_json()["field"] == "rule"
+    assert NEVER_COMES in response.get_json()["message"]
+    assert db.session.get(Routine, created["id"]).rule == created["rule"]
+
+
 def test_members_read_but_only_coordinators_set_up(client, db, space):
     body = {"name": "Mine", "cadence": "weekly", "weekday": "MO", "time": "08:00"}
     assert client.post(_url(space), headers=space.as_staff, json=body).status_code == 403

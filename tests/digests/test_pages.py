@@ -169,6 +169,20 @@ def test_settings_are_for_coordinators(db, client, login, world):
     assert bad.status_code == 422
 
 
+@pytest.mark.parametrize(("anchor_on", "words"), [("1900-01-01", "or later"),
+                                               ("2100-01-01", "at the latest")])
+def test_the_digest_anchor_is_bounded(db, client, login, world, anchor_on, words):
+    """Every period since the anchor gets a digest: an anchor in 1900 would mean 1500."""
+    login(world.coordinator)
+    url = f"/c/{world.collaboration.id}/digests/settings"
+    response = client.post(url, data={"cadence": "monthly", "anchor_on": anchor_on,
+                                      "delivery": "automatic"})
+    assert response.status_code == 422 and words in response.get_data(as_text=True)
+    db.session.expire_all()
+    stored = db.session.get(DigestSettings, world.collaboration.id)
+    assert stored is None or stored.anchor_on.isoformat() != anchor_on
+
+
 def test_a_member_opts_in_and_out(db, client, login, world):
     w = world
     login(w.cafe_staff)

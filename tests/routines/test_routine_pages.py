@@ -15,10 +15,13 @@ from sqlalchemy import func, select
 from coprod import policy
 from coprod.accounts.models import Role
 from coprod.routines import operations as routines
+from coprod.routines import schedule
 from coprod.routines.models import Prompt, PromptLeave, Routine
 from coprod.routines.sweep import run_due
 from tests.api.test_routines import local, two_periods
 from tests.factories import CollaborationFactory, PartnerFactory, member
+from tests.routines.due import due_routine
+from tests.routines.test_schedule import EVERY_SECOND, NEVER, _scan_bounded
 
 CPH = "Europe/Copenhagen"
 
@@ -136,6 +139,49 @@ def test_a_bad_rrule_is_shown_next_to_the_field_with_everything_kept(client, db,
     assert re.search(rf'value="{space.job_centre.id}"\s+checked', page)
     assert '<option selected value="custom">' in page
     assert db.session.scalar(select(func.count()).select_from(Routine)) == 1  # theirs only
+
+
+@pytest.mark.parametrize(("rule", "words"), [
+    (EVERY_SECOND, "prompts more than once an hour"),
+    ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "never comes round within 400 days"),
+])
+def test_an_unbounded_rrule_is_refused_next_to_the_field(client, db, sign_in, space, rule,
+                                                        words):
+    sign_in(space.coordinator.user)
+    response = client.post(_url(space, "/new"), data=_form(cadence="custom", rule=rule))
+    assert response.status_code == 422
+    error = re.search(r'<p class="error" id="rule-error">([^<]*)</p>',
+                      response.get_data(as_text=True))
+    assert error and words in error.group(1)
+    assert db.session.scalar(select(func.count()).select_from(Routine)) == 1  # theirs only
+
+
+def test_stored_unbounded_rules_neither_slow_nor_break_the_page_and_the_sweep(
+        client, db, sign_in, space, dateutil_spy):
+    """Rows saved before rules were checked: the page shows no next prompt for them, the
+    sweep reports the one it cannot schedule and prompts the others; every evaluation is
+    bounded (dateutil starts within one calendar cycle of the year 9999 and walks at most
+    MAX_STEPS occurrences)."""
+    stored = [Routine(collaboration_id=space.collab.id, name=name, rule=rule,
+                      anchor_on=date(1900, 1, 1), timezone=CPH, questions=[])
+              for name, rule in [("Every second", EVERY_SECOND), *[
+                  (f"Never {n}", rule) for n, rule in enumerate(NEVER)]]]
+    db.session.add_all(stored)
+    due = due_routine(space.collab, name="Daily")
+    db.session.commit()
+    sign_in(space.coordinator.user)
+    page = client.get(_url(space))
+    assert page.status_code == 200
+    text = _text(page)
+    assert "Every second" in text and text.count("No more prompts") == len(stored)
+    result = run_due()
+    assert [e.split(":")[0] for e in result.errors] == [f"routine {stored[0].id}"]
+    assert db.session.scalar(select(func.count()).select_from(Prompt).where(
+        Prompt.routine_id == due.id)) == 3  # the three members of the collaboration
+    assert db.session.scalar(select(func.count()).select_from(Prompt).where(
+        Prompt.routine_id.in_([r.id for r in stored]))) == 0
+    _scan_bounded(dateutil_spy)
+    assert dateutil_spy["steps"] <= 3 * (schedule.MAX_STEPS + 1)
 
 
 def test_a_bad_time_zone_is_shown_next_to_its_field(client, db, sign_in, space):
