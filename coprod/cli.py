@@ -69,6 +69,11 @@ main.add_command(shell_command)
 main.add_command(routes_command)
 
 
+def _shown(text: str) -> str:
+    """Text typed or stored by someone else, on one line: control characters escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text or "")
+
+
 def _fail(err: OperationError, what: str) -> click.ClickException:
     """Roll back and turn an operation's refusal into a clear message and exit status 1."""
     from coprod.extensions import db
@@ -115,7 +120,7 @@ def create_user_command(email: str, display_name: str, password: str, locale: st
         user = operations.create_user(email, display_name, password, locale=locale,
                                       timezone=timezone)
     except OperationError as err:
-        raise _fail(err, f"Cannot create the user {email}") from None
+        raise _fail(err, f"Cannot create the user {_shown(email)}") from None
     db.session.commit()
     click.echo(f"Created user {user.email} ({user.display_name}).")
 
@@ -230,7 +235,9 @@ def outbox_status_command() -> None:
         click.echo("Last errors:")
     for outbox_id, status, to_address, error in report.last_errors:
         first_line = error.splitlines()[0] if error else ""
-        click.echo(f"  #{outbox_id} {status.value} to {to_address}: {first_line}")
+        # An address stored before addresses were checked may hold a line break: shown
+        # escaped, it cannot print a line of its own.
+        click.echo(f"  #{outbox_id} {status.value} to {_shown(to_address)}: {first_line}")
 
 
 @outbox.command("retry")

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from wtforms.validators import ValidationError
+
 from coprod.common import OperationError
 from coprod.extensions import db
+from coprod.mail import addresses
 
 
 def leaf_fields(form):
@@ -57,3 +60,11 @@ def attempt(form, operation: Callable[..., object], *args,
         show_refusal(form, err, aliases)
         return Outcome(False, status=err.status)
     return Outcome(True, value)
+
+
+def email_address(form, field) -> None:
+    """WTForms validator: the one address check (coprod.mail.addresses) and its message."""
+    try:
+        addresses.clean_address(field.data)
+    except addresses.AddressError:
+        raise ValidationError(str(addresses.NOT_AN_ADDRESS)) from None

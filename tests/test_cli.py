@@ -86,6 +86,23 @@ def test_users_create_refuses_a_duplicate_email_clearly(cli, db):
     assert db.session.scalar(select(func.count()).select_from(User)) == 1
 
 
+HEADER_INJECTION = "a@b\r\nBcc: x@y"
+NOT_AN_ADDRESS = "This is not an email address; write it like name@example.org."
+
+
+@pytest.mark.parametrize("email", [HEADER_INJECTION, "not-an-email", "Ada <ada@example.org>"])
+def test_users_create_refuses_what_is_not_an_email_address(cli, db, email):
+    result = cli("users", "create", "--email", email, "--name", "Mallory",
+                 "--password", PASSWORD)
+
+    assert result.exit_code == 1
+    assert f"(email): {NOT_AN_ADDRESS}" in result.output
+    assert "Bcc" not in "".join(line for line in result.output.splitlines()
+                                if not line.startswith("Error:"))  # no line of its own
+    assert "Traceback" not in result.output
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
 def test_users_create_refuses_a_short_password(cli, db):
     result = cli("users", "create", "--email", "di@example.org", "--name", "Di",
                  "--password", "short")
@@ -249,6 +266,18 @@ def test_outbox_status_counts_each_status_and_shows_the_last_errors(cli, db):
         "Last errors:",
         f"  #{retried.id} pending to person5@example.org: ConnectionRefusedError: refused",
         f"  #{failed.id} failed to person4@example.org: SMTPRecipientsRefused: 550 No such user"]
+
+
+def test_outbox_status_cannot_be_made_to_print_a_line_by_an_address(cli, db):
+    """A row written before addresses were checked prints on one line, escaped."""
+    row = outbox_row(db, 1, OutboxStatus.FAILED, last_error="SMTPRecipientsRefused: 550")
+    row.to_address = "a@b\r\nfailed to boss@example.org: all fine"
+    db.session.commit()
+
+    lines = cli("outbox", "status").output.splitlines()
+
+    assert lines[-2:] == ["Last errors:", f"  #{row.id} failed to a@b\\r\\nfailed to "
+                          "boss@example.org: all fine: SMTPRecipientsRefused: 550"]
 
 
 def test_outbox_status_of_an_empty_outbox(cli, db):

@@ -16,6 +16,7 @@ from coprod.accounts.models import ApiToken, Invitation, Role, User
 from coprod.common import OperationError, utcnow
 from coprod.extensions import db
 from coprod.i18n import lazy_gettext as _l
+from coprod.mail import addresses
 from coprod.mail.outbox import queue_email
 from coprod.policy import Actor
 
@@ -23,7 +24,16 @@ MIN_PASSWORD_LENGTH = 10
 
 
 def normalize_email(email: str) -> str:
-    return (email or "").strip().lower()
+    """The stored form of an address, for lookups (what clean_email gives a valid one)."""
+    return addresses.normalize_address(email)
+
+
+def clean_email(email: str | None, field: str = "email") -> str:
+    """A real email address in its stored form; every path that writes one comes here."""
+    try:
+        return addresses.clean_address(email)
+    except addresses.AddressError:
+        raise OperationError(str(addresses.NOT_AN_ADDRESS), field=field) from None
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -48,7 +58,7 @@ def check_locale_and_timezone(locale: str, timezone: str) -> None:
 def create_user(
     email: str, display_name: str, password: str, locale: str = "en", timezone: str = "UTC"
 ) -> User:
-    email = normalize_email(email)
+    email = clean_email(email)
     if find_user_by_email(email) is not None:
         raise OperationError(_("An account with this email already exists."), field="email",
                              status=409)
@@ -152,7 +162,7 @@ def invite(actor: Actor, collaboration, email: str, role: Role, partner_id: int 
     from coprod.spaces.models import Membership, Partner
 
     policy.require(actor, "invite", collaboration)
-    email = normalize_email(email)
+    email = clean_email(email)
     role = Role(role)
     partner = None
     if role == Role.PARTNER_STAFF:

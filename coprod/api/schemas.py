@@ -15,6 +15,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from coprod import policy
 from coprod.accounts.models import Role
 from coprod.api.pagination import PageArgsSchema, page_schema
+from coprod.mail import addresses
 from coprod.spaces.models import (
     CollaborationStatus,
     Interdependence,
@@ -50,6 +51,14 @@ def known_timezone(value: str) -> None:
     """Prompts and digests are scheduled in this zone, so it must be a real one."""
     if value not in zoneinfo.available_timezones():
         raise ValidationError(_("Use an IANA time zone name, such as Europe/Copenhagen."))
+
+
+def email_address(value: str) -> None:
+    """The one address check (coprod.mail.addresses), as on the pages and the command line."""
+    try:
+        addresses.clean_address(value)
+    except addresses.AddressError:
+        raise ValidationError(str(addresses.NOT_AN_ADDRESS)) from None
 
 
 def text(max_length: int | None = None, **kwargs) -> fields.String:
@@ -277,7 +286,8 @@ class InvitationSchema(Schema):
 
 
 class InvitationCreateSchema(Schema):
-    email = fields.Email(required=True, validate=validate.Length(max=254))
+    email = fields.String(required=True, validate=email_address, metadata={
+        "format": "email", "maxLength": addresses.MAX_LENGTH})
     role = choice(Role, required=True)
     partner_id = fields.Integer(allow_none=True, metadata={
         "description": "Required for partner_staff: the partner they will work for."})

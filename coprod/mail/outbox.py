@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from coprod.common import utcnow
 from coprod.extensions import db
+from coprod.mail.addresses import has_line_break
 from coprod.mail.models import OutboxEmail
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,10 @@ def queue_email(
     content passes its `recipient` (a User) and `about` ("reflection:12"): the worker sends it
     only if the recipient may still read that then (mail.tasks.still_readable).
     """
+    if has_line_break(to or "") or "@" not in (to or ""):
+        # Addresses are checked where they are written (coprod.mail.addresses); one that got
+        # past that must not add header lines (Bcc:) to an email.
+        raise ValueError(f"Refusing to queue an email to {to!r}")
     existing = db.session.scalar(select(OutboxEmail).where(OutboxEmail.key == key))
     if existing is not None:
         return existing

@@ -19,7 +19,6 @@ from wtforms import (
 )
 from wtforms.validators import (
     DataRequired,
-    Email,
     InputRequired,
     Length,
     Optional,
@@ -29,6 +28,7 @@ from wtforms.validators import (
 
 from coprod.accounts.forms import timezone_choices
 from coprod.accounts.models import Role
+from coprod.forms import email_address
 from coprod.spaces.models import (
     Charter,
     Interdependence,
@@ -213,9 +213,7 @@ class MemberForm(FlaskForm):
 
 class InviteForm(FlaskForm):
     email = EmailField(_l("Email address"), filters=[_stripped], validators=[
-        DataRequired(_l("Give the email address to invite.")),
-        Email(_l("This is not an email address."), check_deliverability=False),
-        Length(max=254)])
+        DataRequired(_l("Give the email address to invite.")), email_address])
     role = SelectField(_l("Role"), choices=Role.choices(), coerce=Role)
     partner_id = SelectField(_l("Partner organization"), coerce=_int_or_none)
     message = TextAreaField(_l("Personal message (optional)"), filters=[_stripped],

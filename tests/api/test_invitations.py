@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
-from coprod.accounts.models import Invitation
+from coprod import policy
+from coprod.accounts import operations as accounts
+from coprod.accounts.models import Invitation, Role
+from coprod.common import OperationError
 from tests.conftest import text_of
 from tests.factories import InvitationFactory
 
@@ -44,6 +48,30 @@ def test_invitation_input_is_checked(client, db, space):
                            json={"email": space.observer.user.email, "role": "observer"})
     assert response.status_code == 409 and response.get_json()["field"] == "email"
     assert db.session.scalar(select(Invitation)) is None
+
+
+@pytest.mark.parametrize("email", ["a@b\r\nBcc: x@y", "not-an-email", "Ada <ada@example.org>"])
+def test_what_is_not_an_email_address_is_refused(client, db, space, outbox, email):
+    response = client.post(_url(space), headers=space.as_coordinator,
+                           json={"email": email, "role": "observer"})
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["json"] == {
+        "email": ["This is not an email address; write it like name@example.org."]}
+    assert db.session.scalar(select(Invitation)) is None
+    assert outbox.messages() == []
+
+
+def test_the_operation_refuses_it_too_for_every_other_path(db, space):
+    """The demo, and anything else that invites or creates accounts without a form."""
+    actor = policy.actor_for(space.coordinator.user)
+    with pytest.raises(OperationError) as refused:
+        accounts.invite(actor, space.collab, "a@b\r\nBcc: x@y", Role.OBSERVER)
+    assert refused.value.field == "email"
+    with pytest.raises(OperationError) as refused:
+        accounts.create_user("not-an-email", "Mallory", "a long enough password")
+    assert refused.value.field == "email"
+    assert accounts.create_user(" Ada@Example.ORG ", "Ada", "a long enough password"
+                                ).email == "ada@example.org"
 
 
 def test_list_and_revoke(client, db, space):

@@ -309,3 +309,11 @@ def test_sqlite_second_sender_waits_then_finds_the_row_sent(app, tmp_path):
             db.session.remove()
     finally:
         close_app(embedded, default_celery_of=app)
+
+
+@pytest.mark.parametrize("to", ["a@b.org\r\nBcc: x@y.org", "a@b.org\nBcc: x@y.org", ""])
+def test_the_outbox_refuses_a_recipient_that_would_add_header_lines(app, db, to):
+    with pytest.raises(ValueError, match="Refusing to queue"):
+        queue_email(key="test:to", to=to, template="password_reset", subject="Hello",
+                    user=None, link="http://localhost/", minutes=30)
+    assert db.session.scalar(select(func.count()).select_from(OutboxEmail)) == 0

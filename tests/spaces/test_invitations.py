@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from coprod.accounts.models import Invitation, Role
@@ -50,8 +51,24 @@ def test_bad_email_and_hand_made_role_are_field_errors(client, sign_in, space, d
     response = client.post(f"/c/{space.collab.id}/invitations", data={
         "email": "not an address", "role": "emperor"})
     assert response.status_code == 422
-    assert error_of(response, "email") == "This is not an email address."
+    assert error_of(response, "email") == NOT_AN_ADDRESS
     assert error_of(response, "role")
+
+
+NOT_AN_ADDRESS = "This is not an email address; write it like name@example.org."
+
+
+@pytest.mark.parametrize("email", ["a@b\r\nBcc: x@y", "not-an-email", "Ada <ada@example.org>",
+                                   "someone@localhost"])
+def test_what_is_not_an_email_address_is_refused_next_to_the_field(client, sign_in, space, db,
+                                                                   outbox, email):
+    sign_in(space.people.coordinator.user)
+    response = client.post(f"/c/{space.collab.id}/invitations", data={
+        "email": email, "role": "observer"})
+    assert response.status_code == 422
+    assert error_of(response, "email") == NOT_AN_ADDRESS
+    assert db.session.scalar(select(Invitation)) is None
+    assert outbox.messages() == []
 
 
 def test_inviting_a_member_again_is_refused_next_to_the_email(client, sign_in, space):
