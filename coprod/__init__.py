@@ -24,6 +24,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
+    from coprod import inputs
+
+    inputs.register(app)  # before the routes: their <int:...> ids are bounded
     _init_extensions(app)
     _register_blueprints(app)
 

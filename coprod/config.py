@@ -220,6 +220,9 @@ def load(instance_path: str, overrides: dict | None = None) -> dict:
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
         "API_PAGE_SIZE_MAX": 100,
+        # No form or JSON body of Coprod comes near this; a larger one answers 413 before
+        # it is read (coprod/inputs.py).
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
     }
     celery_overrides = overrides.pop("CELERY", None)
     config.update(overrides)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from datetime import date, datetime
 from http import HTTPStatus
 
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
+from marshmallow import ValidationError
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
 
-from coprod import policy
+from coprod import inputs, policy
 from coprod.api import errors
 from coprod.api.auth import authenticate
 from coprod.spaces.models import Collaboration
@@ -14,8 +20,77 @@ from coprod.spaces.models import Collaboration
 PREFIX = "/api/v1"
 
 
+def _out_of_range(value) -> str | None:
+    """Why one loaded value cannot be taken, or None."""
+    if isinstance(value, str) and inputs.unstorable(value):
+        return _("Text cannot contain NUL characters or lone surrogates.")
+    if isinstance(value, int) and not isinstance(value, bool) and not (
+            inputs.DB_INT_MIN <= value <= inputs.DB_INT_MAX):
+        return _("Use a whole number from %(min)d to %(max)d.",
+                 min=inputs.DB_INT_MIN, max=inputs.DB_INT_MAX)
+    day = value.date() if isinstance(value, datetime) else value
+    if isinstance(day, date) and not inputs.DAY_MIN <= day <= inputs.DAY_MAX:
+        return _("Use a day from %(min)s to %(max)s.",
+                 min=inputs.DAY_MIN.isoformat(), max=inputs.DAY_MAX.isoformat())
+    return None
+
+
+def _faults(data) -> dict:
+    """{field: [message]} (nested like the input) for every value the database cannot take."""
+    faults: dict = {}
+    items = data.items() if isinstance(data, dict) else enumerate(data)
+    for key, value in items:
+        if isinstance(value, dict | list | tuple | set):
+            inner = _faults(value)
+            if inner:
+                faults[key] = inner
+        else:
+            message = _out_of_range(value) or (
+                _out_of_range(key) if isinstance(key, str) else None)
+            if message:
+                faults[key] = [message]
+    return faults
+
+
+class ApiParser(FlaskParser):
+    """webargs' parser with what the database cannot store refused in one place, for every
+    route's body and query: text with NUL or a lone surrogate, integers outside PostgreSQL's
+    integer, days outside DAY_MIN..DAY_MAX answer 422 naming the field; a JSON body nested
+    deeper than JSON_DEPTH_MAX (or too deep for Python's parser) answers 400."""
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return core.missing
+        raw = req.get_data(cache=True)
+        too_deep = json.JSONDecodeError("nested too deeply", "(the request body)", 0)
+        try:
+            data = core.parse_json(raw)
+        except RecursionError:
+            raise too_deep from None
+        if inputs.deeper_than(data, inputs.JSON_DEPTH_MAX):
+            raise too_deep  # answered 400 "Invalid JSON body." by webargs
+        return data
+
+    def _validate_arguments(self, data, validators):
+        faults = _faults(data) if isinstance(data, dict | list) else {}
+        if faults:
+            raise ValidationError(faults)
+        super()._validate_arguments(data, validators)
+
+
 class ApiBlueprint(Blueprint):
     """A resource of the API: every request needs a bearer token and errors answer JSON."""
+
+    ARGUMENTS_PARSER = ApiParser()
+
+    def arguments(self, schema, *, location="json", required=None, **kwargs):
+        """The OpenAPI document calls a body required when it is: when its schema has a
+        required field (a request without a body then answers 422 naming it). A body of
+        optional fields only may be left out, and reads as {} (e.g. withdraw: all of it)."""
+        if required is None:
+            fields = (schema() if isinstance(schema, type) else schema).fields.values()
+            required = location != "json" or any(f.required for f in fields)
+        return super().arguments(schema, location=location, required=required, **kwargs)
 
     def __init__(self, name: str, import_name: str, *, url_prefix: str, **kwargs):
         super().__init__(name, import_name, url_prefix=PREFIX + url_prefix, **kwargs)

@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 from sqlalchemy import Select, func, select
 
 from coprod.extensions import db
+from coprod.inputs import PAGE_MAX
 
 DEFAULT_PAGE_SIZE = 20
 
@@ -28,11 +29,12 @@ PAGINATION_DOC = (
 class PageArgsSchema(Schema):
     """?page=&page_size= of every list; the maximum is read from the config per request."""
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1),
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=PAGE_MAX),
                           metadata={"description": "Page number, from 1."})
     page_size = fields.Integer(
         load_default=DEFAULT_PAGE_SIZE, validate=validate.Range(min=1),
-        metadata={"description": "Items per page; above API_PAGE_SIZE_MAX (100) answers 422."})
+        metadata={"description": "Items per page; above API_PAGE_SIZE_MAX (100) answers 422.",
+                  "maximum": 100})
 
     @validates("page_size")
     def _within_maximum(self, value: int, **kwargs) -> None:

@@ -27,6 +27,7 @@ from coprod.citizens.models import AuditEvent, Citizen, Consent
 from coprod.common import utcnow
 from coprod.extensions import db
 from coprod.forms import attempt
+from coprod.inputs import page_number
 from coprod.policy.consent import known_categories
 from coprod.reflections.queries import collaboration_today
 from coprod.servicemap import queries as servicemap
@@ -224,7 +225,7 @@ def _detail_page(collab: Collaboration, citizen: Citizen, *, withdraw_forms=None
     if policy.may(actor, "withdraw_consent", citizen):
         withdraw = {c.id: (withdraw_forms or {}).get(c.id) or _withdraw_form(c)
                     for c in current}
-    audit_page = request.args.get("audit_page", 1, type=int)
+    audit_page = page_number("audit_page")
     if audit_page < 1:
         abort(404)
     events, more_events = ([], False)

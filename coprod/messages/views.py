@@ -18,6 +18,7 @@ from coprod.common import OperationError
 from coprod.extensions import db
 from coprod.forms import attempt
 from coprod.forms import show_refusal as _show_error
+from coprod.inputs import page_number
 from coprod.markdown import plain_excerpt, render_markdown
 from coprod.messages import forms, operations, queries
 from coprod.messages.models import Conversation
@@ -84,7 +85,7 @@ def _collaboration(collaboration_id: int) -> Collaboration:
 def index(collaboration_id: int):
     """My conversations here, latest activity first, with what is unread."""
     collab = _collaboration(collaboration_id)
-    page = request.args.get("page", 1, type=int)
+    page = page_number()
     if page < 1:
         abort(404)
     summaries = queries.conversations_of(_actor(), collab, limit=LIST_PAGE + 1,

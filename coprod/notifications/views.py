@@ -15,6 +15,7 @@ from flask_login import current_user, login_required
 from coprod import policy
 from coprod.extensions import db
 from coprod.forms import attempt
+from coprod.inputs import page_number
 from coprod.notifications import operations, queries
 from coprod.notifications.forms import PreferencesForm
 
@@ -56,7 +57,7 @@ def _actor() -> policy.Actor:
 
 
 def _page() -> int:
-    page = request.args.get("page", 1, type=int)
+    page = page_number()
     if page < 1:
         abort(404)
     return page

@@ -19,6 +19,7 @@ from coprod import policy
 from coprod.citizens import audit
 from coprod.common import UTC
 from coprod.extensions import db
+from coprod.inputs import DB_INT_MAX
 from coprod.policy import Actor
 from coprod.policy.actors import Seat
 from coprod.policy.visibility import reads_reflection
@@ -74,8 +75,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, _, ident = raw.partition("|")
         when = datetime.fromisoformat(stamp)
-        return (when if when.tzinfo else when.replace(tzinfo=UTC)), int(ident)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+        if not 1 <= int(ident) <= DB_INT_MAX:  # an id of ours is a PostgreSQL integer
+            raise ValueError(ident)
+        return when, int(ident)
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise BadCursor(cursor) from None
 
 
@@ -101,7 +105,7 @@ def apply_filters(stmt, filters: FeedFilters):
             ReflectionTag.name == filters.tag.strip().lower())))
     if filters.since:
         stmt = stmt.where(Reflection.created_at >= datetime.combine(filters.since, time.min, UTC))
-    if filters.until:
+    if filters.until and filters.until < date.max:  # the last day Python has: no bound
         stmt = stmt.where(Reflection.created_at < datetime.combine(
             filters.until + timedelta(days=1), time.min, UTC))
     return stmt
