@@ -98,7 +98,8 @@ def test_api_integers_in_queries_beyond_the_integer_range_are_refused(api):
 
 # -- pages whose OFFSET would overflow: 422 (API) or 404 (pages) ---------------------------
 
-@pytest.mark.parametrize("path", ["/collaborations", "/collaborations/{c}/partners"])
+@pytest.mark.parametrize("path", ["/collaborations", "/collaborations/{c}/partners",
+                                  "/collaborations/{c}/routines"])
 def test_api_pages_beyond_the_last_possible_one_are_refused(api, path):
     body = _json_error(api("GET", f"{path}?page={HUGE_PAGE}&page_size=100"), 422)
     assert "page" in body["errors"]["query"]

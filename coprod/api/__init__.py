@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from apispec import BasePlugin
 from flask import Flask
+from marshmallow import fields
 
 from coprod.extensions import api, csrf
 
@@ -24,10 +25,29 @@ the token's owner and sees what they see: objects of a collaboration they are no
 
 **Errors** answer JSON: `{"code", "status", "message"}`, plus `field` when one field is at
 fault and `errors` (per location and field) when the request did not validate (422).
-Unknown fields are refused.
+Unknown fields are refused; a body is required where its schema has required fields (the
+document says which). Text never holds NUL characters or lone surrogates, integers lie within
+-2147483648..2147483647 and days within 1900-01-01..2999-12-31 (422 otherwise); an id beyond
+that range in a path answers 404, a JSON body nested deeper than 32 levels 400, and a request
+body over 1 MiB 413.
 
 **Pagination.** {pagination}
 """
+
+
+def stored_ranges(converter, field, ret, **kwargs) -> dict:
+    """What coprod.api.common's parser enforces on every field, stated in the document:
+    integers within PostgreSQL's integer (unless the field says narrower), days from
+    DAY_MIN to DAY_MAX (a pattern on the year)."""
+    from coprod import inputs
+
+    if isinstance(field, fields.Integer):
+        return {"minimum": ret.get("minimum", inputs.DB_INT_MIN),
+                "maximum": ret.get("maximum", inputs.DB_INT_MAX)}
+    if isinstance(field, fields.Date) and not isinstance(field, fields.DateTime):
+        assert (inputs.DAY_MIN.year, inputs.DAY_MAX.year) == (1900, 2999)
+        return {"pattern": ret.get("pattern", r"^(19\d\d|2\d\d\d)-")}
+    return {}
 
 
 class BearerSecurityPlugin(BasePlugin):
@@ -78,6 +98,7 @@ def init_api(app: Flask) -> None:
         "info": {"description": DESCRIPTION.replace("{pagination}", PAGINATION_DOC)},
         "security": [{SECURITY_SCHEME: []}],
     })
+    api.ma_plugin.converter.add_attribute_function(stored_ranges)
     api.spec.components.security_scheme(SECURITY_SCHEME, {
         "type": "http", "scheme": "bearer", "bearerFormat": "cpd_ personal access token",
         "description": "A personal access token: Authorization: Bearer cpd_...",

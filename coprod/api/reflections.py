@@ -259,8 +259,10 @@ class FeedArgsSchema(Schema):
     partner_id = fields.Integer(metadata={
         "description": "Only reflections posted on behalf of this partner organization."})
     tag = fields.String(validate=validate.Length(min=1, max=TAG_MAX))
-    since = fields.Date(metadata={"description": "Posted on or after this day (UTC)."})
-    until = fields.Date(metadata={"description": "Posted on or before this day (UTC)."})
+    since = fields.Date(metadata={
+        "description": "Posted on or after this day (UTC); not after until (422)."})
+    until = fields.Date(metadata={
+        "description": "Posted on or before this day (UTC); not before since (422)."})
     cursor = fields.String(metadata={"description": "next_cursor of the previous page."})
     limit = fields.Integer(load_default=queries.PAGE_SIZE,
                            validate=validate.Range(min=1, max=queries.PAGE_SIZE_MAX),

@@ -14,6 +14,7 @@ from marshmallow import Schema, fields, validate
 from coprod import policy
 from coprod.accounts.models import Role
 from coprod.api.common import ApiBlueprint, collaboration_or_404, object_in
+from coprod.api.pagination import PageArgsSchema, page_schema, paginate
 from coprod.api.schemas import Timestamp, choice, text
 from coprod.extensions import db
 from coprod.routines import operations, queries, schedule
@@ -69,6 +70,9 @@ class RoutineSchema(Schema):
         metadata={"type": "string", "format": "date-time", "nullable": True,
                   "description": "When the routine prompts next (UTC); null while paused."})
     created_at = Timestamp()
+
+
+RoutinePageSchema = page_schema(RoutineSchema)
 
 
 class RoutineUpdateSchema(Schema):
@@ -152,11 +156,13 @@ def _current(routine: Routine) -> dict:
 
 @blp.route("/routines")
 class Routines(MethodView):
-    @blp.response(200, RoutineSchema(many=True))
-    @blp.fails_with(404)
-    def get(self, collaboration_id: int):
-        """The collaboration's routines, by name."""
-        return queries.routines_of(_actor(), collaboration_or_404(collaboration_id))
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, RoutinePageSchema)
+    @blp.fails_with(404, 422)
+    def get(self, args, collaboration_id: int):
+        """The collaboration's routines, by name, a page at a time."""
+        return paginate(queries.routines_query(
+            _actor(), collaboration_or_404(collaboration_id)), args)
 
     @blp.arguments(RoutineCreateSchema)
     @blp.response(201, RoutineSchema)

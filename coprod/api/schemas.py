@@ -64,7 +64,9 @@ def email_address(value: str) -> None:
 def text(max_length: int | None = None, **kwargs) -> fields.String:
     """A required-to-mean-something string: not blank, and not longer than max_length."""
     checks = [not_blank] + ([validate.Length(max=max_length)] if max_length else [])
-    return fields.String(validate=checks, **kwargs)
+    # The OpenAPI document states it: at least one character that is not white space.
+    metadata = {"pattern": r"\S", "minLength": 1, **kwargs.pop("metadata", {})}
+    return fields.String(validate=checks, metadata=metadata, **kwargs)
 
 
 # -- people ---------------------------------------------------------------------------------

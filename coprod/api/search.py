@@ -101,8 +101,10 @@ class ExportArgsSchema(Schema):
     partner_id = fields.Integer(metadata={
         "description": "Only reflections posted on behalf of this partner organization."})
     tag = fields.String(validate=validate.Length(min=1, max=TAG_MAX))
-    since = fields.Date(metadata={"description": "Posted on or after this day (UTC)."})
-    until = fields.Date(metadata={"description": "Posted on or before this day (UTC)."})
+    since = fields.Date(metadata={
+        "description": "Posted on or after this day (UTC); not after until (422)."})
+    until = fields.Date(metadata={
+        "description": "Posted on or before this day (UTC); not before since (422)."})
 
     @validates_schema
     def _dates_in_order(self, data, **kwargs) -> None:

@@ -37,14 +37,18 @@ CADENCE_WORDS = {
 }
 
 
+def routines_query(actor: Actor, collaboration: Collaboration):
+    """select(Routine): the collaboration's routines, by name, with their audience at hand."""
+    return (policy.scoped(actor, Routine)
+            .where(Routine.collaboration_id == collaboration.id)
+            .options(selectinload(Routine.audience_roles),
+                     selectinload(Routine.audience_partners))
+            .order_by(Routine.name, Routine.id))
+
+
 def routines_of(actor: Actor, collaboration: Collaboration) -> list[Routine]:
     """The collaboration's routines, by name, with their audience at hand."""
-    query = (policy.scoped(actor, Routine)
-             .where(Routine.collaboration_id == collaboration.id)
-             .options(selectinload(Routine.audience_roles),
-                      selectinload(Routine.audience_partners))
-             .order_by(Routine.name, Routine.id))
-    return list(db.session.scalars(query))
+    return list(db.session.scalars(routines_query(actor, collaboration)))
 
 
 def next_prompt(routine: Routine, now: datetime | None = None) -> datetime | None:

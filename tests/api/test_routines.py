@@ -51,7 +51,7 @@ def test_a_coordinator_sets_up_a_preset(client, db, space, cadence, rule):
     local = datetime.fromisoformat(body["next_prompt_at"]).astimezone(ZoneInfo(CPH))
     assert (local.strftime("%A"), local.hour, local.minute) == ("Tuesday", 9, 0)
     listed = client.get(_url(space), headers=space.as_observer).get_json()
-    assert [r["name"] for r in listed] == ["Staff reflection"]
+    assert [r["name"] for r in listed["items"]] == ["Staff reflection"]
 
 
 def test_a_raw_rrule_with_its_own_questions_and_audience(client, db, space):
@@ -240,3 +240,19 @@ def test_no_prompts_yet_is_an_empty_list(client, db, space):
     body = client.get(_url(space, f"/{routine.id}/response-rates"),
                       headers=space.as_coordinator).get_json()
     assert body == {"routine_id": routine.id, "periods": []}
+
+
+def test_routines_are_listed_in_pages_like_every_other_list(client, db, space):
+    actor = policy.actor_for(space.coordinator.user)
+    for name in ("Cafe", "Alpha", "Bravo"):
+        routines.create_routine(actor, space.collab, name=name, cadence="weekly",
+                                weekday="MO", time="09:00")
+    db.session.commit()
+    first = client.get(_url(space) + "?page_size=2", headers=space.as_staff).get_json()
+    assert [r["name"] for r in first["items"]] == ["Alpha", "Bravo"]
+    assert (first["page"], first["page_size"], first["total"], first["total_pages"]) == (
+        1, 2, 3, 2)
+    second = client.get(_url(space) + "?page=2&page_size=2", headers=space.as_staff).get_json()
+    assert [r["name"] for r in second["items"]] == ["Cafe"]
+    too_many = client.get(_url(space) + "?page_size=101", headers=space.as_staff)
+    assert too_many.status_code == 422 and "page_size" in too_many.get_json()["errors"]["query"]
