@@ -3,6 +3,8 @@ the request (or CLI command) commits once."""
 
 from __future__ import annotations
 
+import enum
+
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -71,7 +73,9 @@ def update_collaboration(actor: Actor, collaboration: Collaboration, **fields) -
     for name, value in fields.items():
         if name not in COLLABORATION_FIELDS:
             raise OperationError(_("Unknown field."), field=name)
-        setattr(collaboration, name, value.strip() if isinstance(value, str) else value)
+        if isinstance(value, str) and not isinstance(value, enum.Enum):  # StrEnums stay
+            value = value.strip()
+        setattr(collaboration, name, value)
     if status is not None:
         collaboration.status = CollaborationStatus(status)
     db.session.flush()

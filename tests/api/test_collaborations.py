@@ -105,6 +105,17 @@ def test_coordinator_updates_and_archives(client, db, space):
     assert db.session.get(Collaboration, space.collab.id).status == CollaborationStatus.ARCHIVED
 
 
+def test_a_change_of_choices_answers_their_values(client, db, space):
+    """Found by Schemathesis: a PATCH with interdependence or purpose answered 500 (the
+    StrEnum value was stripped into a plain str that the answer could not serialize)."""
+    response = client.patch(f"/api/v1/collaborations/{space.collab.id}",
+                            json={"interdependence": "pooled", "purpose": "new_service"},
+                            headers=space.as_coordinator)
+    assert response.status_code == 200, response.get_json()
+    assert (response.get_json()["interdependence"], response.get_json()["purpose"]) == (
+        "pooled", "new_service")
+
+
 def test_observer_may_not_change(client, db, space):
     response = client.patch(f"/api/v1/collaborations/{space.collab.id}",
                             json={"title": "Mine now"}, headers=space.as_observer)
