@@ -1,6 +1,7 @@
 """Imports every model so that metadata (and Alembic autogenerate) sees all tables."""
 
 from coprod.accounts.models import ApiToken, Invitation, User  # noqa: F401
+from coprod.api.models import IdempotencyKey  # noqa: F401
 from coprod.citizens.models import (  # noqa: F401
     AuditEvent,
     Citizen,

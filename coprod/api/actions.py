@@ -136,7 +136,6 @@ class ReflectionAction(MethodView):
         collaboration_or_404(collaboration_id)
         reflection = object_in(Reflection, collaboration_id, reflection_id)
         action = operations.create_action(policy.current_actor(), reflection, **data)
-        db.session.commit()
         return action
 
 
@@ -175,5 +174,4 @@ class ActionItem(MethodView):
             owner_user_id=data.get("owner_user_id", action.owner_user_id),
             done_note=data.get("done_note", action.done_note),
         )
-        db.session.commit()
         return action

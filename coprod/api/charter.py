@@ -9,7 +9,6 @@ from coprod import policy
 from coprod.api.common import ApiBlueprint, collaboration_or_404
 from coprod.api.pagination import PageArgsSchema, paginate
 from coprod.api.schemas import CharterRevisionPageSchema, CharterSchema, CharterUpdateSchema
-from coprod.extensions import db
 from coprod.spaces import operations
 from coprod.spaces.models import Charter, CharterRevision
 
@@ -32,7 +31,6 @@ class CharterResource(MethodView):
         """Save a new version; 409 if someone saved after base_version (nothing is lost)."""
         charter = policy.get_or_404(policy.current_actor(), Charter, collaboration_id)
         operations.update_charter(policy.current_actor(), charter, **data)
-        db.session.commit()
         return charter
 
 

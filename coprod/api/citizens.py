@@ -508,7 +508,6 @@ class Citizens(MethodView):
         actor = _actor()
         collaboration = policy.get_or_404(actor, Collaboration, collaboration_id, "add_citizen")
         citizen = operations.create_citizen(actor, collaboration, **data)
-        db.session.commit()
         return citizen_view(actor, citizen)
 
 
@@ -535,7 +534,6 @@ class CitizenItem(MethodView):
                    "activity_ids": [a.id for a in citizen.activities],
                    "user_id": citizen.user_id, "guardian_ids": sorted(citizen.guardian_ids)}
         operations.update_citizen(actor, citizen, **{**current, **data})
-        db.session.commit()
         return citizen_view(actor, citizen)
 
 
@@ -551,7 +549,6 @@ class CitizenErase(MethodView):
         actor = _actor()
         citizen = operations.erase_citizen(actor, citizen_in(collaboration_id, citizen_id,
                                                              "erase"))
-        db.session.commit()
         return citizen_view(actor, citizen)
 
 
@@ -585,7 +582,6 @@ class Consents(MethodView):
         citizen = citizen_in(collaboration_id, citizen_id)
         replaces = _replaced(data.pop("replaces_id", None))
         consent = operations.give_consent(actor, citizen, replaces=replaces, **data)
-        db.session.commit()
         return consent_views([consent])[0]
 
 
@@ -602,7 +598,6 @@ class ConsentWithdraw(MethodView):
         actor = _actor()
         consent = consent_of(citizen_in(collaboration_id, citizen_id), consent_id)
         record = operations.withdraw_consent(actor, consent, **data)
-        db.session.commit()
         return consent_views([record])[0]
 
 

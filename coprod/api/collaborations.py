@@ -14,7 +14,6 @@ from coprod.api.schemas import (
     CollaborationSchema,
     CollaborationUpdateSchema,
 )
-from coprod.extensions import db
 from coprod.spaces import operations
 from coprod.spaces.models import Collaboration
 
@@ -45,7 +44,6 @@ class Collaborations(MethodView):
     def post(self, data):
         """Start a collaboration; the caller becomes its first coordinator."""
         collaboration = operations.create_collaboration(policy.current_actor(), **data)
-        db.session.commit()
         return collaboration
 
 
@@ -64,5 +62,4 @@ class CollaborationItem(MethodView):
         """Change the given fields; status archived closes the space, active reopens it."""
         collaboration = collaboration_or_404(collaboration_id)
         operations.update_collaboration(policy.current_actor(), collaboration, **data)
-        db.session.commit()
         return collaboration

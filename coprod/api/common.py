@@ -13,7 +13,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
 from coprod import inputs, policy
-from coprod.api import errors
+from coprod.api import errors, idempotency
 from coprod.api.auth import authenticate
 from coprod.spaces.models import Collaboration
 
@@ -79,7 +79,9 @@ class ApiParser(FlaskParser):
 
 
 class ApiBlueprint(Blueprint):
-    """A resource of the API: every request needs a bearer token and errors answer JSON."""
+    """A resource of the API: every request needs a bearer token and errors answer JSON; each
+    write is one unit whose answer is made before its commit, and a POST that creates takes
+    an Idempotency-Key (coprod.api.idempotency). Views of writes never commit themselves."""
 
     ARGUMENTS_PARSER = ApiParser()
 
@@ -96,6 +98,23 @@ class ApiBlueprint(Blueprint):
         super().__init__(name, import_name, url_prefix=PREFIX + url_prefix, **kwargs)
         self.before_request(authenticate)
         errors.register(self)
+
+    def response(self, status_code, schema=None, **kwargs):
+        document = super().response(status_code, schema, **kwargs)
+        return lambda view: document(idempotency.read_as_stored(view))
+
+    def route(self, rule, **options):
+        register = super().route(rule, **options)
+
+        def decorator(view):
+            for method in idempotency.WRITES:
+                func = view.__dict__.get(method)
+                if func is not None:
+                    setattr(view, method, idempotency.as_unit(
+                        func, replayable=method == "post" and idempotency.creates(func)))
+            return register(view)
+
+        return decorator
 
     def fails_with(self, *codes: int):
         """Document the error answers a route may give (their body is ErrorSchema)."""

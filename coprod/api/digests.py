@@ -17,7 +17,6 @@ from coprod.api.pagination import PageArgsSchema, page_schema, paginate
 from coprod.api.schemas import Timestamp, choice
 from coprod.digests import operations, reading
 from coprod.digests.models import Digest, DigestCadence, DigestStatus
-from coprod.extensions import db
 
 blp = ApiBlueprint("digests_api", __name__,
                    url_prefix="/collaborations/<int:collaboration_id>",
@@ -267,7 +266,6 @@ class DigestSend(MethodView):
         digest = _digest(collaboration_id, digest_id)
         actor = policy.current_actor()
         operations.send_digest(actor, digest, data.get("note"))
-        db.session.commit()
         return _detail(actor, digest, collaboration)
 
 
@@ -281,5 +279,4 @@ class DigestSettingsItem(MethodView):
         (fields left out stay)."""
         collaboration = collaboration_or_404(collaboration_id)
         settings = operations.update_settings(policy.current_actor(), collaboration, **data)
-        db.session.commit()
         return settings

@@ -15,7 +15,6 @@ from coprod.accounts.models import Invitation
 from coprod.api.common import ApiBlueprint, collaboration_or_404, object_in
 from coprod.api.pagination import PageArgsSchema, paginate
 from coprod.api.schemas import InvitationCreateSchema, InvitationPageSchema, InvitationSchema
-from coprod.extensions import db
 
 blp = ApiBlueprint("invitations", __name__,
                    url_prefix="/collaborations/<int:collaboration_id>/invitations",
@@ -46,7 +45,6 @@ class Invitations(MethodView):
         """Invite an email address with a role; the invitation is emailed to it."""
         collaboration = collaboration_or_404(collaboration_id)
         invitation = operations.invite(policy.current_actor(), collaboration, **data)
-        db.session.commit()
         return invitation
 
 
@@ -67,5 +65,4 @@ class InvitationRevoke(MethodView):
         """Withdraw a pending invitation: its link stops working."""
         invitation = object_in(Invitation, collaboration_id, invitation_id)
         operations.revoke_invitation(policy.current_actor(), invitation)
-        db.session.commit()
         return invitation

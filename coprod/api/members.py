@@ -9,7 +9,6 @@ from coprod.accounts.models import User
 from coprod.api.common import ApiBlueprint, collaboration_or_404, object_in
 from coprod.api.pagination import PageArgsSchema, paginate
 from coprod.api.schemas import MemberPageSchema, MemberSchema, MemberUpdateSchema
-from coprod.extensions import db
 from coprod.spaces import operations
 from coprod.spaces.models import Membership
 
@@ -54,7 +53,6 @@ class MemberItem(MethodView):
             role=data.get("role", membership.role),
             partner_id=data.get("partner_id", membership.partner_id),
         )
-        db.session.commit()
         return membership
 
     @blp.response(204)
@@ -63,4 +61,3 @@ class MemberItem(MethodView):
         """Remove the member (coordinators), or leave (one's own membership)."""
         membership = object_in(Membership, collaboration_id, membership_id)
         operations.remove_member(policy.current_actor(), membership)
-        db.session.commit()

@@ -15,7 +15,6 @@ from coprod.api.citizens import AboutCitizenInputSchema, AboutCitizenSchema, abo
 from coprod.api.common import ApiBlueprint, collaboration_or_404
 from coprod.api.pagination import PageArgsSchema, page_schema, paginate
 from coprod.api.schemas import Timestamp, UserSummarySchema, text
-from coprod.extensions import db
 from coprod.markdown import render_markdown
 from coprod.messages import operations, queries
 from coprod.messages.models import MESSAGE_MAX, Conversation
@@ -116,7 +115,6 @@ class Conversations(MethodView):
         conversation = operations.start_conversation(
             policy.current_actor(), collaboration, data["participant_ids"],
             data.get("subject"), data["body"], **about_citizen(data))
-        db.session.commit()
         return _summary(conversation)
 
 
@@ -148,7 +146,6 @@ class Messages(MethodView):
         conversation = _conversation(collaboration_id, conversation_id)
         message = operations.post_message(policy.current_actor(), conversation, data["body"],
                                           **about_citizen(data))
-        db.session.commit()
         return message
 
 
@@ -162,7 +159,6 @@ class Participants(MethodView):
         conversation = _conversation(collaboration_id, conversation_id)
         operations.add_participants(policy.current_actor(), conversation,
                                     data["participant_ids"])
-        db.session.commit()
         return _summary(conversation)
 
 
@@ -174,7 +170,6 @@ class Leave(MethodView):
         """Stop taking part; the others keep the conversation."""
         conversation = _conversation(collaboration_id, conversation_id)
         operations.leave_conversation(policy.current_actor(), conversation)
-        db.session.commit()
 
 
 @blp.route("/<int:conversation_id>/read")
@@ -185,5 +180,4 @@ class Read(MethodView):
         """Mark everything in the conversation read by the caller."""
         conversation = _conversation(collaboration_id, conversation_id)
         operations.mark_read(policy.current_actor(), conversation)
-        db.session.commit()
         return _summary(conversation)

@@ -106,7 +106,6 @@ class MarkRead(MethodView):
                 if queries.visible_one(actor, notification_id) is None:
                     raise NotFound()
         marked = operations.mark_all_read(actor, ids)
-        db.session.commit()
         return {"marked": marked, "unread_count": queries.unread_count(actor)}
 
 
@@ -125,5 +124,4 @@ class NotificationSettings(MethodView):
         user = db.session.get(User, actor.user_id)
         user = operations.update_preferences(actor, data.get("notify_email", user.notify_email),
                                              data.get("summary_hour"))
-        db.session.commit()
         return user

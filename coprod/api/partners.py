@@ -15,7 +15,6 @@ from coprod.api.schemas import (
     PartnerSchema,
     PartnerUpdateSchema,
 )
-from coprod.extensions import db
 from coprod.spaces import operations
 from coprod.spaces.models import Organization, Partner
 
@@ -59,7 +58,6 @@ class Partners(MethodView):
         """Add a known organization (organization_id), or a new one (name and sector)."""
         collaboration = collaboration_or_404(collaboration_id)
         partner = operations.add_partner(policy.current_actor(), collaboration, **data)
-        db.session.commit()
         return partner
 
 
@@ -79,7 +77,6 @@ class PartnerItem(MethodView):
         partner = object_in(Partner, collaboration_id, partner_id)
         operations.describe_partner(policy.current_actor(), partner,
                                     **{**_as_items(partner), **data})
-        db.session.commit()
         return partner
 
     @blp.response(204)
@@ -88,4 +85,3 @@ class PartnerItem(MethodView):
         """Remove the partner; 409 while members act on its behalf."""
         partner = object_in(Partner, collaboration_id, partner_id)
         operations.remove_partner(policy.current_actor(), partner)
-        db.session.commit()

@@ -9,7 +9,6 @@ from marshmallow import Schema, fields, validate
 from coprod import policy
 from coprod.api.common import ApiBlueprint, collaboration_or_404, object_in
 from coprod.api.schemas import PartnerSummarySchema, text
-from coprod.extensions import db
 from coprod.servicemap import operations, queries
 from coprod.servicemap.models import (
     CATEGORY_NAME_MAX,
@@ -120,7 +119,6 @@ class Activities(MethodView):
         """Add an activity at the end of the service."""
         activity = operations.create_activity(
             _actor(), collaboration_or_404(collaboration_id), **data)
-        db.session.commit()
         return activity
 
 
@@ -139,7 +137,6 @@ class ActivityItem(MethodView):
         operations.update_activity(_actor(), activity, **{**current, **data})
         if move:
             operations.move_activity(_actor(), activity, move)
-        db.session.commit()
         return activity
 
     @blp.response(204)
@@ -147,7 +144,6 @@ class ActivityItem(MethodView):
     def delete(self, collaboration_id: int, activity_id: int):
         """Remove an activity and its flows; the ones after it move up."""
         operations.delete_activity(_actor(), object_in(Activity, collaboration_id, activity_id))
-        db.session.commit()
 
 
 @blp.route("/flows")
@@ -159,7 +155,6 @@ class Flows(MethodView):
         """At an activity, information of some categories flows from one partner to another."""
         activity = object_in(Activity, collaboration_id, data.pop("activity_id"))
         flow = operations.create_flow(_actor(), activity, **data)
-        db.session.commit()
         return flow
 
 
@@ -170,7 +165,6 @@ class FlowItem(MethodView):
     def delete(self, collaboration_id: int, flow_id: int):
         """Remove an information flow."""
         operations.delete_flow(_actor(), object_in(InformationFlow, collaboration_id, flow_id))
-        db.session.commit()
 
 
 @blp.route("/categories")
@@ -182,7 +176,6 @@ class Categories(MethodView):
         """Add a category of information."""
         category = operations.create_category(
             _actor(), collaboration_or_404(collaboration_id), **data)
-        db.session.commit()
         return category
 
 
@@ -196,7 +189,6 @@ class CategoryItem(MethodView):
         category = object_in(InformationCategory, collaboration_id, category_id)
         fields_now = {"name": category.name, "description": category.description}
         operations.update_category(_actor(), category, **{**fields_now, **data})
-        db.session.commit()
         return category
 
     @blp.response(204)
@@ -205,4 +197,3 @@ class CategoryItem(MethodView):
         """Remove a category; 409 while a flow carries it."""
         operations.delete_category(
             _actor(), object_in(InformationCategory, collaboration_id, category_id))
-        db.session.commit()

@@ -11,9 +11,9 @@ from coprod import policy
 from coprod.accounts import operations
 from coprod.accounts.models import ApiToken
 from coprod.api.common import ApiBlueprint
+from coprod.api.idempotency import not_replayable
 from coprod.api.pagination import PageArgsSchema, paginate
 from coprod.api.schemas import NewTokenSchema, TokenCreateSchema, TokenPageSchema
-from coprod.extensions import db
 
 blp = ApiBlueprint("tokens", __name__, url_prefix="/tokens",
                    description="The caller's personal access tokens.")
@@ -40,12 +40,12 @@ class Tokens(MethodView):
             ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(), ApiToken.id.desc())
         return paginate(stmt, args)
 
+    @not_replayable  # the answer holds the secret, which is never stored
     @blp.arguments(TokenCreateSchema)
     @blp.response(201, NewTokenSchema)
     def post(self, data):
         """Create a token; its secret is in this answer and never again."""
         token, secret = operations.create_token(g.api_user, data["name"])
-        db.session.commit()
         return IssuedToken(token, secret)
 
 
@@ -57,4 +57,3 @@ class TokenItem(MethodView):
         """Revoke a token: calls made with it answer 401 from now on."""
         token = policy.get_or_404(policy.current_actor(), ApiToken, token_id, "revoke")
         operations.revoke_token(policy.current_actor(), token)
-        db.session.commit()

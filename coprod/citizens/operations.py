@@ -390,5 +390,8 @@ def erase_citizen(actor: Actor, citizen: Citizen) -> Citizen:
     citizen.activities = []
     citizen.erased_at = utcnow()
     citizen.erased_by_id = actor.user_id
+    from coprod.api.idempotency import forget_answers_in
+
+    forget_answers_in(citizen.collaboration_id)  # API answers kept for retries may name them
     db.session.flush()
     return citizen
