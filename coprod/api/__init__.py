@@ -31,6 +31,11 @@ document says which). Text never holds NUL characters or lone surrogates, intege
 that range in a path answers 404, a JSON body nested deeper than 32 levels 400, and a request
 body over 1 MiB 413.
 
+**Retries.** While the database is unreachable a call answers 503 with `Retry-After`. A POST
+that creates something takes an optional `Idempotency-Key` header: a retry with the same key
+and the same request within 24 hours answers the first answer again (`Idempotent-Replayed:
+true`) instead of creating twice; the same key with another request answers 422.
+
 **Pagination.** {pagination}
 """
 

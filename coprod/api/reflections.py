@@ -425,7 +425,6 @@ class Reflections(MethodView):
         prompt = data.pop("prompt_id", None)
         reflection = operations.post_reflection(actor, collaboration, **data, **about,
                                                 prompt=prompt)
-        db.session.commit()
         return reflection_view(actor, reflection)
 
 
@@ -449,7 +448,6 @@ class ReflectionItem(MethodView):
         if "audience" not in data and changes["visibility"] != Visibility.PARTNERS:
             changes["audience"] = []
         operations.edit_reflection(actor, reflection, **changes)
-        db.session.commit()
         return reflection_view(actor, reflection)
 
 
@@ -462,7 +460,6 @@ class ReflectionWithdraw(MethodView):
         actor = policy.current_actor()
         reflection = reflection_in(collaboration_id, reflection_id)
         operations.withdraw_reflection(actor, reflection)
-        db.session.commit()
         return reflection_view(actor, reflection)
 
 
@@ -512,7 +509,6 @@ class Replies(MethodView):
         answer = operations.reply(policy.current_actor(), reflection, data["body"],
                                   parent_id=data.get("parent_id"),
                                   mentions=data.get("mentions", ()), **about_citizen(data))
-        db.session.commit()
         return _reply_views([answer])[0]
 
 
@@ -531,7 +527,6 @@ class ReplyItem(MethodView):
         """Edit one's reply."""
         answer = reply_in(collaboration_id, reflection_id, reply_id)
         operations.edit_reply(policy.current_actor(), answer, data["body"])
-        db.session.commit()
         return _reply_views([answer])[0]
 
 
@@ -543,7 +538,6 @@ class ReplyWithdraw(MethodView):
         """Withdraw a reply (its author or a coordinator): its text is erased."""
         answer = reply_in(collaboration_id, reflection_id, reply_id)
         operations.withdraw_reply(policy.current_actor(), answer)
-        db.session.commit()
         return _reply_views([answer])[0]
 
 
@@ -554,7 +548,6 @@ class OurReaction(MethodView):
         actor = policy.current_actor()
         reflection = reflection_in(collaboration_id, reflection_id)
         operations.react(actor, reflection, on)
-        db.session.commit()
         return _reactions_seen_by(actor, reflection,
                                   _reactions_by_reflection([reflection.id])[reflection.id])
 

@@ -16,7 +16,6 @@ from coprod.accounts.models import Role
 from coprod.api.common import ApiBlueprint, collaboration_or_404, object_in
 from coprod.api.pagination import PageArgsSchema, page_schema, paginate
 from coprod.api.schemas import Timestamp, choice, text
-from coprod.extensions import db
 from coprod.routines import operations, queries, schedule
 from coprod.routines.emails import DEFAULT_QUESTIONS
 from coprod.routines.models import MAX_QUESTIONS, NAME_MAX, QUESTION_MAX, Routine
@@ -171,7 +170,6 @@ class Routines(MethodView):
         """Set up a routine: a preset cadence (weekday and time) or a raw RRULE."""
         routine = operations.create_routine(
             _actor(), collaboration_or_404(collaboration_id), **data)
-        db.session.commit()
         return routine
 
 
@@ -192,7 +190,6 @@ class RoutineItem(MethodView):
         if "rule" in data and "cadence" not in data:
             data["cadence"] = "custom"
         operations.update_routine(_actor(), routine, **{**_current(routine), **data})
-        db.session.commit()
         return routine
 
     @blp.response(204)
@@ -200,7 +197,6 @@ class RoutineItem(MethodView):
     def delete(self, collaboration_id: int, routine_id: int):
         """Remove a routine and its prompts; reflections posted from them stay."""
         operations.delete_routine(_actor(), _routine(collaboration_id, routine_id))
-        db.session.commit()
 
 
 @blp.route("/routines/<int:routine_id>/pause")
@@ -210,7 +206,6 @@ class RoutinePause(MethodView):
     def post(self, collaboration_id: int, routine_id: int):
         """No prompts or nudges until resumed."""
         routine = operations.pause_routine(_actor(), _routine(collaboration_id, routine_id))
-        db.session.commit()
         return routine
 
 
@@ -221,7 +216,6 @@ class RoutineResume(MethodView):
     def post(self, collaboration_id: int, routine_id: int):
         """Prompt again on the routine's cadence."""
         routine = operations.resume_routine(_actor(), _routine(collaboration_id, routine_id))
-        db.session.commit()
         return routine
 
 
@@ -245,7 +239,6 @@ class Leave(MethodView):
         """Pause my own prompts in this collaboration until (and including) a date."""
         leave = operations.take_leave(_actor(), collaboration_or_404(collaboration_id),
                                       data["until"])
-        db.session.commit()
         return leave
 
     @blp.response(204)
@@ -253,4 +246,3 @@ class Leave(MethodView):
     def delete(self, collaboration_id: int):
         """End my leave: prompts come again."""
         operations.end_leave(_actor(), collaboration_or_404(collaboration_id))
-        db.session.commit()
