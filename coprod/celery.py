@@ -6,7 +6,8 @@ from celery import Celery, Task
 from flask import Flask
 
 # Modules whose @shared_task functions the worker must know; add each feature's tasks.py.
-TASK_MODULES = ["coprod.mail.tasks", "coprod.routines.tasks", "coprod.digests.tasks"]
+TASK_MODULES = ["coprod.mail.tasks", "coprod.routines.tasks", "coprod.digests.tasks",
+                "coprod.api.tasks"]
 
 # Periodic work for `celery -A celery_worker beat`; features add their sweeps here.
 BEAT_SCHEDULE = {
@@ -19,6 +20,9 @@ BEAT_SCHEDULE = {
     # Notification summaries at each member's local hour; once a day each (its outbox key).
     "send-daily-summaries": {"task": "coprod.routines.tasks.send_daily_summaries",
                              "schedule": 300.0},
+    # API answers kept for Idempotency-Key retries, dropped after their day.
+    "forget-expired-idempotency-keys": {"task": "coprod.api.tasks.forget_expired_keys",
+                                        "schedule": 3600.0},
 }
 
 

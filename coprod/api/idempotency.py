@@ -127,8 +127,7 @@ def _replayable(func, args, kwargs) -> Response:
                              "characters."))
     user_id = policy.current_actor().user_id
     fingerprint = _fingerprint()
-    db.session.execute(delete(IdempotencyKey).where(
-        IdempotencyKey.user_id == user_id, IdempotencyKey.created_at < utcnow() - LIFETIME))
+    forget_expired()
     stored = _stored(user_id, key)
     if stored is not None:
         answer = _answer(stored, fingerprint)
@@ -149,6 +148,13 @@ def _replayable(func, args, kwargs) -> Response:
             raise
         return _answer(stored, fingerprint)
     return response
+
+
+def forget_expired() -> int:
+    """Drop every key older than LIFETIME (on each keyed POST, and hourly by beat: an answer
+    is never kept longer than it may be replayed, give or take the hour)."""
+    return db.session.execute(delete(IdempotencyKey).where(
+        IdempotencyKey.created_at < utcnow() - LIFETIME)).rowcount
 
 
 def forget_answers_in(collaboration_id: int) -> None:

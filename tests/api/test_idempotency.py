@@ -206,3 +206,19 @@ def test_erasing_a_citizen_drops_the_answers_kept_in_its_collaboration(client, d
                          headers=space.as_coordinator)
     assert erased.status_code == 200, erased.get_json()
     assert count(db, IdempotencyKey) == 0
+
+
+def test_beat_drops_expired_keys_of_every_user(client, db, space):
+    from coprod.api.tasks import forget_expired_keys
+
+    for headers, key in ((space.as_staff, "a"), (space.as_coordinator, "b")):
+        client.post(f"/api/v1/collaborations/{space.collab.id}/partners" if key == "b"
+                    else reflections_url(space),
+                    json={"name": "Café", "sector": "private"} if key == "b" else REFLECTION,
+                    headers=with_key(headers, key))
+    assert count(db, IdempotencyKey) == 2
+    db.session.execute(update(IdempotencyKey).where(IdempotencyKey.key == "a").values(
+        created_at=utcnow() - timedelta(hours=25)))
+    db.session.commit()
+    assert forget_expired_keys.run() == 1
+    assert db.session.scalars(select(IdempotencyKey.key)).all() == ["b"]
