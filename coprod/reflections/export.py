@@ -200,16 +200,28 @@ def _csv(header: Iterable[str], records: Iterable[list]) -> Iterator[str]:
         yield line(record)
 
 
+def _closing(pieces: Iterator[str], rows: Iterable[dict]) -> Iterator[str]:
+    """The pieces; then the rows are closed, also when the reader goes away mid-stream, so
+    that the audit writes what was delivered while the stream's context is still there."""
+    try:
+        yield from pieces
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
+
+
 def reflections_csv(rows: Iterable[dict]) -> Iterator[str]:
     """One line per reflection; its replies are counted (they are in replies_csv)."""
-    return _csv(REFLECTION_COLUMNS, ([row[c] for c in REFLECTION_COLUMNS] for row in rows))
+    return _closing(_csv(REFLECTION_COLUMNS, ([row[c] for c in REFLECTION_COLUMNS]
+                                              for row in rows)), rows)
 
 
 def replies_csv(rows: Iterable[dict]) -> Iterator[str]:
     """One line per reply, with the id of the reflection it answers."""
-    return _csv(REPLY_COLUMNS, ([row["id"] if c == "reflection_id" else reply[c]
-                                 for c in REPLY_COLUMNS]
-                                for row in rows for reply in row["replies"]))
+    return _closing(_csv(REPLY_COLUMNS, ([row["id"] if c == "reflection_id" else reply[c]
+                                          for c in REPLY_COLUMNS]
+                                         for row in rows for reply in row["replies"])), rows)
 
 
 # -- JSON -----------------------------------------------------------------------------------
@@ -222,7 +234,7 @@ def json_document(collaboration: Collaboration, filters: FeedFilters | None,
             for k, v in asdict(filters or FeedFilters()).items() if v not in (None, "")}
     head = json.dumps({"collaboration": {"id": collaboration.id, "title": collaboration.title},
                        "exported_at": _iso(utcnow()), "filters": used}, ensure_ascii=False)
-    return _json_pieces(head, rows)
+    return _closing(_json_pieces(head, rows), rows)
 
 
 def _json_pieces(head: str, rows: Iterable[dict]) -> Iterator[str]:

@@ -238,6 +238,22 @@ def test_an_export_that_fails_midway_writes_what_it_delivered(
     assert reads_since(db, 0) == expected(content, STREAMED[channel][1], Channel.EXPORT)
 
 
+def test_an_export_the_reader_leaves_midway_writes_what_it_delivered(
+        db, world, content, client, monkeypatch):
+    """Two reflections a chunk: the note is sent, the plain one is on its way when the reader
+    goes away; the note's read is written (the rest of its chunk was never delivered)."""
+    monkeypatch.setattr(export, "CHUNK", 2)
+    client.post("/login", data={"email": world.cafe_staff.email, "password": PASSWORD})
+    response = client.get(f"/c/{content.c}/export.csv", buffered=False)
+    pieces = iter(response.response)
+    header, note = next(pieces).decode(), next(pieces).decode()
+    assert "Anna wants café hours" in note and "body" in header
+    assert "Opening hours" in next(pieces).decode()  # the note counts as delivered now
+    response.close()  # the reader goes away before the end
+    db.session.rollback()
+    assert reads_since(db, 0) == expected(content, {("reflection", "note")}, Channel.EXPORT)
+
+
 def bearer(db, user) -> dict[str, str]:
     _token, secret = create_token(user, "tests")
     db.session.commit()
