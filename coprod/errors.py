@@ -79,7 +79,12 @@ def _answer(code: int, name: str, message: str, headers=None):
     headers = [(k, v) for k, v in (headers or []) if k.lower() != "content-type"]
     if wants_json():
         return jsonify({"code": code, "status": name, "message": message}), code, headers
-    page = render_template("error.html", code=code, name=name, message=message)
+    try:
+        page = render_template("error.html", code=code, name=name, message=message)
+    except Exception as exc:  # the page around the error reads the user, their counts
+        if database_unreachable(exc):
+            return database_down_answer(exc)
+        raise
     return page, code, headers
 
 

@@ -92,3 +92,18 @@ def test_a_connection_lost_during_a_request_answers_503(db, client, member, monk
     assert_unavailable(response)
     assert "<html" in response.get_data(as_text=True)
     assert db.session.execute(text("SELECT 1")).scalar() == 1  # the session was cleaned
+
+
+def test_an_error_page_that_fails_on_the_database_answers_503(db, client, member, monkeypatch):
+    """A 404 page whose header counts notifications, while the database drops: the error
+    page's own failure answers 503 with a page, not Werkzeug's bare text."""
+    from coprod.notifications import views
+
+    def dropped():
+        raise OperationalError("SELECT count(*)", {}, Exception("server closed the connection"))
+
+    client.set_cookie("session", signed_in_cookie(client, member))
+    monkeypatch.setattr(views, "unread_notifications", dropped)
+    response = client.get("/c/999999/reflections")
+    assert_unavailable(response)
+    assert "<html" in response.get_data(as_text=True)
