@@ -34,6 +34,7 @@ from coprod.citizens.models import (
 )
 from coprod.common import OperationError, utcnow
 from coprod.extensions import db
+from coprod.inputs import DAY_MAX, DAY_MIN
 from coprod.policy import Actor
 from coprod.policy.consent import partners_lacking
 from coprod.servicemap.models import Activity, InformationCategory
@@ -96,6 +97,10 @@ def local_instant(collaboration: Collaboration, day: date) -> datetime:
 def period(collaboration: Collaboration, starts_on: date | None, ends_on: date | None
            ) -> tuple[datetime, datetime | None]:
     """A consent's period in local days (the last one included) as [start, end) instants."""
+    for field, day in (("starts_on", starts_on), ("ends_on", ends_on)):
+        if day is not None and not DAY_MIN <= day <= DAY_MAX:  # the day after 9999-12-31...
+            raise OperationError(_("Use a day from %(min)s to %(max)s.", min=DAY_MIN.isoformat(),
+                                   max=DAY_MAX.isoformat()), field=field)
     if starts_on is None:
         starts_at = utcnow()
     else:
