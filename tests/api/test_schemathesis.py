@@ -1,0 +1,131 @@
+"""Schemathesis against /api/v1/openapi.json, in process (WSGI), with a coordinator's token:
+every operation, with data that fits its schema and data that does not, must answer no 5xx
+and nothing its OpenAPI document does not describe (a status it does not list, another content
+type, a body its schema refuses).
+
+The world holds one of everything (partners, members, an invitation, a reflection with a
+reply, an action, a conversation, the service map, a citizen with a consent, a routine, a
+digest), so that half of the examples aim at objects that exist: their path ids are the
+world's, the other half are drawn by Schemathesis (mostly 404). Each example runs in a
+SAVEPOINT rolled back afterwards, so a DELETE does not leave the next example without its
+object. 30 examples per operation and mode in the ci profile, 3 in dev; the operations are
+split into shards that xdist spreads over the cores.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+import schemathesis
+from flask import g
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from coprod import policy
+from coprod.accounts.models import Role
+from coprod.citizens import operations as citizens
+from coprod.common import utcnow
+from coprod.digests import build as digest_build
+from coprod.digests import periods
+from coprod.messages import operations as messages
+from coprod.reflections import operations
+from coprod.routines import operations as routines
+from coprod.servicemap import operations as service_map
+from tests.conftest import fresh_world, in_ci_profile, shards, worlds
+from tests.factories import CollaborationFactory, InvitationFactory, PartnerFactory, member
+
+EXAMPLES = worlds(ci=30)  # per operation and generation mode: 30 in ci, 3 in dev
+SHARDS = shards(ci=8)
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_schema_conformance]
+REFLECTION = {"kind": "improve", "perspective": "citizens", "component": "routines",
+              "learning_level": "inter", "mode": "exploitation"}
+
+
+@pytest.fixture
+def world(db, bearer):
+    """A collaboration the caller coordinates, with one of every object; ids by path name."""
+    collab = CollaborationFactory(title="Meaningful work")
+    partner = PartnerFactory(collaboration=collab)
+    second = PartnerFactory(collaboration=collab)
+    coordinator = member(collab, Role.COORDINATOR, partner)
+    observer = member(collab, Role.OBSERVER)
+    invitation = InvitationFactory(collaboration=collab)
+    staff = policy.actor_for(member(collab, Role.PARTNER_STAFF, partner).user)
+    caller = policy.actor_for(coordinator.user)
+    reflection = operations.post_reflection(staff, collab, body="Handovers get lost",
+                                            **REFLECTION)
+    reply = operations.reply(staff, reflection, "We see it too")
+    action = operations.create_action(caller, reflection, title="A handover note",
+                                      owner_partner_id=partner.id)
+    conversation = messages.start_conversation(caller, collab, [staff.user_id], "",
+                                               "Shall we talk?")
+    activity = service_map.create_activity(caller, collab, name="Job training",
+                                           performer_ids=[partner.id])
+    category = service_map.create_category(caller, collab, name="Contact details")
+    flow = service_map.create_flow(caller, activity, from_partner_id=partner.id,
+                                   to_partner_id=second.id, category_ids=[category.id])
+    citizen = citizens.create_citizen(caller, collab, pseudonym="Citizen 17", name="Peter",
+                                      activity_ids=[activity.id])
+    consent = citizens.give_consent(caller, citizen, partner_ids=[partner.id],
+                                    category_ids=[category.id], purpose="Job training")
+    routine = routines.create_routine(caller, collab, name="Weekly", cadence="weekly",
+                                      weekday="MO", time="09:00")
+    digest = digest_build.build(collab, periods.period_at(collab, utcnow()))
+    ids = {"collaboration_id": collab.id, "partner_id": partner.id,
+           "membership_id": observer.id, "invitation_id": invitation.id,
+           "reflection_id": reflection.id, "reply_id": reply.id, "action_id": action.id,
+           "conversation_id": conversation.id, "activity_id": activity.id,
+           "flow_id": flow.id, "category_id": category.id, "citizen_id": citizen.id,
+           "consent_id": consent.id, "routine_id": routine.id, "digest_id": digest.id}
+    db.session.commit()
+    return ids, bearer(coordinator.user)
+
+
+def _run(operation, mode, ids, headers, db, seen: Counter) -> str | None:
+    """`EXAMPLES` examples of one operation; the first failure found, or None. `seen` counts
+    the answers by class (2xx, 4xx...)."""
+    @settings(max_examples=EXAMPLES, deadline=None, database=None,
+              phases=[Phase.explicit, Phase.generate],  # the first failure, unshrunk: bounded
+              suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy(generation_mode=mode), aim=st.booleans())
+    def examples(case, aim):
+        if aim and case.path_parameters:  # at the world's objects
+            case.path_parameters = {name: ids.get(name, value)
+                                    for name, value in case.path_parameters.items()}
+        with fresh_world(db):
+            g.__dict__.clear()  # a fresh request's g, as in production (see conftest)
+            response = case.call(headers=headers)
+            seen[f"{response.status_code // 100}xx"] += 1
+            case.validate_response(response, checks=CHECKS)
+
+    if in_ci_profile():
+        examples = seed(20261203)(examples)
+    try:
+        examples()
+    except Exception as exc:  # noqa: BLE001 (every operation's failure is reported at once)
+        return f"{mode.value} {operation.label}: {type(exc).__name__}: {exc}"[:3000]
+    return None
+
+
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_the_api_answers_no_5xx_and_only_what_its_document_describes(app, db, world, shard):
+    ids, headers = world
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    operations_ = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations_) >= 90  # the document was read whole
+    seen: Counter = Counter()
+    failures = [failure for index, operation in enumerate(operations_)
+                if index % SHARDS == shard
+                for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+                if (failure := _run(operation, mode, ids, headers, db, seen))]
+    assert not failures, "\n\n".join(failures)
+    assert seen["2xx"] and seen["4xx"], seen  # the world was reached, and so were refusals
