@@ -61,6 +61,8 @@ class Message(db.Model):
         ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     body: Mapped[str] = mapped_column(Text)
+    # The language searched in (coprod/search): the author's, set when the row is inserted.
+    language: Mapped[str] = mapped_column(String(8), server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
     author: Mapped[User] = relationship()
@@ -70,5 +72,6 @@ class Message(db.Model):
         uselist=False, viewonly=True)
 
 
-# Full-text search (coprod/search): a GIN index on PostgreSQL; SQLite searches with LIKE.
-fulltext_index("ix_messages_body_fts", Message.body)
+# Full-text search (coprod/search): a GIN index on PostgreSQL, in each text's language;
+# SQLite searches an FTS5 table kept in step by triggers (migration 0009).
+fulltext_index("ix_messages_body_fts", Message)

@@ -95,6 +95,8 @@ class Reflection(db.Model):
         enum_column(LearningLevel, "learning_level"))
     mode: Mapped[LearningMode] = mapped_column(enum_column(LearningMode, "mode"))
     body: Mapped[str] = mapped_column(Text)
+    # The language searched in (coprod/search): the author's, set when the row is inserted.
+    language: Mapped[str] = mapped_column(String(8), server_default="")
     visibility: Mapped[Visibility] = mapped_column(enum_column(Visibility, "visibility"))
     attribution: Mapped[Attribution] = mapped_column(
         enum_column(Attribution, "attribution"), default=Attribution.PERSON)
@@ -181,6 +183,7 @@ class Reply(db.Model):
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="RESTRICT"))
     body: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8), server_default="")  # as a reflection's
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -194,9 +197,10 @@ class Reply(db.Model):
         uselist=False, viewonly=True)
 
 
-# Full-text search (coprod/search): GIN indexes on PostgreSQL; SQLite searches with LIKE.
-fulltext_index("ix_reflections_body_fts", Reflection.body)
-fulltext_index("ix_replies_body_fts", Reply.body)
+# Full-text search (coprod/search): GIN indexes on PostgreSQL, in each text's language;
+# SQLite searches FTS5 tables kept in step by triggers (migration 0009).
+fulltext_index("ix_reflections_body_fts", Reflection)
+fulltext_index("ix_replies_body_fts", Reply)
 
 
 class Reaction(db.Model):

@@ -1,25 +1,81 @@
 """Full-text search over what a member may read: reflections, replies and messages.
 
-Texts are Danish, Finnish and English, so PostgreSQL indexes them with the 'simple' text
-search configuration (lower-cased words, no stemming for one language applied to the others).
-The models declare one GIN expression index per body through `fulltext_index`, and the
-queries match with `body_vector`: the very same expression, so PostgreSQL uses the index.
-SQLite (the embedded default) has no such index and searches word by word with LIKE.
+Each text is searched in its own language. Reflections, replies and messages carry a
+`language` (two letters: 'en', 'da', 'fi', or another code), taken from the author's locale
+when the row is inserted (`fulltext_index` sets it in the INSERT itself, from users.locale,
+whoever writes the row: an operation, the demo or a test's factory; migration 0009 backfilled
+older rows the same way). It never changes afterwards, like the text's authorship.
+
+PostgreSQL indexes `body_vector(language, body)`: to_tsvector with the text search
+configuration of the text's language, coprod_search_config(language): coprod_english,
+coprod_danish, coprod_finnish (each the language's Snowball stemmer after `unaccent`) or
+coprod_simple for any other language (unaccented, not stemmed); so "morning" finds
+"mornings", "borger" finds "borgerne" and "yhteistyö" finds "yhteistyössä", and "cafe" finds
+"café". The models declare one GIN expression index per body through `fulltext_index`; the
+queries match with the very same expression, so PostgreSQL uses the index.
+
+SQLite (the embedded default) keeps one FTS5 table per searchable table (`<table>_fts`,
+external content, rowid = the row's id, tokenizer `unicode61 remove_diacritics 2`), kept in
+step by triggers that migration 0009 created; see coprod/search/queries.py for how a query is
+matched there. A later migration that rebuilds one of these tables on SQLite (a batch
+operation copies, drops and renames it) drops its triggers and must create them again, as
+0009 does.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Index, func, text
+from sqlalchemy import Index, column, event, func, literal_column, select, table, text
 
-# A literal, not a bound parameter: the query's expression must equal the index's to use it.
-SEARCH_CONFIG = text("'simple'")
+# language code -> the text search configuration its texts are indexed and queried with.
+CONFIGS = {"en": "coprod_english", "da": "coprod_danish", "fi": "coprod_finnish"}
+OTHER_CONFIG = "coprod_simple"  # any other language: lower-cased, unaccented, not stemmed
+SEARCHABLE_TABLES = ("reflections", "replies", "messages")
+
+_users = table("users", column("id"), column("locale"))
 
 
-def body_vector(column):
-    """to_tsvector('simple', body): what the GIN index holds and what a search matches."""
-    return func.to_tsvector(SEARCH_CONFIG, column)
+def config_of(code: str):
+    """The configuration of a language code, as a literal (the index's expression must
+    equal the query's, so no bound parameter)."""
+    return literal_column(f"'{CONFIGS.get(code, OTHER_CONFIG)}'::regconfig")
 
 
-def fulltext_index(name: str, column) -> Index:
-    """A GIN index on body_vector(column), created on PostgreSQL only."""
-    return Index(name, body_vector(column), postgresql_using="gin").ddl_if(dialect="postgresql")
+def body_vector(language, body):
+    """to_tsvector(coprod_search_config(language), body): what the GIN index holds and what
+    a search matches. coprod_search_config (migration 0009) is CONFIGS in SQL: an IMMUTABLE
+    function, so that an index may use it."""
+    return func.to_tsvector(func.coprod_search_config(language), body)
+
+
+def fulltext_index(name: str, model) -> Index:
+    """A GIN index on body_vector(model.language, model.body), created on PostgreSQL only;
+    and the language of every inserted row taken from its author's locale."""
+    event.listen(model, "before_insert", _set_language)
+    return Index(name, body_vector(model.language, model.body),
+                 postgresql_using="gin").ddl_if(dialect="postgresql")
+
+
+def authors_language(author_id):
+    """The author's locale's language ('en' of 'en_GB'), '' when unknown; SQL."""
+    locale = select(func.substr(func.lower(_users.c.locale), 1, 2)).where(
+        _users.c.id == author_id).scalar_subquery()
+    return func.coalesce(locale, text("''"))
+
+
+def _set_language(mapper, connection, target) -> None:
+    """In the INSERT itself (no query of its own), unless the writer said."""
+    if target.language is None:
+        target.language = authors_language(target.author_id)
+
+
+# -- SQLite: FTS5 tables, created with their triggers by migration 0009 ---------------------
+
+def fts_table(name: str) -> str:
+    """The FTS5 table of a searchable table: reflections_fts, replies_fts, messages_fts."""
+    return f"{name}_fts"
+
+
+def is_fts_table(name: str) -> bool:
+    """An FTS5 table of SQLite's search or one of its shadow tables (not in the models)."""
+    return any(name == fts_table(t) or name.startswith(fts_table(t) + "_")
+               for t in SEARCHABLE_TABLES)

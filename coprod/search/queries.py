@@ -2,11 +2,20 @@
 
 One UNION of three selects (reflections, replies, messages), each restricted by
 policy.where(actor, Model, "read") and by the text match, is counted and cut into pages in
-the database; only the page's rows come back. PostgreSQL matches with the GIN-indexed
-to_tsvector('simple', body) against websearch_to_tsquery('simple', q) (quoted phrases, OR and
--word work) and ranks with ts_rank. SQLite finds rows holding every word of the query (OR and
--words are not understood there), case-insensitively (Unicode case folding, so Æ, Ø, Å and
-Ä, Ö fold too), newest first.
+the database; only the page's rows come back. Both databases read the query the same way,
+as PostgreSQL's websearch_to_tsquery does: words (all required), "quoted phrases", OR between
+alternatives, -word or -"phrase" to leave out; best first, then newest.
+
+PostgreSQL matches each text in its own language (coprod/search/__init__.py), with the
+GIN-indexed body_vector(language, body) against websearch_to_tsquery(<that language's
+configuration>, q), and ranks with ts_rank. SQLite translates the query into an FTS5 MATCH
+expression in which every term is quoted (whatever the user typed, FTS5's own syntax, NEAR,
+col:, ^, *, never reaches it, and no query is an FTS5 syntax error) and ranks with bm25().
+FTS5's tokenizer there is unicode61 with diacritics removed: language-neutral, as the texts
+are English, Danish and Finnish in one table (porter stems English only and would mangle the
+others); instead of stemming, a bare word of PREFIX_MIN letters or more also finds the words
+it begins ("morning" finds "mornings", "kirjasto" "kirjastoissa"), which suits these three
+languages' suffixes; a phrase is matched exactly.
 
 Excerpts are made in Python from the Markdown's plain text, the same on both databases (a
 ts_headline over the raw Markdown would show its syntax): the text is escaped and only the
@@ -16,26 +25,26 @@ ts_headline over the raw Markdown would show its syntax): the text is escaped an
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import (
-    Engine,
     Float,
     Integer,
     and_,
     case,
     cast,
-    event,
+    column,
+    false,
     func,
     literal,
     literal_column,
     null,
+    or_,
     select,
-    true,
+    table,
     union_all,
 )
 from sqlalchemy.orm import aliased
@@ -49,7 +58,7 @@ from coprod.markdown import render_markdown
 from coprod.messages.models import Conversation, Message
 from coprod.policy import Actor
 from coprod.reflections.models import Reflection, Reply
-from coprod.search import SEARCH_CONFIG, body_vector
+from coprod.search import CONFIGS, body_vector, config_of, fts_table
 from coprod.spaces.models import Collaboration, Membership, Organization, Partner
 
 QUERY_MAX = 200
@@ -59,7 +68,6 @@ EXCERPT_LENGTH = 240
 KINDS = ("reflection", "reply", "message")
 
 _WORD = re.compile(r"\w+")
-_FOLD = "coprod_casefold"
 
 
 # -- the query text -------------------------------------------------------------------------
@@ -84,54 +92,117 @@ def query_words(q: str) -> list[str]:
     return words
 
 
+# -- the query's syntax, read as websearch_to_tsquery reads it -------------------------------
+
+@dataclass(frozen=True)
+class Term:
+    text: str  # a word, or the words of a "quoted phrase"
+    phrase: bool
+    excluded: bool  # -word or -"phrase"
+
+
+_TERM = re.compile(r'(-?)(?:"([^"]*)"?|([^\s"]+))')
+
+
+def parse_query(q: str) -> list[list[Term]]:
+    """The query as alternatives (separated by OR) of terms all required (or, -excluded,
+    all absent). Quotes left open run to the end; terms without a word are dropped."""
+    groups: list[list[Term]] = [[]]
+    for match in _TERM.finditer(q):
+        minus, phrase, bare = match.groups()
+        if bare is not None and not minus and bare.casefold() == "or":
+            groups.append([])
+            continue
+        content = phrase if phrase is not None else bare
+        if any(char.isalnum() for char in content):  # "_" alone: no word to look for
+            groups[-1].append(Term(" ".join(content.split()), phrase is not None, bool(minus)))
+    return [group for group in groups if group]
+
+
 # -- matching, per database -----------------------------------------------------------------
 
-def _fold_text(value):
-    return value.casefold() if isinstance(value, str) else value
+PREFIX_MIN = 4  # SQLite: a bare word this long also finds the words it begins
 
 
-def _register_fold(dbapi_connection, connection_record) -> None:
-    """SQLite's lower() folds ASCII only; Danish and Finnish words need æ, ø, å, ä, ö too."""
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        dbapi_connection.create_function(_FOLD, 1, _fold_text, deterministic=True)
+def _fts5_string(term: Term) -> str:
+    """A term as an FTS5 string: always quoted (nothing the user typed is FTS5 syntax: no
+    NEAR, column filter, ^ or *), a bare word of PREFIX_MIN letters or more as a prefix."""
+    quoted = '"' + term.text.replace('"', '""') + '"'
+    if not term.phrase and len(term.text) >= PREFIX_MIN and term.text[-1:].isalnum():
+        return quoted + " *"
+    return quoted
 
 
-def install_sqlite_casefold() -> None:
-    """Give every SQLite connection of this process the case-folding function."""
-    if not event.contains(Engine, "connect", _register_fold):
-        event.listen(Engine, "connect", _register_fold)
-
-
-install_sqlite_casefold()
-
-
-def _escape_like(word: str) -> str:
-    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def fts5_expressions(q: str) -> tuple[str | None, list[str]]:
+    """An FTS5 MATCH expression for the alternatives that require something, and one per
+    alternative that only excludes (FTS5 cannot say "everything but": those rows are the
+    ones that do not match it)."""
+    required, excluding = [], []
+    for group in parse_query(q):
+        wanted = [_fts5_string(t) for t in group if not t.excluded]
+        unwanted = " OR ".join(_fts5_string(t) for t in group if t.excluded)
+        if wanted:
+            expression = "(" + " AND ".join(wanted) + ")"
+            required.append(f"({expression} NOT ({unwanted}))" if unwanted else expression)
+        else:
+            excluding.append(unwanted)
+    return (" OR ".join(required) or None), excluding
 
 
 @dataclass(frozen=True)
 class _Matcher:
-    """How one database tells whether a body matches the query, and how well."""
+    """How one database tells whether a model's row matches the query, and how well.
+
+    PostgreSQL matches each text in its own language: one arm per language, the text's
+    language = 'en' and body_vector(...) @@ websearch_to_tsquery('coprod_english', q), and
+    so on; each arm is a scan of the GIN index (PostgreSQL ORs their bitmaps). SQLite matches
+    the row's id against its FTS5 table and ranks with bm25()."""
 
     q: str
     words: tuple[str, ...]
     fulltext: bool
 
-    def matches(self, body):
+    def matches(self, model):
         if self.fulltext:
-            return body_vector(body).bool_op("@@")(self._tsquery())
-        folded = getattr(func, _FOLD)(body)
-        # Only -words (nothing to require): everything, as websearch_to_tsquery reads "-x".
-        return and_(true(), *[folded.like(f"%{_escape_like(w)}%", escape="\\")
-                              for w in self.words])
+            vector = body_vector(model.language, model.body)
+            return or_(*[and_(condition, vector.bool_op("@@")(tsquery))
+                         for condition, tsquery in self._per_language(model)])
+        required, excluding = fts5_expressions(self.q)
+        fts = _fts(model)
+        arms = [model.id.in_(_fts_rows(fts, required))] if required else []
+        arms += [model.id.not_in(_fts_rows(fts, unwanted)) for unwanted in excluding]
+        return or_(false(), *arms)
 
-    def rank(self, body):
+    def rank(self, model):
         if self.fulltext:
-            return cast(func.ts_rank(body_vector(body), self._tsquery()), Float)
-        return cast(literal(0.0), Float)
+            return cast(func.ts_rank(body_vector(model.language, model.body),
+                                     case(*self._per_language(model)[:-1],
+                                          else_=self._per_language(model)[-1][1])), Float)
+        required, _excluding = fts5_expressions(self.q)
+        if required is None:
+            return cast(literal(0.0), Float)
+        fts = _fts(model)
+        # bm25() is lower for a better match; 0 for a row found by an excluding alternative
+        bm25 = (select(func.bm25(literal_column(fts.name))).select_from(fts)
+                .where(literal_column(fts.name).op("MATCH")(required),
+                       fts.c.rowid == model.id).scalar_subquery())
+        return cast(-func.coalesce(bm25, 0.0), Float)
 
-    def _tsquery(self):
-        return func.websearch_to_tsquery(SEARCH_CONFIG, self.q)
+    def _per_language(self, model) -> list[tuple]:
+        """(the row's language is L, websearch_to_tsquery(L's configuration, q)), for each
+        language with a configuration of its own, and last for all the others."""
+        arms = [(model.language == code, func.websearch_to_tsquery(config_of(code), self.q))
+                for code in CONFIGS]
+        return [*arms, (model.language.not_in(list(CONFIGS)),
+                        func.websearch_to_tsquery(config_of(""), self.q))]
+
+
+def _fts(model):
+    return table(fts_table(model.__tablename__), column("rowid"))
+
+
+def _fts_rows(fts, expression: str):
+    return select(fts.c.rowid).where(literal_column(fts.name).op("MATCH")(expression))
 
 
 def _matcher(q: str) -> _Matcher:
@@ -155,9 +226,9 @@ def _reflections(actor: Actor, m: _Matcher, collaboration_id: int | None):
         Reflection.partner_id.label("partner_id"),
         case((policy.where(actor, Reflection, "read_author"), Reflection.author_id),
              else_=_no_int()).label("author_id"),
-        m.rank(Reflection.body).label("rank"),
+        m.rank(Reflection).label("rank"),
     ).where(policy.where(actor, Reflection, "read"), Reflection.withdrawn_at.is_(None),
-            m.matches(Reflection.body))
+            m.matches(Reflection))
     if collaboration_id is not None:
         stmt = stmt.where(Reflection.collaboration_id == collaboration_id)
     return stmt
@@ -172,10 +243,10 @@ def _replies(actor: Actor, m: _Matcher, collaboration_id: int | None):
         literal_column("'reply'"), Reply.id, parent.collaboration_id, Reply.reflection_id,
         _no_int(), Reply.created_at, Reply.body, Reply.partner_id,
         case((policy.where(actor, Reply, "read_author"), Reply.author_id), else_=_no_int()),
-        m.rank(Reply.body),
+        m.rank(Reply),
     ).join(parent, parent.id == Reply.reflection_id).where(
         policy.where(actor, Reply, "read"), Reply.withdrawn_at.is_(None),
-        parent.withdrawn_at.is_(None), m.matches(Reply.body))
+        parent.withdrawn_at.is_(None), m.matches(Reply))
     if collaboration_id is not None:
         stmt = stmt.where(parent.collaboration_id == collaboration_id)
     return stmt
@@ -190,9 +261,9 @@ def _messages(actor: Actor, m: _Matcher, collaboration_id: int | None):
     stmt = select(
         literal_column("'message'"), Message.id, conversation.collaboration_id, _no_int(),
         Message.conversation_id, Message.created_at, Message.body, seat_partner,
-        Message.author_id, m.rank(Message.body),
+        Message.author_id, m.rank(Message),
     ).join(conversation, conversation.id == Message.conversation_id).where(
-        policy.where(actor, Message, "read"), m.matches(Message.body))
+        policy.where(actor, Message, "read"), m.matches(Message))
     if collaboration_id is not None:
         stmt = stmt.where(conversation.collaboration_id == collaboration_id)
     return stmt
@@ -303,7 +374,7 @@ def excerpt(body: str, words: list[str], length: int = EXCERPT_LENGTH) -> Markup
     text = plain_text(body)
     pattern = _pattern(words, whole=True)
     if pattern is not None and not pattern.search(text):
-        pattern = _pattern(words, whole=False)  # SQLite also matches inside a word
+        pattern = _pattern(words, whole=False)  # a stem or a prefix matched part of a word
     first = pattern.search(text) if pattern is not None else None
     start, end = _window(text, first.start() if first else 0, length)
     window = text[start:end]

@@ -1,5 +1,5 @@
-"""Search finds what a member may read, and nothing else: on PostgreSQL (full text, GIN index)
-and on SQLite (the word-by-word fallback)."""
+"""Search finds what a member may read, and nothing else: on PostgreSQL (full text in each
+text's language, GIN index) and on SQLite (FTS5), with the same query syntax on both."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from coprod.reflections import operations
 from coprod.reflections.models import Reflection, Reply
 from coprod.search import queries
 from tests.conftest import make_app
+from tests.factories import member
 from tests.search.world import COMMON, FINNISH, PEOPLE, READERS, build_world, leave
 
 KIND_OF = {Reflection: "reflection", Reply: "reply", Message: "message"}
@@ -194,7 +195,7 @@ def test_postgresql_uses_the_gin_indexes(world, db):
     matcher = queries._Matcher("borgerne", ("borgerne",), fulltext=True)
     plans = []
     for model in (Reflection, Reply, Message):
-        stmt = select(model.id).where(matcher.matches(model.body))
+        stmt = select(model.id).where(matcher.matches(model))
         sql = str(stmt.compile(db.engine, compile_kwargs={"literal_binds": True}))
         db.session.execute(text("SET LOCAL enable_seqscan = off"))
         plans.append("\n".join(db.session.execute(text("EXPLAIN " + sql)).scalars()))
@@ -204,7 +205,92 @@ def test_postgresql_uses_the_gin_indexes(world, db):
         assert index in plan, plan
 
 
-# -- the SQLite fallback --------------------------------------------------------------------
+# -- each text in its own language (PostgreSQL) ---------------------------------------------
+
+def speaker(world, locale: str, name: str):
+    """A new member of the world's space whose locale is `locale`, as an actor."""
+    from coprod.accounts.models import Role
+
+    seat = member(world.collab, Role.PARTNER_STAFF, world.partners["a"], locale=locale,
+                  display_name=name)
+    db.session.commit()
+    return policy.actor_for(seat.user)
+
+
+def say(actor, world, body: str) -> Reflection:
+    reflection = operations.post_reflection(actor, world.collab, body=body, kind="works",
+                                            visibility="collaboration", **COMMON)
+    db.session.commit()
+    return reflection
+
+
+def codes(page) -> set[str]:
+    return {word for hit in page.hits for word in hit.excerpt.striptags().split()
+            if word.startswith("zz")}
+
+
+def test_each_text_takes_its_authors_language(world, db):
+    dane, finn = speaker(world, "da", "Dan Dansk"), speaker(world, "fi", "Fia Suomi")
+    danish = say(dane, world, "Borgerne zzdanish")
+    answer = operations.reply(finn, danish, "Kiitos zzfinnish")
+    db.session.commit()
+    assert (danish.language, answer.language) == ("da", "fi")
+    assert world.items["zzwhole"].language == "en"  # Ann's locale, the factory's default
+    assert world.items["zzmsgannbo"].language == "en"  # a row made without an operation
+
+
+@pytest.mark.parametrize(("locale", "body", "q"), [
+    ("en", "Calm mornings help the citizens zzenglish", "morning"),
+    ("en", "The citizen was helped zzenglish", "citizens helping"),
+    ("da", "Borgerne får hjælp zzdanish", "borger hjælpen"),
+    ("da", "Værkstederne lukker zzdanish", "værksted"),
+    ("fi", "Yhteistyössä talossa zzfinnish", "yhteistyö talo"),
+    ("fi", "Kirjastoissa zzfinnish", "kirjasto"),
+])
+def test_a_word_finds_its_other_forms_in_the_texts_language(world, locale, body, q):
+    author = speaker(world, locale, "Lang Author")
+    say(author, world, body)
+    assert codes(queries.search(world.actors["ann"], q, world.collab)) == {body.split()[-1]}
+
+
+def test_accents_do_not_matter(world):
+    dane = speaker(world, "da", "Dan Dansk")
+    say(dane, world, "Mødet på Café Æblet zzaccents")
+    ann = world.actors["ann"]
+    assert codes(queries.search(ann, "cafe", world.collab)) == {"zzaccents"}
+    assert codes(queries.search(ann, "CAFÉ", world.collab)) == {"zzaccents"}
+
+
+def test_a_text_is_stemmed_in_its_own_language_only(world):
+    """Danish "borgere" finds the Danish author's "Borgerne" (one stem in Danish), not the
+    English authors' (English stemming leaves them two words)."""
+    dane = speaker(world, "da", "Dan Dansk")
+    say(dane, world, "Borgerne zzdanish")
+    found_ = codes(queries.search(world.actors["ann"], "borgere", world.collab))
+    assert found_ == {"zzdanish"}
+
+
+def test_query_syntax_works_in_every_language(world):
+    dane, finn = speaker(world, "da", "Dan Dansk"), speaker(world, "fi", "Fia Suomi")
+    say(dane, world, "Borgerne venter på svar zzdanish")
+    say(finn, world, "Borgerne odottavat vastausta zzfinnish")
+    ann = world.actors["ann"]
+    assert codes(queries.search(ann, "borgerne -svar", world.collab)) >= {"zzfinnish"}
+    assert "zzdanish" not in codes(queries.search(ann, "borgerne -svar", world.collab))
+    assert codes(queries.search(ann, "zzdanish OR zzfinnish", world.collab)) == {
+        "zzdanish", "zzfinnish"}
+    assert codes(queries.search(ann, '"venter på svar"', world.collab)) == {"zzdanish"}
+
+
+def test_postgresql_ranks_a_better_match_first_in_any_language(world):
+    finn = speaker(world, "fi", "Fia Suomi")
+    say(finn, world, "Talo zzonce")
+    say(finn, world, "Talossa, talossa, talo zzthrice")
+    page = queries.search(world.actors["ann"], "talo", world.collab)
+    assert [hit.excerpt.striptags().split()[-1] for hit in page.hits] == ["zzthrice", "zzonce"]
+
+
+# -- SQLite: FTS5 --------------------------------------------------------------------
 
 @pytest.fixture
 def sqlite_world(app, tmp_path):
@@ -261,3 +347,107 @@ def test_sqlite_withdrawn_and_departed(sqlite_world):
         assert not found(sqlite_world, name, "klager")
     leave(sqlite_world, "lea")
     assert found(sqlite_world, "lea", "borgerne") == set()
+
+
+def test_sqlite_phrases_excluded_words_and_or(sqlite_world):
+    assert found(sqlite_world, "ann", '"kan starte"') == {"zzpartnersb"}
+    assert found(sqlite_world, "ann", '"starte kan"') == set()
+    assert "zzpartnersb" not in found(sqlite_world, "ann", "borgerne -starte")
+    assert "zzwhole" in found(sqlite_world, "ann", "borgerne -starte")
+    only_left_out = found(sqlite_world, "ann", "-zzorgonly")
+    assert "zzorgonly" not in only_left_out and "zzwhole" in only_left_out
+    assert found(sqlite_world, "ann", "zzorgonly OR zzcoordonly") == {"zzorgonly",
+                                                                       "zzcoordonly"}
+    assert found(sqlite_world, "ann", "zzorgonly or zzcoordonly") == {"zzorgonly",
+                                                                       "zzcoordonly"}
+    assert found(sqlite_world, "ann", "borgerne -caféen OR zzcoordonly -borgerne") == (
+        expected("ann") - {"zzwhole", "zzpartnersb"})
+    assert found(sqlite_world, "ann", "zzorgonly OR -borgerne") == {"zzorgonly"} | FINNISH
+
+
+def test_sqlite_ranks_with_bm25(sqlite_world):
+    ann = sqlite_world.actors["ann"]
+    for i in range(4):
+        operations.post_reflection(ann, sqlite_world.collab, body=f"Handover {i} and more "
+                                   f"words around it zzpage{i}", kind="works", **COMMON)
+    best = operations.post_reflection(ann, sqlite_world.collab, kind="works", **COMMON,
+                                      body="Handover, handover, handover.")
+    db.session.commit()
+    page = queries.search(ann, "handover", sqlite_world.collab)
+    assert page.total == 5 and page.hits[0].id == best.id
+    newest_first = queries.search(ann, "zzpage1 OR zzpage2", sqlite_world.collab)
+    assert [hit.excerpt.striptags().split()[-1] for hit in newest_first.hits] == [
+        "zzpage2", "zzpage1"]  # equally good: the newer first
+
+
+def test_sqlite_finds_a_word_in_its_longer_forms(sqlite_world):
+    ann = sqlite_world.actors["ann"]
+    operations.post_reflection(ann, sqlite_world.collab, kind="works", **COMMON,
+                               body="Calm mornings; kirjastoissa; crème brûlée; ÆBLET zzforms")
+    db.session.commit()
+    for q in ("morning", "kirjasto", "creme", "BRULEE", "æblet"):
+        assert found_words(sqlite_world, "ann", q) == {"zzforms"}, q
+    assert found_words(sqlite_world, "ann", '"morning"') == set()  # a phrase is exact
+
+
+def test_sqlite_search_follows_edits_and_deletions(sqlite_world):
+    ann, bo = sqlite_world.actors["ann"], sqlite_world.actors["bo"]
+    reflection = sqlite_world.items["zzwhole"]
+    fields = {**COMMON, "kind": "works", "visibility": "collaboration",
+              "attribution": "person"}
+    operations.edit_reflection(ann, reflection, body="Nyt handler det om haven zzedited",
+                               **fields)
+    operations.edit_reply(bo, sqlite_world.items["zzreplywhole"], "Haven blomstrer zzreplyed")
+    db.session.delete(sqlite_world.items["zzmsganecy"])
+    db.session.commit()
+    assert found_words(sqlite_world, "ann", "haven") == {"zzedited", "zzreplyed"}
+    assert "zzwhole" not in found(sqlite_world, "ann", "caféen")
+    assert "zzmsganecy" not in found(sqlite_world, "ane", "hundene")
+    for table in ("reflections_fts", "replies_fts", "messages_fts"):
+        db.session.execute(text(f"INSERT INTO {table}({table}) VALUES ('integrity-check')"))
+
+
+HOSTILE = ['"unbalanced', 'borgerne "', '"', '""', '" "', "NEAR(borgerne", "NEAR(a b)",
+           "*", "borg*", "^borgerne", "^", "body:borgerne", "reflections_fts:x", "(borgerne",
+           "borgerne)", "AND", "NOT borgerne", "borgerne NOT", "OR", "OR OR borgerne",
+           "borgerne OR", "-", "--borgerne", '-"borgerne"', "'", "borgerne'", "\\", "a:b:c",
+           "{borgerne}", "_", "borgerne _", "borgerne + zzwhole", "x" * 200, "ø" * 10,
+           "🙂 borgerne"]
+
+
+@pytest.mark.parametrize("q", HOSTILE)
+def test_sqlite_a_hostile_query_finds_something_or_nothing(sqlite_world, q):
+    page = queries.search(sqlite_world.actors["ann"], q, sqlite_world.collab)
+    assert page.total >= 0
+
+
+def test_sqlite_reads_what_is_no_word_as_postgresql_does(sqlite_world):
+    assert found(sqlite_world, "ann", "borgerne _") == expected("ann")
+    assert found(sqlite_world, "ann", "(borgerne") == expected("ann")
+    assert found(sqlite_world, "ann", "NEAR(borgerne") == set()  # no "near" anywhere
+    assert found(sqlite_world, "ann", '"kan starte') == {"zzpartnersb"}  # open quote: to the end
+
+
+@pytest.mark.parametrize("q", HOSTILE)
+def test_postgresql_a_hostile_query_finds_something_or_nothing(world, q):
+    page = queries.search(world.actors["ann"], q, world.collab)
+    assert page.total >= 0
+
+
+def test_sqlite_migration_backfills_languages_and_the_index(sqlite_world):
+    """Down to 0008 (no language, no FTS5 table) and up again: what was there is found."""
+    from flask_migrate import downgrade
+
+    dane = member(sqlite_world.collab, locale="da_DK")
+    db.session.commit()
+    danish = operations.post_reflection(policy.actor_for(dane.user), sqlite_world.collab,
+                                        body="Borgerne zzbackfilled", kind="works",
+                                        visibility="collaboration", **COMMON)
+    db.session.commit()
+    danish_id = danish.id
+    downgrade(revision="0008")
+    upgrade()
+    assert db.session.scalar(select(Reflection.language).where(
+        Reflection.id == danish_id)) == "da"
+    assert {"zzbackfilled", "zzwhole", "zzmsgannbo", "zzreplywhole"} <= found_words(
+        sqlite_world, "ann", "borgerne")

@@ -100,6 +100,15 @@ def test_a_search_too_long_is_refused_next_to_the_box(client, login, world):
     assert "zzwhole" not in text_of_page(response)
 
 
+@pytest.mark.parametrize("q", ['"borgerne', "NEAR(borgerne", "*", "^", "borgerne -", "OR"])
+def test_a_hostile_search_answers_a_page(client, login, bearer, world, q):
+    """Results or none, never a 500 (the API refuses a query without a word: 422)."""
+    login(world.seats["ann"].user)
+    assert search_page(client, world, q).status_code == 200
+    answer = api_search(client, world, bearer(world.seats["ann"].user), q=q)
+    assert answer.status_code in (200, 422), answer.get_data(as_text=True)
+
+
 def test_nothing_found_says_so(client, login, world):
     login(world.seats["bo"].user)
     page = text_of_page(search_page(client, world, "zzorgonly"))  # exists, but not for Bo
