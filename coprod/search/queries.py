@@ -25,6 +25,7 @@ ts_headline over the raw Markdown would show its syntax): the text is escaped an
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -360,25 +361,39 @@ def plain_text(body: str) -> str:
     return render_markdown(body).striptags()
 
 
+def _unaccented(text: str) -> str:
+    """The text with accents taken off its letters (é -> e, ö -> o; æ, ø stay), one character
+    for one, so that positions in it are positions in the text."""
+    out = []
+    for char in text:
+        base, *marks = unicodedata.normalize("NFD", char)
+        out.append(base if all(unicodedata.combining(m) for m in marks) else char)
+    return "".join(out)
+
+
 def _pattern(words: list[str], whole: bool) -> re.Pattern | None:
     if not words:
         return None
-    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    alternatives = "|".join(re.escape(_unaccented(w))
+                            for w in sorted(words, key=len, reverse=True))
     if whole:
         alternatives = rf"(?<!\w)(?:{alternatives})(?!\w)"
     return re.compile(alternatives, re.IGNORECASE)
 
 
 def excerpt(body: str, words: list[str], length: int = EXCERPT_LENGTH) -> Markup:
-    """A window of the text around the first matching word, escaped, the words in <mark>."""
+    """A window of the text around the first matching word, escaped, the words in <mark>
+    (accents do not count, as in the search)."""
     text = plain_text(body)
+    folded = _unaccented(text)
     pattern = _pattern(words, whole=True)
-    if pattern is not None and not pattern.search(text):
+    if pattern is not None and not pattern.search(folded):
         pattern = _pattern(words, whole=False)  # a stem or a prefix matched part of a word
-    first = pattern.search(text) if pattern is not None else None
+    first = pattern.search(folded) if pattern is not None else None
     start, end = _window(text, first.start() if first else 0, length)
     window = text[start:end]
-    marked = _marked(window, pattern) if pattern is not None else escape(window)
+    marked = (_marked(window, folded[start:end], pattern) if pattern is not None
+              else escape(window))
     return Markup("{}{}{}").format("…" if start else "", marked, "…" if end < len(text) else "")
 
 
@@ -396,11 +411,12 @@ def _window(text: str, at: int, length: int) -> tuple[int, int]:
     return start, end
 
 
-def _marked(text: str, pattern: re.Pattern) -> Markup:
-    """Escape everything; only the <mark> tags around the matches are markup."""
+def _marked(text: str, folded: str, pattern: re.Pattern) -> Markup:
+    """Escape everything; only the <mark> tags around the matches (found in the unaccented
+    text, marked in the text) are markup."""
     out, last = Markup(""), 0
-    for match in pattern.finditer(text):
+    for match in pattern.finditer(folded):
         out += escape(text[last:match.start()])
-        out += Markup("<mark>{}</mark>").format(match.group())
+        out += Markup("<mark>{}</mark>").format(text[match.start():match.end()])
         last = match.end()
     return out + escape(text[last:])

@@ -261,6 +261,13 @@ def test_accents_do_not_matter(world):
     assert codes(queries.search(ann, "CAFÉ", world.collab)) == {"zzaccents"}
 
 
+def test_excerpts_mark_a_word_found_without_its_accents():
+    shown = str(queries.excerpt("Mødet på Café Æblet, kahvila Kööpenhamina",
+                                ["cafe", "koopenhamina"]))
+    assert "<mark>Café</mark>" in shown and "<mark>Kööpenhamina</mark>" in shown
+    assert str(queries.excerpt("Cafeen", ["café"])) == "<mark>Cafe</mark>en"
+
+
 def test_a_text_is_stemmed_in_its_own_language_only(world):
     """Danish "borgere" finds the Danish author's "Borgerne" (one stem in Danish), not the
     English authors' (English stemming leaves them two words)."""
