@@ -129,17 +129,22 @@ PROMPTS = 210
 KILLS = 4
 
 
+# A server that answers at once, and a slow one (each 250 held back 50 ms, so that many kills
+# land while the server holds a message it has not accepted yet: such a message must be
+# sent again, never marked sent).
+@pytest.mark.parametrize("reply_delay", [0, 0.05], ids=["prompt server", "slow server"])
 def test_a_batch_of_prompts_arrives_once_each_though_the_worker_is_killed_again_and_again(
-        broker_app, smtp_server, tmp_path):  # noqa: F811
+        broker_app, smtp_server, tmp_path, reply_delay):  # noqa: F811
     settings = {"DATABASE_URL": plain_postgres_url(), "REDIS_URL": TEST_REDIS_URL,
                 **smtp_server.env()}
+    smtp_server.hold_reply(reply_delay)
     community(broker_app, PROMPTS)
     rng = random.Random()
     # Kill when this many emails have arrived, then after a random pause: mid-SMTP, mid-commit,
     # between tasks, wherever that lands.
     thresholds = sorted(rng.sample(range(15, PROMPTS - 30), KILLS))
     workers = [start_worker_process(tmp_path, 0, **settings)]
-    deadline = time.monotonic() + 75
+    deadline = time.monotonic() + 75 + PROMPTS * reply_delay
     try:
         with broker_app.app_context():
             result = sweep_now()  # commits the prompts and publishes one send task each
@@ -172,6 +177,8 @@ def test_a_batch_of_prompts_arrives_once_each_though_the_worker_is_killed_again_
 
 
 # -- (b) Redis stopped and started again while members post ---------------------------------
+
+REDIS_OUTAGE_SECONDS = 30
 
 class RedisServer:
     """A redis-server of the test's own on a free port, without persistence, so that stopping
@@ -239,6 +246,7 @@ def test_posting_while_redis_is_down_loses_no_email_and_sends_none_twice(
         smtp_server.wait_for(1)
 
         server.stop()
+        down_since = time.monotonic()
         for n, mentioned in enumerate(staff[1:], start=1):
             started = time.monotonic()
             response = browser.post(new, data=reflection_form(
@@ -253,6 +261,8 @@ def test_posting_while_redis_is_down_loses_no_email_and_sends_none_twice(
         time.sleep(1)
         assert len(smtp_server.messages) == 1, "nothing can have been handed to the worker"
 
+        # An outage of REDIS_OUTAGE_SECONDS in all, the worker waiting for its broker.
+        time.sleep(max(0.0, down_since + REDIS_OUTAGE_SECONDS - time.monotonic()))
         server.start()  # empty: whatever it held before is gone
         worker.wait_for_log(r"Connected to redis://", count=2, timeout=45)
         relay_now(web)
