@@ -203,7 +203,8 @@ def theme_sources(collaboration_id: int, window: list[schedule.Period]) -> list[
                Reflection.withdrawn_at.is_(None),
                Reflection.created_at >= start, Reflection.created_at < end,
                Reflection.id.not_in(_referenced()))
-        .order_by(Reflection.created_at.desc()).limit(THEME_WINDOW_MAX)).all()
+        .order_by(Reflection.created_at.desc(), Reflection.id.desc())
+        .limit(THEME_WINDOW_MAX)).all()
     found = []
     for r in rows:
         index = next(i for i, p in enumerate(window) if p.contains(r.created_at))

@@ -221,7 +221,7 @@ def theme_texts(actor: policy.Actor, view: readers.DigestView, collaboration: Co
         select(Reflection.id, Reflection.body).where(
             or_(Reflection.id.in_(ids), in_window), Reflection.withdrawn_at.is_(None),
             policy.where(actor, Reflection, "read"))
-        .order_by(Reflection.created_at.desc())
+        .order_by(Reflection.created_at.desc(), Reflection.id.desc())
         .limit(THEME_WINDOW_MAX + len(ids))).all())
 
 
