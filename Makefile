@@ -27,7 +27,7 @@ help:
 	@echo "                   at $(BASE_URL) (HOST=... PORT=... to change)"
 	@echo "make test          run the whole test suite (PostgreSQL and Redis on 127.0.0.1),"
 	@echo "                   every random world (Hypothesis profile ci)"
-	@echo "make test-fast     the inner loop: no browser, worker or fault tests, few random worlds"
+	@echo "make test-fast     the inner loop: no browser, worker, fault or fuzz tests, few random worlds"
 	@echo "make lint          ruff check"
 	@echo "make lock          rewrite requirements.lock from what .venv has installed"
 	@echo "make translations  extract the strings into coprod/translations/messages.pot, merge them"
@@ -56,7 +56,7 @@ test: $(INSTALLED)
 	$(PYTEST) --hypothesis-profile=ci $(PYTEST_ARGS)
 
 test-fast: $(INSTALLED)
-	$(PYTEST) --hypothesis-profile=dev -m "not browser and not worker" $(PYTEST_ARGS)
+	$(PYTEST) --hypothesis-profile=dev -m "not browser and not worker and not fuzz" $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -48,6 +48,9 @@ EXAMPLES = {"coordinator": worlds(ci=30), "partner_staff": worlds(ci=10)}
 SHARDS = shards(ci=8)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
+# Fuzzing is for `make test`; `make test-fast` leaves it out, like the fault tests.
+pytestmark = pytest.mark.fuzz
+
 REFLECTION = {"kind": "improve", "perspective": "citizens", "component": "routines",
               "learning_level": "inter", "mode": "exploitation"}
 
