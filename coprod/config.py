@@ -230,4 +230,18 @@ def load(instance_path: str, overrides: dict | None = None) -> dict:
         config["CELERY"].update(celery_overrides)
     config["CELERY"].setdefault(
         "broker_transport_options", _broker_transport_options(config["CELERY"]["broker_url"]))
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(
+        config["SQLALCHEMY_DATABASE_URI"], config["SQLALCHEMY_ENGINE_OPTIONS"])
     return config
+
+
+def _engine_options(database_url: str, options: dict) -> dict:
+    """PostgreSQL connections run with JIT off: the policy's plans are many small subqueries
+    whose estimated cost can pass the JIT threshold at scale, and compiling them took
+    seconds where executing took milliseconds (issue 12). Set per connection, not per server,
+    so a shared server keeps its own setting for everything else."""
+    if not database_url.startswith("postgresql"):
+        return options
+    connect_args = dict(options.get("connect_args", {}))
+    connect_args["options"] = " ".join(filter(None, [connect_args.get("options"), "-c jit=off"]))
+    return {**options, "connect_args": connect_args}

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from coprod.accounts.models import User
@@ -191,6 +191,35 @@ class Consent(db.Model):
         """Whether this record's period covers `now` (replacement is checked elsewhere)."""
         return (self.status == ConsentStatus.PERMIT and self.starts_at <= now
                 and (self.ends_at is None or now < self.ends_at))
+
+
+class PartnerKnowledge(db.Model):
+    """What a partner organization may know of a citizen, kept by the policy for SQL filters.
+
+    One row per (consent, partner, category) of a consent record that nothing replaced, that
+    permits, of a citizen not erased, where the partner has a need to know (the service map).
+    The consent's period is copied, so time alone (a period starting or ending) needs no
+    update: a filter asks for rows whose period covers now. The rows are recomputed from
+    their definition in the flush that changes a consent, a citizen, or the service map
+    (coprod/policy/knowledge.py); per-object checks read the definition itself, and the
+    random worlds of tests/policy check that both agree.
+    """
+
+    __tablename__ = "partner_knowledge"
+    __table_args__ = (
+        Index("ix_partner_knowledge_reach", "citizen_id", "category_id", "partner_id"),
+        Index("ix_partner_knowledge_partner", "partner_id", "citizen_id"),
+    )
+
+    consent_id: Mapped[int] = mapped_column(
+        ForeignKey("consents.id", ondelete="CASCADE"), primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), primary_key=True)
+    category_id: Mapped[int] = mapped_column(
+        ForeignKey("information_categories.id", ondelete="CASCADE"), primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CitizenReferenceCategory(db.Model):

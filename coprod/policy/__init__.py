@@ -16,6 +16,7 @@ from sqlalchemy import Select, select
 from werkzeug.exceptions import Forbidden, NotFound
 
 from coprod.extensions import db
+from coprod.policy import knowledge  # noqa: F401  (keeps PartnerKnowledge in step)
 from coprod.policy.actors import SYSTEM, Actor, actor_for, current_actor
 from coprod.policy.rules import RULES, SCOPES, Rule
 

@@ -63,32 +63,36 @@ def _need_by_flow():
 def current_consents(at: datetime):
     """SQL: consent records in force at `at` (permitting, in period, not replaced)."""
     m = _m()
+    return and_(_permitting_unreplaced(), m.Consent.starts_at <= at,
+                or_(m.Consent.ends_at.is_(None), m.Consent.ends_at > at))
+
+
+def _permitting_unreplaced():
+    m = _m()
     later = aliased(m.Consent)
-    return and_(
-        m.Consent.status == m.ConsentStatus.PERMIT,
-        m.Consent.starts_at <= at,
-        or_(m.Consent.ends_at.is_(None), m.Consent.ends_at > at),
-        ~exists().where(later.replaces_id == m.Consent.id),
-    )
+    return and_(m.Consent.status == m.ConsentStatus.PERMIT,
+                ~exists().where(later.replaces_id == m.Consent.id))
 
 
-def known_triples(at: datetime, partner_ids=None):
-    """SELECT (citizen_id, partner_id, category_id) a partner may know at `at`.
+def knowledge_rows():
+    """SELECT (consent, citizen, partner, category, starts_at, ends_at): the definition of
+    what a partner may know, whatever the time; a row counts while its period covers now.
 
     Uncorrelated (tuple IN): it can be nested at any depth without correlation surprises.
     """
     from coprod.spaces.models import Partner
 
     m = _m()
-    stmt = (
-        select(m.Consent.citizen_id, m.ConsentPartner.partner_id,
-               m.ConsentCategory.category_id)
+    return (
+        select(m.Consent.id.label("consent_id"), m.Consent.citizen_id,
+               m.ConsentPartner.partner_id, m.ConsentCategory.category_id,
+               m.Consent.starts_at, m.Consent.ends_at)
         .join(m.ConsentPartner, m.ConsentPartner.consent_id == m.Consent.id)
         .join(m.ConsentCategory, m.ConsentCategory.consent_id == m.Consent.id)
         .join(m.Citizen, m.Citizen.id == m.Consent.citizen_id)
         .join(Partner, Partner.id == m.ConsentPartner.partner_id)
         .where(
-            current_consents(at),
+            _permitting_unreplaced(),
             m.Citizen.erased_at.is_(None),
             Partner.collaboration_id == m.Citizen.collaboration_id,
             or_(tuple_(m.Consent.citizen_id, m.ConsentPartner.partner_id).in_(_need_pairs()),
@@ -96,33 +100,33 @@ def known_triples(at: datetime, partner_ids=None):
                        m.ConsentCategory.category_id).in_(_need_by_flow())),
         )
     )
-    if partner_ids is not None:
-        stmt = stmt.where(m.ConsentPartner.partner_id.in_(list(partner_ids)))
-    return stmt
 
 
-def reference_known_clause(reference, partner_ids: list[int], at: datetime):
-    """SQL: the reference (an alias of CitizenReference) is known to one of the partners.
-
-    A reference without categories is known to nobody: it says something about the citizen
-    without saying what, so no consent can be checked for it.
-    """
+def known_triples(at: datetime, partner_ids=None):
+    """SELECT (citizen_id, partner_id, category_id) a partner may know at `at`, from the
+    definition (per-object checks use it; SQL filters read the PartnerKnowledge rows)."""
     m = _m()
-    if not partner_ids:
-        return false()
-    known = known_triples(at, partner_ids).subquery()
-    pairs = select(known.c.citizen_id, known.c.category_id)
-    one, each = aliased(m.CitizenReferenceCategory), aliased(m.CitizenReferenceCategory)
-    return and_(
-        exists().where(one.reference_id == reference.id),
-        ~exists().where(each.reference_id == reference.id,
-                        ~tuple_(reference.citizen_id, each.category_id).in_(pairs)),
-    )
+    rows = knowledge_rows().where(m.Consent.starts_at <= at,
+                                  or_(m.Consent.ends_at.is_(None), m.Consent.ends_at > at))
+    if partner_ids is not None:
+        rows = rows.where(m.ConsentPartner.partner_id.in_(list(partner_ids)))
+    return rows.with_only_columns(m.Consent.citizen_id, m.ConsentPartner.partner_id,
+                                  m.ConsentCategory.category_id)
+
+
+def knowledge_in_force(at: datetime, partner_ids: list[int]):
+    """SQL over PartnerKnowledge: rows of these partners whose period covers `at`. One shape
+    whatever the partners (an expanding IN), so SQLAlchemy's compiled cache serves it."""
+    k = _m().PartnerKnowledge
+    return and_(k.partner_id.in_(partner_ids), k.starts_at <= at,
+                or_(k.ends_at.is_(None), k.ends_at > at))
 
 
 def content_clause(actor, subject_column, at: datetime | None = None):
     """SQL: the content whose id is `subject_column` (Reflection.id, Reply.id or Message.id)
-    references no citizen, or one the actor's partner organization may know of."""
+    references no citizen, or one the actor's partner organization may know of: every
+    category of the reference known to one of the actor's partners (a reference without
+    categories says something without saying what, so no consent can cover it)."""
     m = _m()
     if actor.is_system:
         return true()
@@ -130,8 +134,18 @@ def content_clause(actor, subject_column, at: datetime | None = None):
     reference = aliased(m.CitizenReference)
     link = {"reflections": reference.reflection_id, "replies": reference.reply_id,
             "messages": reference.message_id}[subject_column.table.name]
-    return ~exists().where(link == subject_column,
-                           ~reference_known_clause(reference, _partner_ids(actor), at))
+    partner_ids = _partner_ids(actor)
+    if not partner_ids:
+        return ~exists().where(link == subject_column)
+    one, each = aliased(m.CitizenReferenceCategory), aliased(m.CitizenReferenceCategory)
+    k = m.PartnerKnowledge
+    known = (select(k.consent_id).where(
+        k.citizen_id == reference.citizen_id, k.category_id == each.category_id,
+        knowledge_in_force(at, partner_ids)).correlate_except(k).exists())
+    unknown_category = (select(each.reference_id).where(
+        each.reference_id == reference.id, ~known).correlate_except(each).exists())
+    no_category = ~exists().where(one.reference_id == reference.id)
+    return ~exists().where(link == subject_column, or_(no_category, unknown_category))
 
 
 def _partner_ids(actor) -> list[int]:
@@ -283,8 +297,9 @@ class PartnerMayKnowCitizen(Grant):
         partners = _partner_ids(actor)
         if not partners:
             return false()
-        known = known_triples(now(), partners).subquery()
-        return scope.citizen_id_col().in_(select(known.c.citizen_id))
+        k = _m().PartnerKnowledge
+        return scope.citizen_id_col().in_(
+            select(k.citizen_id).where(knowledge_in_force(now(), partners)))
 
 
 class CitizenNotErased(Grant):

@@ -33,10 +33,12 @@ from coprod.citizens.models import (
     ConsentGiver,
     ConsentMethod,
     ConsentStatus,
+    PartnerKnowledge,
 )
 from coprod.common import utcnow
 from coprod.messages.models import Conversation, Message, Participant
 from coprod.policy import visibility as visibility_rules
+from coprod.policy.consent import knowledge_rows
 from coprod.policy.rules import RULES, SCOPES
 from coprod.reflections.models import (
     Attribution,
@@ -387,9 +389,18 @@ def test_the_worlds_catch_a_planted_policy_bug(db, monkeypatch):
     pytest.fail("the ci profile's worlds miss a planted policy bug")
 
 
+def assert_knowledge_kept(db):
+    """The PartnerKnowledge rows the SQL filters read are exactly their definition."""
+    kept = set(db.session.execute(select(
+        PartnerKnowledge.consent_id, PartnerKnowledge.citizen_id, PartnerKnowledge.partner_id,
+        PartnerKnowledge.category_id, PartnerKnowledge.starts_at, PartnerKnowledge.ends_at)))
+    assert kept == set(db.session.execute(knowledge_rows()))
+
+
 def check_world(db, spec):
     """Build the world once, then compare may() with the SQL filter for every reader."""
     users = _build(db, spec)
+    assert_knowledge_kept(db)
     actors = [policy.actor_for(u) for u in users] + [policy.Actor(user_id=None)]
     models = {model for model, _ in RULES}
     everything = {m: db.session.scalars(select(m)).unique().all() for m in models}

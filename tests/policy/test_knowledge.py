@@ -1,0 +1,110 @@
+"""PartnerKnowledge (what the SQL filters read of consent and need-to-know) follows every
+operation that changes what it is made of, in the same flush, and the pages follow it.
+
+Each step changes one input through the operation a user would call, then checks the kept
+rows against their definition (coprod.policy.consent.knowledge_rows) and what the café's
+staff may read of a reflection about the citizen, in SQL and per object.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from coprod import policy
+from coprod.citizens import operations as citizens
+from coprod.citizens.models import PartnerKnowledge
+from coprod.policy.consent import knowledge_rows
+from coprod.reflections import operations as reflections
+from coprod.reflections.models import Reflection
+from coprod.servicemap import operations as servicemap
+from tests.citizens.conftest import build_world
+
+
+def kept(db) -> set[tuple]:
+    return set(db.session.execute(select(
+        PartnerKnowledge.consent_id, PartnerKnowledge.citizen_id, PartnerKnowledge.partner_id,
+        PartnerKnowledge.category_id, PartnerKnowledge.starts_at, PartnerKnowledge.ends_at)))
+
+
+def defined(db) -> set[tuple]:
+    return set(db.session.execute(knowledge_rows()))
+
+
+def cafe_reads(db, world, reflection) -> bool:
+    """Whether the café's staff read the reflection, with SQL and per object agreeing."""
+    actor = policy.actor_for(world.cafe_staff)
+    listed = reflection.id in set(db.session.scalars(
+        select(Reflection.id).where(policy.where(actor, Reflection, "read"))))
+    assert listed == policy.may(policy.actor_for(world.cafe_staff), "read", reflection)
+    return listed
+
+
+def about_the_citizen(db, world) -> Reflection:
+    reflection = reflections.post_reflection(
+        world.actor(world.case_worker), world.collaboration, kind="works",
+        perspective="citizens", component="routines", learning_level="inter",
+        mode="exploitation", body="Anna found her place", visibility="partners",
+        audience=[world.cafe.id], citizen=world.citizen.id, categories=[world.preferences.id])
+    db.session.flush()
+    return reflection
+
+
+def step(db, world, reflection, *, café_reads: bool) -> None:
+    assert kept(db) == defined(db)
+    assert cafe_reads(db, world, reflection) is café_reads
+
+
+def test_rows_follow_consent_withdrawal_and_a_new_consent(db):
+    world = build_world(db)
+    reflection = about_the_citizen(db, world)
+    assert kept(db)
+    step(db, world, reflection, café_reads=True)
+    boss = world.actor(world.coordinator)
+    citizens.withdraw_consent(boss, world.consent, partner_id=world.cafe.id)
+    step(db, world, reflection, café_reads=False)
+    citizens.give_consent(
+        boss, world.citizen, partner_ids=[world.cafe.id], category_ids=[world.preferences.id],
+        purpose="Again", starts_on=date.today() - timedelta(days=1),
+        given_by="guardian", given_by_name="Guardian", method="paper")
+    step(db, world, reflection, café_reads=True)
+
+
+def test_rows_follow_the_service_map(db):
+    world = build_world(db)
+    reflection = about_the_citizen(db, world)
+    boss = world.actor(world.coordinator)
+    # The café still receives work preferences by the flow once it stops performing...
+    servicemap.update_activity(boss, world.workplace, name="Find a workplace",
+                               performer_ids=[world.jobcentre.id])
+    step(db, world, reflection, café_reads=True)
+    # ...and has no need to know once the flow goes too.
+    for flow in list(world.workplace.flows):
+        servicemap.delete_flow(boss, flow)
+    db.session.expire(world.workplace)  # as the next request would load it
+    step(db, world, reflection, café_reads=False)
+    servicemap.update_activity(boss, world.workplace, name="Find a workplace",
+                               performer_ids=[world.jobcentre.id, world.cafe.id])
+    step(db, world, reflection, café_reads=True)
+    servicemap.delete_activity(boss, world.volunteering)
+    servicemap.delete_activity(boss, world.workplace)
+    step(db, world, reflection, café_reads=False)
+
+
+def test_rows_follow_the_citizens_service_and_erasure(db):
+    world = build_world(db)
+    reflection = about_the_citizen(db, world)
+    boss = world.actor(world.coordinator)
+
+    def set_activities(ids):
+        citizens.update_citizen(boss, world.citizen, pseudonym="Citizen A", name="Anna Jensen",
+                                activity_ids=ids, user_id=world.citizen_user.id,
+                                guardian_ids=[world.guardian.id])
+
+    set_activities([world.volunteering.id])
+    step(db, world, reflection, café_reads=False)
+    set_activities([world.workplace.id])
+    step(db, world, reflection, café_reads=True)
+    citizens.erase_citizen(boss, world.citizen)
+    assert kept(db) == defined(db) == set()
