@@ -13,6 +13,8 @@ from pathlib import Path
 from alembic import context
 from flask import current_app
 
+from coprod.search import is_search_vector
+
 config = context.config
 
 # disable_existing_loggers=False: running migrations (also in tests) must not mute the
@@ -47,6 +49,8 @@ def include_object(obj, name, type_, reflected, compare_to):
     else's (e.g. kombu_message when the broker shares the database), never ours to drop."""
     if type_ == "table" and reflected and compare_to is None:
         return False
+    if type_ in ("column", "index") and is_search_vector(name, type_, obj.table.name):
+        return False  # PostgreSQL's stored search vector (coprod/search)
     return True
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from coprod.accounts.models import User
@@ -75,3 +75,4 @@ class Message(db.Model):
 # Full-text search (coprod/search): a GIN index on PostgreSQL, in each text's language;
 # SQLite searches an FTS5 table kept in step by triggers (migration 0009).
 fulltext_index("ix_messages_body_fts", Message)
+Index("ix_messages_thread", Message.conversation_id, Message.created_at, Message.id)

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from coprod.accounts.models import User
@@ -201,6 +201,9 @@ class Reply(db.Model):
 # SQLite searches FTS5 tables kept in step by triggers (migration 0009).
 fulltext_index("ix_reflections_body_fts", Reflection)
 fulltext_index("ix_replies_body_fts", Reply)
+# The feed newest first per collaboration (keyset on created_at, id), a thread in order.
+Index("ix_reflections_feed", Reflection.collaboration_id, Reflection.created_at, Reflection.id)
+Index("ix_replies_thread", Reply.reflection_id, Reply.created_at, Reply.id)
 
 
 class Reaction(db.Model):

@@ -182,15 +182,24 @@ def _unread(actor: Actor, collaboration: Collaboration, items: list[Reflection])
             if r.author_id != actor.user_id and (seen is None or r.created_at > seen)}
 
 
+# The tab's badge counts this far and then says "99+": every page shows it, and counting a
+# year of a municipality's reflections for a newcomer would cost more than the page.
+UNREAD_COUNTED = 100
+
+
 def unread_count(actor: Actor, collaboration: Collaboration) -> int:
-    """How many readable reflections by others are newer than the reader's last visit."""
+    """How many readable reflections by others are newer than the reader's last visit, up
+    to UNREAD_COUNTED (newest first on the feed's index, so it stops early)."""
     seen = select(FeedVisit.seen_at).where(
         FeedVisit.user_id == actor.user_id,
         FeedVisit.collaboration_id == collaboration.id).scalar_subquery()
     stmt = readable_reflections(actor, collaboration).where(
         Reflection.author_id != actor.user_id,
         or_(seen.is_(None), Reflection.created_at > seen))
-    return db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    newest = (stmt.with_only_columns(Reflection.id)
+              .order_by(Reflection.created_at.desc(), Reflection.id.desc())
+              .limit(UNREAD_COUNTED))
+    return db.session.scalar(select(func.count()).select_from(newest.subquery()))
 
 
 def reflection_with_thread(actor: Actor, reflection_id: int) -> tuple[Reflection, list[Reply],

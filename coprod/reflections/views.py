@@ -70,9 +70,11 @@ def citizen_href(reference) -> str | None:
                    citizen_id=reference.citizen_id)
 
 
-def _unread_reflections(collaboration: Collaboration) -> int:
-    """The count beside the Reflections tab of a space."""
-    return queries.unread_count(policy.current_actor(), collaboration)
+def _unread_reflections(collaboration: Collaboration) -> str:
+    """The count beside the Reflections tab of a space ("" for none, "99+" past 99)."""
+    count = queries.unread_count(policy.current_actor(), collaboration)
+    return f"{queries.UNREAD_COUNTED - 1}+" if count >= queries.UNREAD_COUNTED else (
+        str(count) if count else "")
 
 
 # -- helpers --------------------------------------------------------------------------------

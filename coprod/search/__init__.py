@@ -6,13 +6,16 @@ when the row is inserted (`fulltext_index` sets it in the INSERT itself, from us
 whoever writes the row: an operation, the demo or a test's factory; migration 0009 backfilled
 older rows the same way). It never changes afterwards, like the text's authorship.
 
-PostgreSQL indexes `body_vector(language, body)`: to_tsvector with the text search
-configuration of the text's language, coprod_search_config(language): coprod_english,
-coprod_danish, coprod_finnish (each the language's Snowball stemmer after `unaccent`) or
-coprod_simple for any other language (unaccented, not stemmed); so "morning" finds
-"mornings", "borger" finds "borgerne" and "yhteistyö" finds "yhteistyössä", and "cafe" finds
-"café". The models declare one GIN expression index per body through `fulltext_index`; the
-queries match with the very same expression, so PostgreSQL uses the index.
+PostgreSQL keeps `body_vector(language, body)` in a stored generated column, search_vector
+(migration 0011; not mapped, as SQLite has no such column), and a GIN index on it:
+to_tsvector with the text search configuration of the text's language,
+coprod_search_config(language): coprod_english, coprod_danish, coprod_finnish (each the
+language's Snowball stemmer after `unaccent`) or coprod_simple for any other language
+(unaccented, not stemmed); so "morning" finds "mornings", "borger" finds "borgerne" and
+"yhteistyö" finds "yhteistyössä", and "cafe" finds "café". The models declare one GIN index
+per body through `fulltext_index`; the queries match and rank with the stored column
+(`search_vector(model)`), so PostgreSQL uses the index and ts_rank reads the stored vector
+instead of parsing each matching body again.
 
 SQLite (the embedded default) keeps one FTS5 table per searchable table (`<table>_fts`,
 external content, rowid = the row's id, tokenizer `unicode61 remove_diacritics 2`), kept in
@@ -47,12 +50,28 @@ def body_vector(language, body):
     return func.to_tsvector(func.coprod_search_config(language), body)
 
 
+SEARCH_VECTOR = "search_vector"
+
+
+def search_vector(model):
+    """The stored body_vector of a searchable model's row (PostgreSQL only)."""
+    return literal_column(f"{model.__tablename__}.{SEARCH_VECTOR}")
+
+
+def is_search_vector(name: str, type_: str, parent_table: str | None) -> bool:
+    """The stored vector column and its GIN index, made by migration 0011 on PostgreSQL: the
+    models cannot name a column they do not map, so schema comparisons leave them out."""
+    if type_ == "index":
+        return name in {f"ix_{table}_body_fts" for table in SEARCHABLE_TABLES}
+    return type_ == "column" and name == SEARCH_VECTOR and parent_table in SEARCHABLE_TABLES
+
+
 def fulltext_index(name: str, model) -> Index:
-    """A GIN index on body_vector(model.language, model.body), created on PostgreSQL only;
-    and the language of every inserted row taken from its author's locale."""
+    """A GIN index on the stored search_vector, created on PostgreSQL only; and the language
+    of every inserted row taken from its author's locale."""
     event.listen(model, "before_insert", _set_language)
-    return Index(name, body_vector(model.language, model.body),
-                 postgresql_using="gin").ddl_if(dialect="postgresql")
+    return Index(name, text(SEARCH_VECTOR), postgresql_using="gin").ddl_if(
+        dialect="postgresql")
 
 
 def authors_language(author_id):

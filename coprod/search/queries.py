@@ -7,7 +7,7 @@ as PostgreSQL's websearch_to_tsquery does: words (all required), "quoted phrases
 alternatives, -word or -"phrase" to leave out; best first, then newest.
 
 PostgreSQL matches each text in its own language (coprod/search/__init__.py), with the
-GIN-indexed body_vector(language, body) against websearch_to_tsquery(<that language's
+GIN-indexed stored search_vector against websearch_to_tsquery(<that language's
 configuration>, q), and ranks with ts_rank. SQLite translates the query into an FTS5 MATCH
 expression in which every term is quoted (whatever the user typed, FTS5's own syntax, NEAR,
 col:, ^, *, never reaches it, and no query is an FTS5 syntax error) and ranks with bm25().
@@ -59,7 +59,7 @@ from coprod.markdown import render_markdown
 from coprod.messages.models import Conversation, Message
 from coprod.policy import Actor
 from coprod.reflections.models import Reflection, Reply
-from coprod.search import CONFIGS, body_vector, config_of, fts_table
+from coprod.search import CONFIGS, config_of, fts_table, search_vector
 from coprod.spaces.models import Collaboration, Membership, Organization, Partner
 
 QUERY_MAX = 200
@@ -155,7 +155,7 @@ class _Matcher:
     """How one database tells whether a model's row matches the query, and how well.
 
     PostgreSQL matches each text in its own language: one arm per language, the text's
-    language = 'en' and body_vector(...) @@ websearch_to_tsquery('coprod_english', q), and
+    language = 'en' and search_vector @@ websearch_to_tsquery('coprod_english', q), and
     so on; each arm is a scan of the GIN index (PostgreSQL ORs their bitmaps). SQLite matches
     the row's id against its FTS5 table and ranks with bm25()."""
 
@@ -165,7 +165,7 @@ class _Matcher:
 
     def matches(self, model):
         if self.fulltext:
-            vector = body_vector(model.language, model.body)
+            vector = search_vector(model)
             return or_(*[and_(condition, vector.bool_op("@@")(tsquery))
                          for condition, tsquery in self._per_language(model)])
         required, excluding = fts5_expressions(self.q)
@@ -176,7 +176,7 @@ class _Matcher:
 
     def rank(self, model):
         if self.fulltext:
-            return cast(func.ts_rank(body_vector(model.language, model.body),
+            return cast(func.ts_rank(search_vector(model),
                                      case(*self._per_language(model)[:-1],
                                           else_=self._per_language(model)[-1][1])), Float)
         required, _excluding = fts5_expressions(self.q)
@@ -312,14 +312,21 @@ def search(actor: Actor, q: str, collaboration: Collaboration | None = None, *,
         return SearchPage(q, [], page, page_size, 0)
     m = _matcher(q)
     scope = collaboration.id if collaboration is not None else None
-    found = union_all(_reflections(actor, m, scope), _replies(actor, m, scope),
-                      _messages(actor, m, scope)).subquery("found")
-    total = db.session.scalar(select(func.count()).select_from(found))
+    candidates = [_reflections(actor, m, scope), _replies(actor, m, scope),
+                  _messages(actor, m, scope)]
+    total = db.session.scalar(select(func.count()).select_from(
+        union_all(*[_counted(c) for c in candidates]).subquery()))
+    found = union_all(*candidates).subquery("found")
     rows = db.session.execute(_page_of(found, page, page_size)).all() if total else []
     words = list(m.words)
     hits = [_hit(row, words) for row in rows]
     _note_reads(hits)
     return SearchPage(q, hits, page, page_size, total)
+
+
+def _counted(candidates):
+    """The same rows with nothing but a constant: counting needs no rank nor author."""
+    return candidates.with_only_columns(literal(1), maintain_column_froms=True)
 
 
 def _note_reads(hits: list[Hit]) -> None:
@@ -329,20 +336,22 @@ def _note_reads(hits: list[Hit]) -> None:
 
 
 def _page_of(found, page: int, page_size: int):
-    """The page's rows with the names shown beside them (organization, author, space)."""
+    """The page's rows with the names shown beside them (organization, author, space): the
+    page is cut first, so the names are joined to its rows only, not to every match."""
+    order = (found.c.rank.desc(), found.c.created_at.desc(), found.c.kind, found.c.id.desc())
+    cut = (select(found).order_by(*order).limit(page_size).offset((page - 1) * page_size)
+           .subquery("cut"))
     author = aliased(User)
     return (
-        select(found, Organization.name.label("partner"), author.display_name.label("author"),
+        select(cut, Organization.name.label("partner"), author.display_name.label("author"),
                Collaboration.title.label("collaboration_title"),
                Conversation.subject.label("subject"))
-        .join(Collaboration, Collaboration.id == found.c.collaboration_id)
-        .outerjoin(Partner, Partner.id == found.c.partner_id)
+        .join(Collaboration, Collaboration.id == cut.c.collaboration_id)
+        .outerjoin(Partner, Partner.id == cut.c.partner_id)
         .outerjoin(Organization, Organization.id == Partner.organization_id)
-        .outerjoin(author, author.id == found.c.author_id)
-        .outerjoin(Conversation, Conversation.id == found.c.conversation_id)
-        .order_by(found.c.rank.desc(), found.c.created_at.desc(), found.c.kind,
-                  found.c.id.desc())
-        .limit(page_size).offset((page - 1) * page_size)
+        .outerjoin(author, author.id == cut.c.author_id)
+        .outerjoin(Conversation, Conversation.id == cut.c.conversation_id)
+        .order_by(cut.c.rank.desc(), cut.c.created_at.desc(), cut.c.kind, cut.c.id.desc())
     )
 
 

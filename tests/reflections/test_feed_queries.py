@@ -89,3 +89,22 @@ def test_feed_runs_the_same_number_of_queries_for_any_page_size(space):
         return _count_queries(lambda: queries.feed(reader, collab, limit=limit))
 
     assert run(2) == run(12)
+
+
+def test_the_tab_badge_stops_counting_at_99_plus(space, sign_in, client):
+    """The unread badge counts at most UNREAD_COUNTED reflections: a newcomer to a space
+    with a year of reflections sees "99+", and the count costs one bounded query."""
+    collab, people = space
+    _post(collab, people["a"], queries.UNREAD_COUNTED - 1)
+    reader = policy.actor_for(people["b"].user)
+    assert queries.unread_count(reader, collab) == queries.UNREAD_COUNTED - 1
+    sign_in(people["b"])
+    badge = f'Reflections <span class="badge badge-new">{queries.UNREAD_COUNTED - 1}<span'
+    assert badge in client.get(f"/c/{collab.id}").get_data(as_text=True)
+    _post(collab, people["a"], 5)
+    assert queries.unread_count(policy.actor_for(people["b"].user), collab) == (
+        queries.UNREAD_COUNTED)
+    page = client.get(f"/c/{collab.id}").get_data(as_text=True)
+    assert 'Reflections <span class="badge badge-new">99+<span' in page
+    assert _count_queries(lambda: queries.unread_count(
+        policy.actor_for(people["b"].user), collab)) <= 3
