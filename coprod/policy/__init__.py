@@ -48,7 +48,17 @@ def may(actor: Actor, action: str, obj) -> bool:
 
 
 def where(actor: Actor, model: type, action: str = "read"):
-    return rule_for(model, action).where(actor, SCOPES[model])
+    """The SQL filter of a rule for an actor, built once for the actor's lifetime (a request
+    or a task's step): a page asks for the same few filters many times, and building one
+    costs more than running it. The clause holds the actor's facts as bound values and reads
+    everything else (consents, the map, memberships) when it runs; forget() drops it."""
+    if actor.is_system:
+        return rule_for(model, action).where(actor, SCOPES[model])
+    key = ("where", model, action)
+    clause = actor.memo.get(key)
+    if clause is None:
+        clause = actor.memo[key] = rule_for(model, action).where(actor, SCOPES[model])
+    return clause
 
 
 def scoped(actor: Actor, model: type, action: str = "read") -> Select:

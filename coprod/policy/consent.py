@@ -16,14 +16,15 @@ object in Python and as an SQL clause for lists; tests/policy checks both agree.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
-from sqlalchemy import and_, exists, false, or_, select, true, tuple_
+from sqlalchemy import and_, bindparam, exists, false, or_, select, true, tuple_
 from sqlalchemy.orm import aliased
 
 from coprod.common import utcnow
 from coprod.extensions import db
-from coprod.policy.grants import Grant
+from coprod.policy.grants import Grant, with_values
 
 
 def _m():
@@ -126,26 +127,49 @@ def content_clause(actor, subject_column, at: datetime | None = None):
     """SQL: the content whose id is `subject_column` (Reflection.id, Reply.id or Message.id)
     references no citizen, or one the actor's partner organization may know of: every
     category of the reference known to one of the actor's partners (a reference without
-    categories says something without saying what, so no consent can cover it)."""
-    m = _m()
+    categories says something without saying what, so no consent can cover it).
+
+    The clause has one shape per kind of content, built once per process; an actor's
+    partners and the instant enter as bound values (`params`), so a request neither builds
+    the clause again nor makes SQLAlchemy compile a new statement shape."""
     if actor.is_system:
         return true()
-    at = at or now()
-    reference = aliased(m.CitizenReference)
-    link = {"reflections": reference.reflection_id, "replies": reference.reply_id,
-            "messages": reference.message_id}[subject_column.table.name]
     partner_ids = _partner_ids(actor)
+    key = (subject_column.table.name, subject_column.key)
     if not partner_ids:
-        return ~exists().where(link == subject_column)
-    one, each = aliased(m.CitizenReferenceCategory), aliased(m.CitizenReferenceCategory)
-    k = m.PartnerKnowledge
-    known = (select(k.consent_id).where(
-        k.citizen_id == reference.citizen_id, k.category_id == each.category_id,
-        knowledge_in_force(at, partner_ids)).correlate_except(k).exists())
-    unknown_category = (select(each.reference_id).where(
-        each.reference_id == reference.id, ~known).correlate_except(each).exists())
-    no_category = ~exists().where(one.reference_id == reference.id)
-    return ~exists().where(link == subject_column, or_(no_category, unknown_category))
+        return _no_reference_clause(*key, subject_column)
+    return with_values(_content_clause(*key, subject_column),
+                       policy_partner_ids=partner_ids, policy_at=at or now())
+
+
+@functools.cache
+def _no_reference_clause(table_name: str, column_key: str, subject_column):
+    """SQL: the content references no citizen (what members without a partner read)."""
+    reference = _m().CitizenReference.__table__.alias()
+    return ~exists().where(reference.c[_LINKS[table_name]] == subject_column)
+
+
+@functools.cache
+def _content_clause(table_name: str, column_key: str, subject_column):
+    m = _m()
+    reference = m.CitizenReference.__table__.alias()
+    one = m.CitizenReferenceCategory.__table__.alias()
+    each = m.CitizenReferenceCategory.__table__.alias()
+    k = m.PartnerKnowledge.__table__
+    known = (select(k.c.consent_id).where(
+        k.c.citizen_id == reference.c.citizen_id, k.c.category_id == each.c.category_id,
+        k.c.partner_id.in_(bindparam("policy_partner_ids", expanding=True)),
+        k.c.starts_at <= bindparam("policy_at", type_=k.c.starts_at.type),
+        or_(k.c.ends_at.is_(None), k.c.ends_at > bindparam("policy_at")),
+    ).correlate_except(k).exists())
+    unknown_category = (select(each.c.reference_id).where(
+        each.c.reference_id == reference.c.id, ~known).correlate_except(each).exists())
+    no_category = ~exists().where(one.c.reference_id == reference.c.id)
+    return ~exists().where(reference.c[_LINKS[table_name]] == subject_column,
+                           or_(no_category, unknown_category))
+
+
+_LINKS = {"reflections": "reflection_id", "replies": "reply_id", "messages": "message_id"}
 
 
 def _partner_ids(actor) -> list[int]:

@@ -12,12 +12,14 @@ coordinators are not exempt.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, exists, false, or_, select
+import functools
+
+from sqlalchemy import and_, bindparam, exists, false, or_, select
 from sqlalchemy.orm import aliased
 
 from coprod.accounts.models import Role
 from coprod.policy.consent import content_clause, reads_content
-from coprod.policy.grants import Grant
+from coprod.policy.grants import Grant, with_values
 
 
 def _models():
@@ -72,31 +74,40 @@ def partner_reads(reflection, partner_id: int) -> bool:
 
 
 def reflection_readers_clause(actor):
-    """SQL: the reflections (of table `reflections`) the actor may read."""
+    """SQL: the reflections (of table `reflections`) the actor may read. The visibility has
+    one shape, built once per process, with the user as a bound value (see content_clause)."""
+    Reflection, _, _ = _models()
+    if actor.user_id is None:
+        return false()
+    return and_(content_clause(actor, Reflection.id),
+                with_values(_visibility_clause(), policy_user_id=actor.user_id))
+
+
+@functools.cache
+def _visibility_clause():
     from coprod.reflections.models import Visibility
 
     Reflection, Audience, Membership = _models()
-    if actor.user_id is None:
-        return false()
-    seat = aliased(Membership)
-    return and_(content_clause(actor, Reflection.id), exists().where(
-        seat.user_id == actor.user_id,
-        seat.collaboration_id == Reflection.collaboration_id,
+    seat = Membership.__table__.alias()  # never correlated with a memberships table outside
+    user_id = bindparam("policy_user_id")
+    return exists().where(
+        seat.c.user_id == user_id,
+        seat.c.collaboration_id == Reflection.collaboration_id,
         or_(
-            Reflection.author_id == actor.user_id,
+            Reflection.author_id == user_id,
             Reflection.visibility == Visibility.COLLABORATION,
             and_(Reflection.visibility == Visibility.COORDINATORS,
-                 seat.role == Role.COORDINATOR),
+                 seat.c.role == Role.COORDINATOR),
             and_(Reflection.visibility == Visibility.ORGANIZATION,
-                 seat.partner_id == Reflection.partner_id),
+                 seat.c.partner_id == Reflection.partner_id),
             and_(Reflection.visibility == Visibility.PARTNERS,
-                 or_(seat.partner_id == Reflection.partner_id,
+                 or_(seat.c.partner_id == Reflection.partner_id,
                      # correlate() by name: the reflection is two levels up, and automatic
                      # correlation only looks one level up (it would read "in ANY audience").
-                     seat.partner_id.in_(select(Audience.partner_id).where(
+                     seat.c.partner_id.in_(select(Audience.partner_id).where(
                          Audience.reflection_id == Reflection.id).correlate(Reflection)))),
         ),
-    ))
+    )
 
 
 class ReadsReflection(Grant):

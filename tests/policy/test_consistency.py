@@ -359,21 +359,22 @@ def test_may_agrees_with_the_sql_filter(db, shard):
     run_worlds(world_specs, check, examples=EXAMPLES, shard=shard)
 
 
-def _uncorrelated_audience(actor):
+def _uncorrelated_audience():
     """The bug the worlds once caught: the audience subquery not correlated to the
-    reflection, so that "in ANY reflection's audience" passes for "in this one's"."""
+    reflection, so that "in ANY reflection's audience" passes for "in this one's". Built
+    afresh (the real clause is built once per process)."""
     with patch.object(Select, "correlate", lambda self, *_: self):
-        return REAL_READERS_CLAUSE(actor)
+        return BUILD_VISIBILITY()
 
 
-REAL_READERS_CLAUSE = visibility_rules.reflection_readers_clause
+BUILD_VISIBILITY = visibility_rules._visibility_clause.__wrapped__
 
 
 def test_the_worlds_catch_a_planted_policy_bug(db, monkeypatch):
     """The random worlds can fail: with the audience subquery uncorrelated, the worlds that
     `make test` draws (the ci profile's shards, seeds and numbers, in any profile) find a
     reflection listed that may() denies. Stops at the first world that does."""
-    monkeypatch.setattr(visibility_rules, "reflection_readers_clause", _uncorrelated_audience)
+    monkeypatch.setattr(visibility_rules, "_visibility_clause", _uncorrelated_audience)
 
     def check(spec):
         with fresh_world(db):
