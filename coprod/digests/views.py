@@ -109,7 +109,6 @@ def email(collaboration_id: int):
     collab = _collaboration(collaboration_id)
     wanted = request.form.get("email") == "on"
     operations.set_email(_actor(), collab, wanted)
-    db.session.commit()
     flash(_("You get the digests by email.") if wanted
           else _("You no longer get the digests by email."), "success")
     return redirect(url_for(".index", collaboration_id=collab.id))
@@ -198,7 +197,6 @@ def unsubscribe(token: str):
         check_csrf_unless_one_click()
         wanted = request.form.get("action") == "resubscribe"
         operations.store_preference(collab.id, user.id, wanted)
-        db.session.commit()
     preference = db.session.scalar(select(DigestPreference.email).where(
         DigestPreference.collaboration_id == collab.id,
         DigestPreference.user_id == user.id))

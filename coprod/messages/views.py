@@ -214,7 +214,6 @@ def reply(collaboration_id: int, conversation_id: int):
     try:
         message = operations.post_message(_actor(), conversation, form.body.data,
                                           **form.about_data())
-        db.session.commit()
     except OperationError as err:
         db.session.rollback()
         # The reply form has no audience: a refusal for it is shown by the citizen chosen.
@@ -239,7 +238,6 @@ def add_participants(collaboration_id: int, conversation_id: int):
     try:
         added = {p.user_id for p in operations.add_participants(
             _actor(), conversation, form.participants.data)}
-        db.session.commit()
     except OperationError as err:
         db.session.rollback()
         _show_error(form, err)
@@ -258,6 +256,5 @@ def leave(collaboration_id: int, conversation_id: int):
     if not policy.may(_actor(), "post", conversation):
         return _refused(collab, conversation_id)
     operations.leave_conversation(_actor(), conversation)
-    db.session.commit()
     flash(_("You left the conversation."), "success")
     return redirect(url_for(".index", collaboration_id=collaboration_id))

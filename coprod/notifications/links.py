@@ -55,7 +55,6 @@ def unsubscribe(token: str):
     if request.method == "POST":
         check_csrf_unless_one_click()
         user.notify_email = EmailPreference.OFF
-        db.session.commit()
     return render_template("notifications/unsubscribe.html", token=token,
                            opted_out=user.notify_email == EmailPreference.OFF,
                            changed=request.method == "POST")
