@@ -274,9 +274,10 @@ def _form(page_html: str, case: Case, values: dict, url_map, page_url: str):
     return None
 
 
-def open_form(app, db, new_client, case: Case):
-    """(browser, form, values): the case's world built and committed, its page read as its
-    user reads it, the form found on it."""
+def open_form(app, db, new_client, case: Case, monkeypatch=None):
+    """(browser, form, data, world): the case's world built and committed, its page read as
+    its user reads it, the form found on it, what a user would send. With `monkeypatch`, CSRF
+    is checked from the page on (the form sends the page's token)."""
     w = one_of_everything()
     extra = case.setup(w) if case.setup else {}
     db.session.commit()
@@ -286,6 +287,8 @@ def open_form(app, db, new_client, case: Case):
         user = _user(w, case.who)
         signed_in = browser.post("/login", data={"email": user.email, "password": PASSWORD})
         assert signed_in.status_code == 302
+    if monkeypatch is not None:
+        monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
     page = browser.get(case.page.format(**values))
     assert page.status_code == 200, (case.page, page.status_code)
     form = _form(page.get_data(as_text=True), case, values, app.url_map,
@@ -339,8 +342,8 @@ def test_every_write_endpoint_of_the_pages_is_a_case(app):
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_a_stored_write_is_not_answered_as_a_failure(app, db, new_client, drop_after_commit,
-                                                     case):
-    browser, form, data, _w = open_form(app, db, new_client, case)
+                                                     case, monkeypatch):
+    browser, form, data, _w = open_form(app, db, new_client, case, monkeypatch)
     state = drop_after_commit()
     response = browser.post(form.action, data=data)
     stored, state["down"] = state["down"], False
