@@ -65,8 +65,9 @@ def commits_once(view):
             response = current_app.make_response(view(*args, **kwargs))
             db.session.commit()
         except BaseException:
-            session.clear()
-            session.update(before)
+            if dict(session) != before:
+                session.clear()
+                session.update(before)
             raise
         return response
 
