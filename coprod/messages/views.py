@@ -185,10 +185,13 @@ def thread(collaboration_id: int, conversation_id: int):
     conversation = _conversation(collab, conversation_id)
     read_until = _mine(conversation).last_read_at
     newer = read_until is None or conversation.last_message_at > read_until
-    if newer and not request.args.get("before"):
+    marks = newer and not request.args.get("before")
+    if marks:
         operations.mark_read(_actor(), conversation)
-        db.session.commit()
-    return _thread_page(collab, conversation_id, read_until=read_until)
+    page = _thread_page(collab, conversation_id, read_until=read_until)
+    if marks:
+        db.session.commit()  # after the page is made: nothing is read after a commit
+    return page
 
 
 def _refused(collab: Collaboration, conversation_id: int, **forms_kept):
