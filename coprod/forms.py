@@ -51,10 +51,10 @@ class Outcome:
 
 def attempt(form, operation: Callable[..., object], *args,
             aliases: dict[str, str] | None = None, **kwargs) -> Outcome:
-    """Run an operation and commit once; on a refusal roll back and show it on the form."""
+    """Run an operation (it flushes); on a refusal roll back and show it on the form. The
+    request commits once, after its answer is made (coprod.web.commits_once)."""
     try:
         value = operation(*args, **kwargs)
-        db.session.commit()
     except OperationError as err:
         db.session.rollback()  # nothing of a refused change stays in the session
         show_refusal(form, err, aliases)

@@ -14,17 +14,22 @@ answer 500. Here, before any view runs:
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 from flask import Flask, abort, request
 from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter
+
+from coprod.common import OperationError
 
 DB_INT_MIN = -(2**31)
 DB_INT_MAX = 2**31 - 1  # PostgreSQL's integer: every id, count and number Coprod stores
 PAGE_MAX = 1_000_000  # (PAGE_MAX - 1) * any page size stays far inside OFFSET's bigint
 DAY_MIN = date(1900, 1, 1)  # the days the API takes (Python's date ends in 9999, so a day
 DAY_MAX = date(2999, 12, 31)  # plus one, or midnight in another zone, used to overflow)
+# A day someone plans with (a leave's last day, an action's due date) lies within a few
+# years of today; beyond, it is a typing slip (20266 for 2026) or a probe, never a plan.
+PLANNED_DAYS = timedelta(days=5 * 366)
 JSON_DEPTH_MAX = 32  # no request body of the API nests deeper than a handful of levels
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -37,6 +42,31 @@ class DatabaseIntConverter(IntegerConverter):
 
     def __init__(self, map, fixed_digits=0, min=None, max=DB_INT_MAX, signed=False):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def database_id(value) -> int:
+    """A posted id (a form's value, a JSON number) as an int the database can hold; ValueError
+    for anything else, so that every field and operation refuses it as a wrong choice instead
+    of sending it to the database (where an id of 2**31 fails the query: a 500)."""
+    number = int(value)
+    if not DB_INT_MIN <= number <= DB_INT_MAX:
+        raise ValueError(f"{value!r} is outside the database's integers")
+    return number
+
+
+def database_ids(values) -> set[int]:
+    """database_id() of each of several posted ids."""
+    return {database_id(v) for v in values or ()}
+
+
+def planned_day(day: date, today: date, field: str) -> date:
+    """A day someone plans with, refused (OperationError naming `field`) unless it is within
+    PLANNED_DAYS of `today`: one bound for every such day of the pages and the API."""
+    earliest, latest = today - PLANNED_DAYS, today + PLANNED_DAYS
+    if not earliest <= day <= latest:
+        raise OperationError(_("Use a day from %(min)s to %(max)s.", min=earliest.isoformat(),
+                               max=latest.isoformat()), field=field)
+    return day
 
 
 def unstorable(text: str) -> bool:

@@ -1,10 +1,13 @@
-"""App-wide web pieces: security headers, template helpers and the health check."""
+"""App-wide web pieces: one commit per page write, security headers, template helpers and
+the health check."""
 
 from __future__ import annotations
 
+import copy
 import logging
+from functools import wraps
 
-from flask import Flask, current_app, jsonify
+from flask import Flask, current_app, jsonify, request, session
 from sqlalchemy import text
 
 from coprod.extensions import csrf, db
@@ -21,6 +24,8 @@ def register(app: Flask) -> None:
     app.after_request(_security_headers)
     app.add_url_rule("/healthz", "healthz", healthz)
     csrf.exempt("coprod.web.healthz")
+    for endpoint in _page_endpoints(app):
+        app.view_functions[endpoint] = commits_once(app.view_functions[endpoint])
 
     @app.context_processor
     def helpers():
@@ -32,6 +37,48 @@ def register(app: Flask) -> None:
             "may": lambda action, obj: policy.may(policy.current_actor(), action, obj),
             "get_locale": get_locale,  # base.html: <html lang> follows the user's locale
         }
+
+
+# -- one commit per page write ---------------------------------------------------------------
+#
+# A page that writes answers from what its request loaded, before the commit, and commits last:
+# once the change is stored nothing is read any more (a commit expires every loaded object,
+# and reading one again needs the database). So a database that drops right after the commit
+# cannot turn a stored change into the 503 "try again" page, which the user would post again.
+# The API does the same (coprod.api.idempotency.as_unit); views and coprod.forms.attempt()
+# flush, never commit.
+
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def commits_once(view):
+    """The page view `view` made one unit: its answer is made (rendered, or a redirect with
+    its flashed messages), then its transaction commits. When the view or the commit fails,
+    the browser's session is left as it came (no "Your reply is posted" waiting for the next
+    page, no log-in the database never stored)."""
+    @wraps(view)
+    def unit(*args, **kwargs):
+        if request.method not in WRITES:
+            return view(*args, **kwargs)
+        before = copy.deepcopy(dict(session))
+        try:
+            response = current_app.make_response(view(*args, **kwargs))
+            db.session.commit()
+        except BaseException:
+            if dict(session) != before:
+                session.clear()
+                session.update(before)
+            raise
+        return response
+
+    return unit
+
+
+def _page_endpoints(app: Flask) -> list[str]:
+    """The endpoints of pages that take a write (the API's views are units of their own)."""
+    return sorted({rule.endpoint for rule in app.url_map.iter_rules()
+                   if set(rule.methods or ()) & set(WRITES)
+                   and not rule.rule.startswith("/api/")})
 
 
 def _security_headers(response):

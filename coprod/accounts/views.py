@@ -151,7 +151,6 @@ def login():
         user = authenticate(form.email.data, form.password.data)
         if user is not None and user.is_active:
             start_session(user, remember=form.remember.data)
-            db.session.commit()
             response = redirect(next_url or _dashboard_url())
             throttle.remember_device(response, user.email)
             return response
@@ -175,7 +174,6 @@ def logout():
     which ends the account's log-ins on every device, this one included."""
     if current_user.is_authenticated:
         operations.end_all_sessions(current_user._get_current_object())
-        db.session.commit()
     end_session()
     flash(_("You are logged out on every device."), "info")
     return redirect(safe_next(request.args.get("next")) or url_for("accounts.login"))
@@ -222,7 +220,6 @@ def _accept_as_current_user(invitation: Invitation, token: str):
             show_error(form, err)
             return _invitation_page(invitation, token, "accept", form, err.status)
         collaboration_id = invitation.collaboration_id
-        db.session.commit()
         flash(_("You joined %(title)s.", title=invitation.collaboration.title), "success")
         return redirect(url_for("spaces.collaboration", collaboration_id=collaboration_id))
     return _invitation_page(invitation, token, "accept", form, _form_status(form))
@@ -254,7 +251,6 @@ def _sign_up(invitation: Invitation, token: str):
             return _invitation_page(invitation, token, "sign_up", form, err.status)
         collaboration_id, title = invitation.collaboration_id, invitation.collaboration.title
         start_session(user)
-        db.session.commit()
         flash(_("Welcome to Coprod. You joined %(title)s.", title=title), "success")
         return redirect(url_for("spaces.collaboration", collaboration_id=collaboration_id))
     return _invitation_page(invitation, token, "sign_up", form, _form_status(form))
@@ -271,7 +267,6 @@ def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         operations.request_password_reset(form.email.data)
-        db.session.commit()
         return redirect(url_for("accounts.forgot_password_sent"))
     return render_template("accounts/forgot_password.html", form=form), _form_status(form)
 
@@ -299,7 +294,6 @@ def reset_password(token: str):
             show_error(form, err)
             return render_template("accounts/reset_password.html", form=form), err.status
         start_session(user)
-        db.session.commit()
         flash(_("Your password is changed and you are logged in."), "success")
         return redirect(_dashboard_url())
     return render_template("accounts/reset_password.html", form=form), _form_status(form)
@@ -344,7 +338,6 @@ def profile():
             db.session.rollback()
             show_error(form, err)
             return _render_profile(profile_form=form, status=err.status)
-        db.session.commit()
         flash(_("Your profile is saved."), "success")
         return redirect(url_for("accounts.profile"))
     return _render_profile(profile_form=form, status=422)
@@ -369,7 +362,6 @@ def change_password():
             show_error(form, err)
             return _render_profile(password_form=form, status=err.status)
         start_session(user, remember=_remembered())  # the old cookie names the old nonce
-        db.session.commit()
         flash(_("Your password is changed. Your other sessions are logged out."), "success")
         return redirect(url_for("accounts.profile"))
     return _render_profile(password_form=form, status=422)
@@ -380,7 +372,6 @@ def change_password():
 def logout_everywhere():
     """Renew the session nonce: every device, this one included, must log in again."""
     operations.end_all_sessions(current_user._get_current_object())
-    db.session.commit()
     end_session()
     flash(_("You are logged out on every device."), "info")
     return redirect(url_for("accounts.login"))
@@ -400,7 +391,6 @@ def create_token():
         db.session.rollback()
         show_error(form, err)
         return _render_profile(token_form=form, status=err.status)
-    db.session.commit()
     return _render_profile(new_token=token, new_secret=secret)
 
 
@@ -410,6 +400,5 @@ def revoke_token(token_id: int):
     actor = policy.current_actor()
     token = policy.get_or_404(actor, ApiToken, token_id, "revoke")
     operations.revoke_token(actor, token)
-    db.session.commit()
     flash(_("The token “%(name)s” is revoked.", name=token.name), "success")
     return redirect(url_for("accounts.profile"))

@@ -10,15 +10,20 @@ A POST that creates something (its documented answer is 201) accepts `Idempotenc
 255 visible ASCII characters>`. The first answer of a successful request is stored under the
 caller's key, in the transaction that creates, and given again (with `Idempotent-Replayed:
 true`) to a request with the same key, method, path and body, for a day: a retry after a lost
-answer never creates twice. The same key with another request answers 422; a malformed key
-400; a failed request keeps no key, so it may be retried as it is. Two requests racing with
-the same key: the second waits for the first's commit and answers its answer. POST /tokens
-takes no key: its answer holds the token's secret, which Coprod never stores.
+answer never creates twice. A replay is a read: the kept answer names the object the request
+created, and is given again only while that object is there, not withdrawn, and readable by
+the caller through the policy (a withdrawn reflection, a note whose citizen's consent was
+withdrawn: 410, the text is not shown again). The same key with another request answers
+422; a malformed key 400; a failed request keeps no key, so it may be retried as it is. Two
+requests racing with the same key: the second waits for the first's commit and answers its
+answer. POST /tokens takes no key: its answer holds the token's secret, which Coprod never
+stores.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import timedelta
 from functools import wraps
@@ -26,7 +31,7 @@ from functools import wraps
 from flask import Response, request
 from flask_babel import gettext as _
 from flask_smorest import abort
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from coprod import policy
@@ -79,7 +84,7 @@ def as_unit(func, *, replayable: bool):
         manual = doc["manual_doc"] = dict(doc.get("manual_doc", {}))
         manual["parameters"] = [*manual.get("parameters", []), PARAMETER_DOC]
         manual["responses"] = {**manual.get("responses", {}), "400": "BAD_REQUEST",
-                               "422": "UNPROCESSABLE_ENTITY"}
+                               "410": "GONE", "422": "UNPROCESSABLE_ENTITY"}
     return unit
 
 
@@ -115,6 +120,9 @@ def _answer(stored: IdempotencyKey, fingerprint: str) -> Response:
     if stored.fingerprint != fingerprint:
         abort(422, message=_("This Idempotency-Key was already used for another request. "
                              "Send a new key with a new request."))
+    if not _still_shown(stored):
+        abort(410, message=_("What this request created was withdrawn since, or is no longer "
+                             "yours to read: its answer is not given again."))
     response = Response(stored.body, status=stored.status_code, mimetype="application/json")
     response.headers[REPLAYED] = "true"
     return response
@@ -133,12 +141,14 @@ def _replayable(func, args, kwargs) -> Response:
         answer = _answer(stored, fingerprint)
         db.session.commit()  # the expired keys' removal
         return answer
-    response = func(*args, **kwargs)
+    response, created = _creating(func, args, kwargs)
     if 200 <= response.status_code < 300:
+        body = response.get_data(as_text=True)
+        subject_type, subject_id = _subject(body, created)
         db.session.add(IdempotencyKey(
             user_id=user_id, key=key, collaboration_id=kwargs.get("collaboration_id"),
-            fingerprint=fingerprint, status_code=response.status_code,
-            body=response.get_data(as_text=True), created_at=utcnow()))
+            fingerprint=fingerprint, status_code=response.status_code, body=body,
+            subject_type=subject_type, subject_id=subject_id, created_at=utcnow()))
     try:
         db.session.commit()
     except IntegrityError:  # the same key, committed meanwhile by a request racing this one
@@ -148,6 +158,49 @@ def _replayable(func, args, kwargs) -> Response:
             raise
         return _answer(stored, fingerprint)
     return response
+
+
+def _creating(func, args, kwargs) -> tuple[Response, list]:
+    """Run the view; its answer and the objects it added, in the order they were added."""
+    created: list = []
+
+    def note(session, _flush_context):
+        created.extend(session.new)  # still the flushed objects, in after_flush
+
+    session = db.session()
+    event.listen(session, "after_flush", note)
+    try:
+        return func(*args, **kwargs), created
+    finally:
+        event.remove(session, "after_flush", note)
+
+
+def _subject(body: str, created: list) -> tuple[str | None, int | None]:
+    """The object the answer is about: the first one created whose id the answer gives."""
+    try:
+        ident = json.loads(body).get("id")
+    except (ValueError, AttributeError):
+        return None, None
+    for obj in created:
+        if ident is not None and inspect(obj).identity == (ident,):
+            return type(obj).__name__, ident
+    return None, None
+
+
+def _still_shown(stored: IdempotencyKey) -> bool:
+    """May the kept answer be given again: is its object there, not withdrawn or erased, and
+    readable by the caller now (through the policy, as a GET of it would be)?"""
+    if stored.subject_type is None:
+        return True  # an answer about no object it created
+    model = db.Model.registry._class_registry.get(stored.subject_type)
+    subject = db.session.get(model, stored.subject_id) if model is not None else None
+    if subject is None or any(getattr(subject, gone, None) is not None
+                              for gone in ("withdrawn_at", "erased_at")):
+        return False
+    try:
+        return policy.may(policy.current_actor(), "read", subject)
+    except LookupError:  # no rule says who may read it: not shown again
+        return False
 
 
 def forget_expired() -> int:

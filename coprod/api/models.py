@@ -29,6 +29,11 @@ class IdempotencyKey(db.Model):
     # erased, so that no answer keeps personal data the erasure removed.
     collaboration_id: Mapped[int | None] = mapped_column(
         ForeignKey("collaborations.id", ondelete="CASCADE"), index=True)
+    # The object the request created (its model's name and id), read through the policy on
+    # each replay: an answer about what was since withdrawn, or is no longer the caller's to
+    # read, is not given again. None where the answer named no object it created.
+    subject_type: Mapped[str | None] = mapped_column(String(40))
+    subject_id: Mapped[int | None] = mapped_column(Integer)
     # SHA-256 of the method, the path and the body: the same key for another request is refused.
     fingerprint: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)

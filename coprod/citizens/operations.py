@@ -34,7 +34,7 @@ from coprod.citizens.models import (
 )
 from coprod.common import OperationError, utcnow
 from coprod.extensions import db
-from coprod.inputs import DAY_MAX, DAY_MIN
+from coprod.inputs import DAY_MAX, DAY_MIN, database_ids
 from coprod.policy import Actor
 from coprod.policy.consent import partners_lacking
 from coprod.servicemap.models import Activity, InformationCategory
@@ -57,7 +57,7 @@ def _text(value: str | None, field: str, limit: int, *, required: bool = False) 
 
 def _ids(values: Iterable | None, field: str) -> set[int]:
     try:
-        return {int(v) for v in values or ()}
+        return database_ids(values)
     except (TypeError, ValueError):
         raise OperationError(_("Choose from the list."), field=field) from None
 

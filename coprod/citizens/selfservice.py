@@ -290,7 +290,6 @@ def withdraw(citizen_id: int, consent_id: int):
     try:
         operations.withdraw_consent(_actor(), consent,
                                     partner_id=partner.id if partner else None)
-        db.session.commit()
     except OperationError as err:
         db.session.rollback()
         return _page(citizen, status=err.status, error=err.message)

@@ -10,7 +10,7 @@ the feed can show them.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import login_required
@@ -23,7 +23,7 @@ from coprod.digests.models import Digest, DigestCadence, DigestPreference, Diges
 from coprod.digests.sending import unsubscribe_from_token
 from coprod.extensions import csrf, db
 from coprod.forms import attempt
-from coprod.mail.unsubscribe import check_csrf_unless_one_click
+from coprod.mail.unsubscribe import Subscription, unsubscribe_page
 from coprod.markdown import render_markdown
 from coprod.reflections.models import Kind
 from coprod.spaces.models import Collaboration
@@ -109,7 +109,6 @@ def email(collaboration_id: int):
     collab = _collaboration(collaboration_id)
     wanted = request.form.get("email") == "on"
     operations.set_email(_actor(), collab, wanted)
-    db.session.commit()
     flash(_("You get the digests by email.") if wanted
           else _("You no longer get the digests by email."), "success")
     return redirect(url_for(".index", collaboration_id=collab.id))
@@ -187,20 +186,20 @@ def review(collaboration_id: int, digest_id: int):
 @csrf.exempt  # checked below, except for the one-click POST, which the token authenticates
 def unsubscribe(token: str):
     """GET shows the button; POST stops the digest emails (or starts them again)."""
+    return unsubscribe_page(token, _subscription)
+
+
+def _subscription(token: str) -> Subscription | None:
     found = unsubscribe_from_token(token)
-    if found is None:
-        abort(404)
-    collab = db.session.get(Collaboration, found[0])
-    user = db.session.get(User, found[1])
+    collab = db.session.get(Collaboration, found[0]) if found else None
+    user = db.session.get(User, found[1]) if found else None
     if collab is None or user is None:
-        abort(404)
-    if request.method == "POST":
-        check_csrf_unless_one_click()
-        wanted = request.form.get("action") == "resubscribe"
-        operations.store_preference(collab.id, user.id, wanted)
-        db.session.commit()
-    preference = db.session.scalar(select(DigestPreference.email).where(
-        DigestPreference.collaboration_id == collab.id,
-        DigestPreference.user_id == user.id))
-    return render_template("digests/unsubscribe.html", collaboration=collab, token=token,
-                           opted_out=preference is False, changed=request.method == "POST")
+        return None
+    return Subscription(
+        "digests/unsubscribe.html",
+        is_off=lambda: db.session.scalar(select(DigestPreference.email).where(
+            DigestPreference.collaboration_id == collab.id,
+            DigestPreference.user_id == user.id)) is False,
+        turn_off=lambda: operations.store_preference(collab.id, user.id, False),
+        turn_on=lambda: operations.store_preference(collab.id, user.id, True),
+        context={"collaboration": collab})

@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectMultipleField, StringField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from coprod.inputs import database_id
 from coprod.messages.models import MESSAGE_MAX
 from coprod.messages.operations import SUBJECT_MAX
 from coprod.reflections.forms import AboutCitizen
@@ -24,7 +25,7 @@ class MemberChoiceField(SelectMultipleField):
     option_widget = CheckboxInput()
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, coerce=int, validate_choice=False, **kwargs)
+        super().__init__(*args, coerce=database_id, validate_choice=False, **kwargs)
 
 
 def member_choices(memberships, exclude: set[int]) -> list[SelectChoice]:

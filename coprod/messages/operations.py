@@ -14,6 +14,7 @@ from sqlalchemy import select
 from coprod import policy
 from coprod.common import OperationError, utcnow
 from coprod.extensions import db
+from coprod.inputs import database_ids
 from coprod.messages.models import MESSAGE_MAX, Conversation, Message, Participant
 from coprod.notifications import operations as notifications
 from coprod.policy import Actor
@@ -47,7 +48,7 @@ def clean_subject(subject: str | None) -> str:
 def _user_ids(values: Iterable) -> set[int]:
     """Ids as posted (a form, a JSON list); anything that is not a number is refused."""
     try:
-        return {int(v) for v in values or ()}
+        return database_ids(values)
     except (TypeError, ValueError):
         raise OperationError(_("Choose members of this collaboration."),
                              field="participants") from None

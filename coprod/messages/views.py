@@ -185,10 +185,13 @@ def thread(collaboration_id: int, conversation_id: int):
     conversation = _conversation(collab, conversation_id)
     read_until = _mine(conversation).last_read_at
     newer = read_until is None or conversation.last_message_at > read_until
-    if newer and not request.args.get("before"):
+    marks = newer and not request.args.get("before")
+    if marks:
         operations.mark_read(_actor(), conversation)
-        db.session.commit()
-    return _thread_page(collab, conversation_id, read_until=read_until)
+    page = _thread_page(collab, conversation_id, read_until=read_until)
+    if marks:
+        db.session.commit()  # after the page is made: nothing is read after a commit
+    return page
 
 
 def _refused(collab: Collaboration, conversation_id: int, **forms_kept):
@@ -214,7 +217,6 @@ def reply(collaboration_id: int, conversation_id: int):
     try:
         message = operations.post_message(_actor(), conversation, form.body.data,
                                           **form.about_data())
-        db.session.commit()
     except OperationError as err:
         db.session.rollback()
         # The reply form has no audience: a refusal for it is shown by the citizen chosen.
@@ -239,7 +241,6 @@ def add_participants(collaboration_id: int, conversation_id: int):
     try:
         added = {p.user_id for p in operations.add_participants(
             _actor(), conversation, form.participants.data)}
-        db.session.commit()
     except OperationError as err:
         db.session.rollback()
         _show_error(form, err)
@@ -258,6 +259,5 @@ def leave(collaboration_id: int, conversation_id: int):
     if not policy.may(_actor(), "post", conversation):
         return _refused(collab, conversation_id)
     operations.leave_conversation(_actor(), conversation)
-    db.session.commit()
     flash(_("You left the conversation."), "success")
     return redirect(url_for(".index", collaboration_id=collaboration_id))

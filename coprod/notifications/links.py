@@ -9,12 +9,12 @@ token and needs none, the page's own form does.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from coprod.accounts.models import EmailPreference, User
 from coprod.extensions import csrf, db
-from coprod.mail.unsubscribe import check_csrf_unless_one_click
+from coprod.mail.unsubscribe import Subscription, unsubscribe_page
 
 bp = Blueprint("notification_links", __name__)
 
@@ -49,13 +49,16 @@ def unsubscribe_link(user_id: int) -> str:
 @csrf.exempt  # checked below, except for the one-click POST, which the token authenticates
 def unsubscribe(token: str):
     """GET shows the button; POST turns the member's notification emails off."""
+    return unsubscribe_page(token, _subscription)
+
+
+def _subscription(token: str) -> Subscription | None:
     user = user_from_token(token)
     if user is None:
-        abort(404)
-    if request.method == "POST":
-        check_csrf_unless_one_click()
+        return None
+
+    def turn_off():
         user.notify_email = EmailPreference.OFF
-        db.session.commit()
-    return render_template("notifications/unsubscribe.html", token=token,
-                           opted_out=user.notify_email == EmailPreference.OFF,
-                           changed=request.method == "POST")
+
+    return Subscription("notifications/unsubscribe.html", turn_off=turn_off,
+                        is_off=lambda: user.notify_email == EmailPreference.OFF)

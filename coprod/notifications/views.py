@@ -86,14 +86,12 @@ def mark_read(notification_id: int):
     if notification is None:
         abort(404)
     operations.mark_read(actor, notification)
-    db.session.commit()
     return _back()
 
 
 @bp.post("/notifications/read")
 def mark_all_read():
     done = operations.mark_all_read(_actor())
-    db.session.commit()
     if done:
         flash(_("All notifications are marked as read."), "success")
     return _back()

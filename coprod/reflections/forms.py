@@ -20,6 +20,7 @@ from wtforms import (
 from wtforms.validators import Length, Optional, ValidationError
 
 from coprod.i18n import lazy_gettext as _l
+from coprod.inputs import database_id
 from coprod.reflections.models import (
     BODY_MAX,
     ActionStatus,
@@ -120,7 +121,7 @@ class CheckboxesField(SelectMultipleField):
 
     def process_formdata(self, valuelist):
         try:
-            self.data = list(dict.fromkeys(int(v) for v in valuelist))
+            self.data = list(dict.fromkeys(database_id(v) for v in valuelist))
         except ValueError:
             self.data = []
             raise ValueError(_l("Tick the boxes offered.")) from None
@@ -294,7 +295,7 @@ def _owner_choices(members, partner_id: int | None = None) -> list[SelectChoice]
 def _int_or_none(value):
     if value in (None, "", "None"):
         return None
-    return int(value)
+    return database_id(value)
 
 
 class ActionForm(FlaskForm):

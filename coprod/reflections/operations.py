@@ -17,6 +17,7 @@ from coprod import policy
 from coprod.accounts.models import Role, User
 from coprod.common import OperationError, utcnow
 from coprod.extensions import db
+from coprod.inputs import planned_day
 from coprod.notifications import operations as notifications
 from coprod.policy import Actor
 from coprod.policy.consent import reads_content
@@ -395,6 +396,8 @@ def create_action(actor: Actor, reflection: Reflection, *, title: str, owner_par
         raise OperationError(_("%(partner)s cannot read this reflection, so it cannot own the "
                                "action. Choose a partner that can.", partner=partner.name),
                              field="owner_partner_id")
+    if due_on is not None:
+        planned_day(due_on, utcnow().date(), "due_on")
     action = ImprovementAction(reflection=reflection, owner_partner_id=partner.id,
                                owner_user_id=owner_user_id, title=_clean_title(title),
                                due_on=due_on, created_by_id=actor.user_id)
@@ -419,6 +422,8 @@ def update_action(actor: Actor, action: ImprovementAction, *, status, title: str
     if note and len(note) > BODY_MAX:
         raise OperationError(_("Keep it under %(n)d characters.", n=BODY_MAX),
                              field="done_note")
+    if due_on is not None and due_on != action.due_on:  # an old due date may stay as it is
+        planned_day(due_on, utcnow().date(), "due_on")
     if title is not None:
         action.title = _clean_title(title)
     action.status, action.due_on, action.owner_user_id = status, due_on, owner_user_id

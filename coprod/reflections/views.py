@@ -258,10 +258,9 @@ def _post_reflection(actor: policy.Actor, collab: Collaboration, form, prompt=No
 
 
 def _run(operation, *args, **kwargs) -> tuple[object, OperationError | None]:
-    """attempt() keeping the refusal itself: (value, None) committed, or (None, refusal)."""
+    """attempt() keeping the refusal itself: (value, None) done, or (None, refusal)."""
     try:
         value = operation(*args, **kwargs)
-        db.session.commit()
     except OperationError as err:
         db.session.rollback()
         return None, err
@@ -311,7 +310,6 @@ def withdraw(collaboration_id: int, reflection_id: int):
     reflection = _reflection(collab, reflection_id)
     _require(collab, "withdraw", reflection)
     operations.withdraw_reflection(_actor(), reflection)
-    db.session.commit()
     flash(_("The reflection is withdrawn. Its text and earlier versions are erased."),
           "success")
     return _to_reflection(collab, reflection_id)
@@ -475,7 +473,6 @@ def withdraw_reply(collaboration_id: int, reflection_id: int, reply_id: int):
     _require(collab, "withdraw", answer)
     if answer.withdrawn_at is None:
         operations.withdraw_reply(_actor(), answer)
-        db.session.commit()
     flash(_("The reply is withdrawn."), "success")
     return _to_reflection(collab, reflection_id, f"reply-{reply_id}")
 
@@ -493,7 +490,6 @@ def react(collaboration_id: int, reflection_id: int):
     if on not in ("1", "0"):
         abort(400, description=_("Say whether you see this too."))
     operations.react(_actor(), reflection, on=on == "1")
-    db.session.commit()
     return _to_reflection(collab, reflection_id, "reactions")
 
 

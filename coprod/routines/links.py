@@ -11,14 +11,13 @@ member.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy.dialects import postgresql, sqlite
 
 from coprod.accounts.models import User
 from coprod.extensions import csrf, db, login_manager
-from coprod.mail.unsubscribe import check_csrf_unless_one_click
-from coprod.routines import answers
+from coprod.mail.unsubscribe import Subscription, unsubscribe_page
+from coprod.routines import answers, operations
 from coprod.routines.emails import prompt_from_token, unsubscribe_from_token
 from coprod.routines.models import Routine, RoutineOptOut
 from coprod.spaces.models import Collaboration
@@ -45,39 +44,23 @@ def respond(token: str):
                             prompt=token))
 
 
-def _opt_out(routine_id: int, user_id: int) -> None:
-    """Record the opt-out once, however many clicks (or provider POSTs) arrive together."""
-    name = db.session.get_bind().dialect.name
-    insert = postgresql.insert if name == "postgresql" else sqlite.insert
-    db.session.execute(insert(RoutineOptOut).values(routine_id=routine_id, user_id=user_id)
-                       .on_conflict_do_nothing())
-
-
-def _opt_in(routine_id: int, user_id: int) -> None:
-    found = db.session.get(RoutineOptOut, (routine_id, user_id))
-    if found is not None:
-        db.session.delete(found)
-
-
 @bp.route("/routines/unsubscribe/<token>", methods=["GET", "POST"])
 @csrf.exempt  # checked below, except for the one-click POST, which the token authenticates
 def unsubscribe(token: str):
     """GET shows the button; POST unsubscribes (or resubscribes, from the confirmation)."""
+    return unsubscribe_page(token, _subscription)
+
+
+def _subscription(token: str) -> Subscription | None:
     found = unsubscribe_from_token(token)
-    if found is None:
-        abort(404)
-    routine = db.session.get(Routine, found[0])
-    user = db.session.get(User, found[1])
+    routine = db.session.get(Routine, found[0]) if found else None
+    user = db.session.get(User, found[1]) if found else None
     if routine is None or user is None:
-        abort(404)
-    if request.method == "POST":
-        check_csrf_unless_one_click()
-        if request.form.get("action") == "resubscribe":
-            _opt_in(routine.id, user.id)
-        else:  # the page's button, or "List-Unsubscribe=One-Click" from a mail provider
-            _opt_out(routine.id, user.id)
-        db.session.commit()
-    opted_out = db.session.get(RoutineOptOut, (routine.id, user.id)) is not None
-    return render_template("routines/unsubscribe.html", routine=routine, token=token,
-                           collaboration=db.session.get(Collaboration, routine.collaboration_id),
-                           opted_out=opted_out, changed=request.method == "POST")
+        return None
+    return Subscription(
+        "routines/unsubscribe.html",
+        is_off=lambda: db.session.get(RoutineOptOut, (routine.id, user.id)) is not None,
+        turn_off=lambda: operations.unsubscribe(routine.id, user.id),
+        turn_on=lambda: operations.resubscribe(routine.id, user.id),
+        context={"routine": routine,
+                 "collaboration": db.session.get(Collaboration, routine.collaboration_id)})

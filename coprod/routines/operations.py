@@ -19,6 +19,7 @@ from coprod import policy
 from coprod.accounts.models import Role
 from coprod.common import OperationError, utcnow
 from coprod.extensions import db
+from coprod.inputs import database_ids, planned_day
 from coprod.policy import Actor
 from coprod.routines import schedule
 from coprod.routines.emails import DEFAULT_QUESTIONS
@@ -186,7 +187,7 @@ def clean_partners(collaboration_id: int, values: Iterable | None) -> list[int]:
     """Ids of partners of this collaboration, every one of them, or a refusal."""
     message = _("Choose partners of this collaboration.")
     try:
-        ids = {int(v) for v in values or ()}
+        ids = database_ids(values)
     except (TypeError, ValueError):
         raise OperationError(message, field="partner_ids") from None
     if not ids:
@@ -299,8 +300,10 @@ def take_leave(actor: Actor, collaboration: Collaboration, until: date) -> Promp
     policy.require(actor, "take_leave", collaboration)
     if not isinstance(until, date) or isinstance(until, datetime):
         raise OperationError(_("Give the last day of your leave."), field="until")
-    if until < local_today(collaboration.timezone or "UTC"):
+    today = local_today(collaboration.timezone or "UTC")
+    if until < today:
         raise OperationError(_("The leave must end today or later."), field="until")
+    planned_day(until, today, "until")
     leave = db.session.scalar(select(PromptLeave).where(
         PromptLeave.user_id == actor.user_id, PromptLeave.collaboration_id == collaboration.id))
     if leave is None:

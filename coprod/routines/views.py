@@ -15,7 +15,6 @@ from flask_babel import gettext as _
 from flask_login import login_required
 
 from coprod import policy
-from coprod.extensions import db
 from coprod.forms import attempt
 from coprod.routines import forms, operations, queries, schedule
 from coprod.routines.models import Routine
@@ -152,7 +151,6 @@ def edit(collaboration_id: int, routine_id: int):
 def pause(collaboration_id: int, routine_id: int):
     collab = _collaboration(collaboration_id)
     routine = operations.pause_routine(_actor(), _routine(collab, routine_id, "update"))
-    db.session.commit()
     flash(_("The routine “%(name)s” is paused: nobody is prompted until it is resumed.",
             name=routine.name), "success")
     return _to_list(collab, routine.id)
@@ -162,7 +160,6 @@ def pause(collaboration_id: int, routine_id: int):
 def resume(collaboration_id: int, routine_id: int):
     collab = _collaboration(collaboration_id)
     routine = operations.resume_routine(_actor(), _routine(collab, routine_id, "update"))
-    db.session.commit()
     flash(_("The routine “%(name)s” prompts again.", name=routine.name), "success")
     return _to_list(collab, routine.id)
 
@@ -173,7 +170,6 @@ def delete(collaboration_id: int, routine_id: int):
     routine = _routine(collab, routine_id, "delete")
     name = routine.name
     operations.delete_routine(_actor(), routine)
-    db.session.commit()
     flash(_("The routine “%(name)s” is removed.", name=name), "success")
     return _to_list(collab)
 
@@ -184,7 +180,6 @@ def unsubscribe(collaboration_id: int, routine_id: int):
     collab = _collaboration(collaboration_id)
     routine = _routine(collab, routine_id)
     operations.unsubscribe(routine.id, _actor().user_id)
-    db.session.commit()
     flash(_("You no longer get the prompts of “%(name)s”.", name=routine.name), "success")
     return _to_list(collab, routine.id)
 
@@ -195,7 +190,6 @@ def resubscribe(collaboration_id: int, routine_id: int):
     collab = _collaboration(collaboration_id)
     routine = _routine(collab, routine_id)
     operations.resubscribe(routine.id, _actor().user_id)
-    db.session.commit()
     flash(_("You get the prompts of “%(name)s” again.", name=routine.name), "success")
     return _to_list(collab, routine.id)
 
@@ -244,6 +238,5 @@ def end_leave(collaboration_id: int):
     """Back from leave: prompts come again."""
     collab = _collaboration(collaboration_id)
     operations.end_leave(_actor(), collab)
-    db.session.commit()
     flash(_("Your prompts come again."), "success")
     return redirect(url_for(".leave", collaboration_id=collab.id))

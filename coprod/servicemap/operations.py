@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from coprod import policy
 from coprod.common import OperationError
 from coprod.extensions import db
+from coprod.inputs import database_ids
 from coprod.policy import Actor
 from coprod.servicemap.models import (
     CATEGORY_NAME_MAX,
@@ -53,7 +54,7 @@ def clean_description(description: str | None) -> str:
 def _ids(values: Iterable | None, field: str, message: str) -> set[int]:
     """Ids as posted (a form, a JSON list); anything that is not a number is refused."""
     try:
-        return {int(v) for v in values or ()}
+        return database_ids(values)
     except (TypeError, ValueError):
         raise OperationError(message, field=field) from None
 

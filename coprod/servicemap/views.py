@@ -141,7 +141,6 @@ def move_activity(collaboration_id: int, activity_id: int):
     activity = _in_collaboration(Activity, activity_id, collab, "update")
     try:
         operations.move_activity(_actor(), activity, request.form.get("direction", ""))
-        db.session.commit()
     except OperationError as err:
         _refused(err)
     return _to_map(collab, activity.id)
@@ -154,7 +153,6 @@ def delete_activity(collaboration_id: int, activity_id: int):
     activity = _in_collaboration(Activity, activity_id, collab, "delete")
     name = activity.name
     operations.delete_activity(_actor(), activity)
-    db.session.commit()
     flash(_("The activity “%(name)s” is removed.", name=name), "success")
     return _to_map(collab)
 
@@ -189,7 +187,6 @@ def delete_flow(collaboration_id: int, flow_id: int):
     flow = _in_collaboration(InformationFlow, flow_id, collab, "delete")
     activity_id = flow.activity_id
     operations.delete_flow(_actor(), flow)
-    db.session.commit()
     flash(_("The information flow is removed."), "success")
     return redirect(url_for(".edit_activity", collaboration_id=collab.id,
                             activity_id=activity_id, _anchor="flows"))
@@ -248,7 +245,6 @@ def delete_category(collaboration_id: int, category_id: int):
     name = category.name
     try:
         operations.delete_category(_actor(), category)
-        db.session.commit()
     except OperationError as err:
         _refused(err)
     else:

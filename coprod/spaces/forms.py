@@ -29,6 +29,7 @@ from wtforms.validators import (
 from coprod.accounts.forms import timezone_choices
 from coprod.accounts.models import Role
 from coprod.forms import email_address
+from coprod.inputs import database_id
 from coprod.spaces.models import (
     Charter,
     Interdependence,
@@ -57,7 +58,7 @@ def _enum_or_none(enum_cls):
 def _int_or_none(value):
     if value is None or value == "" or value == "None":
         return None
-    return int(value)
+    return database_id(value)
 
 
 def _stripped(value):

@@ -91,7 +91,6 @@ def new_collaboration():
                 actor, **form.fields_data(), organization_id=form.organization_id.data,
                 organization_name=form.organization_name.data or None,
                 organization_sector=form.organization_sector.data)
-            db.session.commit()
         except OperationError as err:
             _rollback()
             _show_error(form, err, {"name": "organization_name", "sector": "organization_sector"})
@@ -133,7 +132,6 @@ def settings(collaboration_id: int):
     if form.validate_on_submit():
         try:
             operations.update_collaboration(_actor(), collab, **form.fields_data())
-            db.session.commit()
         except OperationError as err:
             _rollback()
             _show_error(form, err)
@@ -147,7 +145,6 @@ def _set_status(collaboration_id: int, action: str, status: CollaborationStatus,
     collab = _collaboration(collaboration_id, action)
     try:
         operations.update_collaboration(_actor(), collab, status=status)
-        db.session.commit()
     except OperationError as err:
         _rollback()
         return _settings_page(collab, forms.SettingsForm(obj=collab, formdata=None), err.status,
@@ -195,7 +192,6 @@ def edit_charter(collaboration_id: int):
         try:
             operations.update_charter(_actor(), the_charter, **form.answers(),
                                       base_version=int(form.base_version.data))
-            db.session.commit()
         except OperationError as err:
             _rollback()
             _show_error(form, err)
@@ -261,7 +257,6 @@ def add_partner(collaboration_id: int):
         partner = operations.add_partner(_actor(), collab,
                                          organization_id=form.organization_id.data,
                                          name=form.name.data, sector=form.sector.data)
-        db.session.commit()
     except OperationError as err:
         _rollback()
         _show_error(form, err)
@@ -303,7 +298,6 @@ def remove_partner(collaboration_id: int, partner_id: int):
     name = partner.name
     try:
         operations.remove_partner(_actor(), partner)
-        db.session.commit()
     except OperationError as err:
         _rollback()
         return _partners_page(collab, status=err.status,
@@ -352,7 +346,6 @@ def change_member(collaboration_id: int, membership_id: int):
     try:
         operations.change_member(_actor(), membership, role=form.role.data,
                                  partner_id=form.partner_id.data)
-        db.session.commit()
     except OperationError as err:
         _rollback()
         _show_error(form, err)
@@ -364,7 +357,6 @@ def change_member(collaboration_id: int, membership_id: int):
 def _end_membership(collab: Collaboration, membership: Membership, done: str, leaving: bool):
     try:
         operations.remove_member(_actor(), membership)
-        db.session.commit()
     except OperationError as err:
         _rollback()
         message = (_("You cannot leave: %(message)s Make someone else coordinator first.",
@@ -429,7 +421,6 @@ def invite(collaboration_id: int):
     try:
         invitation = accounts.invite(_actor(), collab, form.email.data, form.role.data,
                                      partner_id=form.partner_id.data, message=form.message.data)
-        db.session.commit()
     except OperationError as err:
         _rollback()
         _show_error(form, err)
@@ -446,7 +437,6 @@ def revoke_invitation(collaboration_id: int, invitation_id: int):
     email = invitation.email
     try:
         accounts.revoke_invitation(_actor(), invitation)
-        db.session.commit()
     except OperationError as err:
         _rollback()
         return _invitations_page(collab, status=err.status, error=err.message)

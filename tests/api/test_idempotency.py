@@ -222,3 +222,65 @@ def test_beat_drops_expired_keys_of_every_user(client, db, space):
     db.session.commit()
     assert forget_expired_keys.run() == 1
     assert db.session.scalars(select(IdempotencyKey.key)).all() == ["b"]
+
+
+# -- a replay is a read: through the policy, as the object is now ------------------------------
+
+def test_a_replay_after_the_reflection_was_withdrawn_does_not_show_its_text(client, db, space):
+    headers = with_key(space.as_staff, "withdrawn-later")
+    first = client.post(reflections_url(space), json=REFLECTION, headers=headers)
+    assert first.status_code == 201
+    withdrawn = client.post(f"{reflections_url(space)}/{first.get_json()['id']}/withdraw",
+                            headers=space.as_staff)
+    assert withdrawn.status_code == 200, withdrawn.get_json()
+    again = client.post(reflections_url(space), json=REFLECTION, headers=headers)
+    assert REFLECTION["body"] not in again.get_data(as_text=True)
+    assert again.status_code == 410 and again.get_json()["code"] == 410
+    assert count(db, Reflection) == 1  # and the retry did not post it again
+
+
+def test_a_replay_after_the_reply_was_withdrawn_does_not_show_its_text(client, db, space):
+    reflection = client.post(reflections_url(space), json=REFLECTION,
+                             headers=space.as_staff).get_json()
+    replies = f"{reflections_url(space)}/{reflection['id']}/replies"
+    headers = with_key(space.as_coordinator, "reply-withdrawn-later")
+    first = client.post(replies, json={"body": "Call the café first"}, headers=headers)
+    assert first.status_code == 201
+    assert client.post(f"{replies}/{first.get_json()['id']}/withdraw",
+                       headers=space.as_coordinator).status_code == 200
+    again = client.post(replies, json={"body": "Call the café first"}, headers=headers)
+    assert "Call the café first" not in again.get_data(as_text=True)
+    assert again.status_code == 410
+    assert count(db, Reply) == 1
+
+
+def test_a_replay_after_the_consent_was_withdrawn_does_not_show_the_note(client, db, bearer):
+    """The café's note about a citizen, kept under its key: once the guardian withdraws the
+    café's consent the note is not the café's to read, and neither is its kept answer."""
+    from tests.citizens.conftest import build_world
+
+    w = build_world(db)
+    db.session.commit()
+    cafe, coordinator = bearer(w.cafe_staff), bearer(w.coordinator)
+    url = f"/api/v1/collaborations/{w.collaboration.id}"
+    note = {**{k: v for k, v in REFLECTION.items() if k != "body"},
+            "body": "Anna starts on Mondays", "visibility": "organization",
+            "citizen_id": w.citizen.id, "category_ids": [w.preferences.id]}
+    headers = with_key(cafe, "about-anna")
+    first = client.post(f"{url}/reflections", json=note, headers=headers)
+    assert first.status_code == 201, first.get_json()
+    withdrawn = client.post(f"{url}/citizens/{w.citizen.id}/consents/{w.consent.id}/withdraw",
+                            json={"partner_id": w.cafe.id}, headers=coordinator)
+    assert withdrawn.status_code == 201, withdrawn.get_json()
+    again = client.post(f"{url}/reflections", json=note, headers=headers)
+    assert "Anna starts on Mondays" not in again.get_data(as_text=True)
+    assert again.status_code == 410
+
+
+def test_a_replay_of_what_is_still_there_answers_the_first_answer(client, db, space):
+    headers = with_key(space.as_staff, "still-there")
+    first = client.post(reflections_url(space), json=REFLECTION, headers=headers)
+    again = client.post(reflections_url(space), json=REFLECTION, headers=headers)
+    assert again.status_code == 201 and again.get_json() == first.get_json()
+    stored = db.session.scalar(select(IdempotencyKey))
+    assert (stored.subject_type, stored.subject_id) == ("Reflection", first.get_json()["id"])

@@ -8,17 +8,10 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from coprod import policy
 from coprod.accounts.models import Invitation, Role
-from coprod.citizens import operations as citizens
 from coprod.citizens.models import Citizen, Consent
-from coprod.common import utcnow
-from coprod.digests import build as digest_build
-from coprod.digests import periods
 from coprod.digests.models import Digest, DigestSettings, DigestStatus
-from coprod.messages import operations as messages
 from coprod.messages.models import Conversation, Message
-from coprod.reflections import operations
 from coprod.reflections.models import (
     ActionStatus,
     ImprovementAction,
@@ -26,20 +19,14 @@ from coprod.reflections.models import (
     Reflection,
     Reply,
 )
-from coprod.routines import operations as routines
 from coprod.routines.models import PromptLeave, Routine
-from coprod.servicemap import operations as service_map
 from coprod.servicemap.models import Activity, InformationCategory, InformationFlow
 from coprod.spaces.models import Charter, Collaboration, Membership, Partner
 from tests.conftest import fresh_world
 from tests.factories import (
-    CollaborationFactory,
-    InvitationFactory,
-    MembershipFactory,
-    PartnerFactory,
     UserFactory,
-    member,
 )
+from tests.worlds import one_of_everything
 
 CHARTER = {"why": "x", "resources": "x", "assets": "x", "routines": "x", "base_version": 0}
 REFLECTION = {"kind": "improve", "perspective": "citizens", "component": "routines",
@@ -148,47 +135,14 @@ def _readable(path: str) -> str:
 
 @pytest.fixture
 def worlds(db, bearer):
-    """The caller coordinates `mine` and `also_mine`; `theirs` is someone else's."""
+    """The caller coordinates `mine` and `also_mine`; `theirs` is someone else's. Each holds
+    one of everything (tests/worlds.py); ids by the short names of ROUTES."""
     caller = UserFactory()
     spaces = {}
     for name in ("mine", "also_mine", "theirs"):
-        collab = CollaborationFactory(title=name)
-        partner = PartnerFactory(collaboration=collab)
-        other = member(collab, Role.OBSERVER)
-        if name != "theirs":
-            MembershipFactory(collaboration=collab, user=caller, role=Role.COORDINATOR)
-        else:
-            member(collab, Role.COORDINATOR)
-        invitation = InvitationFactory(collaboration=collab)
-        staff = policy.actor_for(member(collab, Role.PARTNER_STAFF, partner).user)
-        reflection = operations.post_reflection(staff, collab, body="Its own", **REFLECTION)
-        reply = operations.reply(staff, reflection, "Its own reply")
-        action = operations.create_action(staff, reflection, title="Its own",
-                                          owner_partner_id=partner.id)
-        # the caller writes to the staff member in their spaces; in `theirs` the observer does
-        starter = policy.actor_for(caller if name != "theirs" else other.user)
-        conversation = messages.start_conversation(starter, collab, [staff.user_id], "",
-                                                   "Its own message")
-        drawer = policy.actor_for(caller if name != "theirs" else member(
-            collab, Role.COORDINATOR).user)
-        second = PartnerFactory(collaboration=collab)
-        activity = service_map.create_activity(drawer, collab, name="Its own",
-                                               performer_ids=[partner.id])
-        category = service_map.create_category(drawer, collab, name="Its own")
-        flow = service_map.create_flow(drawer, activity, from_partner_id=partner.id,
-                                       to_partner_id=second.id, category_ids=[category.id])
-        citizen = citizens.create_citizen(drawer, collab, pseudonym="Its own", name="Its own",
-                                          activity_ids=[activity.id])
-        consent = citizens.give_consent(drawer, citizen, partner_ids=[partner.id],
-                                        category_ids=[category.id], purpose="Its own")
-        routine = routines.create_routine(drawer, collab, name="Its own", cadence="weekly",
-                                          weekday="MO", time="09:00")
-        digest = digest_build.build(collab, periods.period_at(collab, utcnow()))
-        spaces[name] = {"c": collab.id, "p": partner.id, "m": other.id, "i": invitation.id,
-                        "r": reflection.id, "y": reply.id, "a": action.id,
-                        "v": conversation.id, "t": activity.id, "f": flow.id,
-                        "g": category.id, "z": citizen.id, "k": consent.id, "o": routine.id,
-                        "d": digest.id}
+        world = one_of_everything(title=name,
+                                  coordinator_user=caller if name != "theirs" else None)
+        spaces[name] = {short: world.ids[long] for long, short in PLACEHOLDERS.items()}
     db.session.commit()
     return spaces, bearer(caller)
 
@@ -201,8 +155,8 @@ def _unchanged(db, ids: dict) -> None:
     assert db.session.get(Membership, ids["m"]).role == Role.OBSERVER
     assert db.session.get(Invitation, ids["i"]).status == "pending"
     reflection = db.session.get(Reflection, ids["r"])
-    assert reflection.body == "Its own" and reflection.withdrawn_at is None
-    assert db.session.get(Reply, ids["y"]).body == "Its own reply"
+    assert reflection.body == "Handovers get lost" and reflection.withdrawn_at is None
+    assert db.session.get(Reply, ids["y"]).body == "We see it too"
     assert db.session.get(ImprovementAction, ids["a"]).status == ActionStatus.OPEN
     assert db.session.scalar(select(func.count()).select_from(Reaction)) == 0
     assert db.session.scalar(select(func.count()).select_from(Reflection).where(
@@ -214,24 +168,24 @@ def _unchanged(db, ids: dict) -> None:
     assert all(p.last_read_at is None for p in conversation.participants
                if p.user_id != conversation.created_by_id)
     assert db.session.scalars(select(Message.body).where(
-        Message.conversation_id == ids["v"])).all() == ["Its own message"]
+        Message.conversation_id == ids["v"])).all() == ["Shall we talk?"]
     assert db.session.scalar(select(func.count()).select_from(Conversation).where(
         Conversation.collaboration_id == ids["c"])) == 1
-    assert db.session.get(Activity, ids["t"]).name == "Its own"
-    assert db.session.get(InformationCategory, ids["g"]).name == "Its own"
+    assert db.session.get(Activity, ids["t"]).name == "Job training"
+    assert db.session.get(InformationCategory, ids["g"]).name == "Contact details"
     assert db.session.get(InformationFlow, ids["f"]) is not None
     assert db.session.scalar(select(func.count()).select_from(Activity).where(
         Activity.collaboration_id == ids["c"])) == 1
     assert db.session.scalar(select(func.count()).select_from(InformationCategory).where(
         InformationCategory.collaboration_id == ids["c"])) == 1
     citizen = db.session.get(Citizen, ids["z"])
-    assert citizen.name == "Its own" and citizen.erased_at is None
+    assert citizen.name == "Peter" and citizen.erased_at is None
     assert db.session.scalar(select(func.count()).select_from(Citizen).where(
         Citizen.collaboration_id == ids["c"])) == 1
     assert db.session.scalars(select(Consent.id).where(
         Consent.citizen_id == ids["z"])).all() == [ids["k"]]
     routine = db.session.get(Routine, ids["o"])
-    assert routine.name == "Its own" and routine.paused_at is None
+    assert routine.name == "Weekly" and routine.paused_at is None
     assert db.session.scalars(select(Routine.id).where(
         Routine.collaboration_id == ids["c"])).all() == [ids["o"]]
     assert db.session.scalar(select(func.count()).select_from(PromptLeave).where(

@@ -3,13 +3,14 @@ and with a partner staff member's: every operation, with data that fits its sche
 that does not, must answer no 5xx and nothing its OpenAPI document does not describe (a
 status it does not list, another content type, a body its schema refuses).
 
-The world holds one of everything (partners, members, an invitation, a reflection with a
-reply, an action, a conversation, the service map, a citizen with a consent, a routine, a
-digest), so that half of the examples aim at objects that exist: their path ids are the
-world's, the other half are drawn by Schemathesis (mostly 404). Each example runs in a
-SAVEPOINT rolled back afterwards, so a DELETE does not leave the next example without its
-object. 30 examples per operation and mode in the ci profile, 3 in dev (a third of that as
-partner staff); the operations are split into shards that xdist spreads over the cores.
+The world (tests/worlds.py) holds one of everything (partners, members, an invitation, a
+reflection with a reply, an action, a conversation, the service map, a citizen with a
+consent, a routine, a digest), so that half of the examples aim at objects that exist: their
+path ids are the world's, the other half are drawn by Schemathesis (mostly 404). Each
+example runs in a SAVEPOINT rolled back afterwards, so a DELETE does not leave the next
+example without its object. 30 examples per operation and mode in the ci profile, 3 in dev
+(a third of that as partner staff); the operations are split into shards that xdist spreads
+over the cores.
 """
 
 from __future__ import annotations
@@ -29,18 +30,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from coprod import policy
-from coprod.accounts.models import Role
-from coprod.citizens import operations as citizens
-from coprod.common import utcnow
-from coprod.digests import build as digest_build
-from coprod.digests import periods
-from coprod.messages import operations as messages
-from coprod.reflections import operations
-from coprod.routines import operations as routines
-from coprod.servicemap import operations as service_map
 from tests.conftest import fresh_world, in_ci_profile, shards, worlds
-from tests.factories import CollaborationFactory, InvitationFactory, PartnerFactory, member
+from tests.worlds import one_of_everything
 
 # Examples per operation and generation mode: as a coordinator 30 in ci, 3 in dev; as
 # partner staff (who may change less) a third of that, to keep the suite's time in bounds.
@@ -51,49 +42,13 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 # Fuzzing is for `make test`; `make test-fast` leaves it out, like the fault tests.
 pytestmark = pytest.mark.fuzz
 
-REFLECTION = {"kind": "improve", "perspective": "citizens", "component": "routines",
-              "learning_level": "inter", "mode": "exploitation"}
-
-
 @pytest.fixture
 def world(db, bearer):
     """A collaboration the caller coordinates, with one of every object; ids by path name."""
-    collab = CollaborationFactory(title="Meaningful work")
-    partner = PartnerFactory(collaboration=collab)
-    second = PartnerFactory(collaboration=collab)
-    coordinator = member(collab, Role.COORDINATOR, partner)
-    observer = member(collab, Role.OBSERVER)
-    invitation = InvitationFactory(collaboration=collab)
-    staff_user = member(collab, Role.PARTNER_STAFF, partner).user
-    staff = policy.actor_for(staff_user)
-    caller = policy.actor_for(coordinator.user)
-    reflection = operations.post_reflection(staff, collab, body="Handovers get lost",
-                                            **REFLECTION)
-    reply = operations.reply(staff, reflection, "We see it too")
-    action = operations.create_action(caller, reflection, title="A handover note",
-                                      owner_partner_id=partner.id)
-    conversation = messages.start_conversation(caller, collab, [staff.user_id], "",
-                                               "Shall we talk?")
-    activity = service_map.create_activity(caller, collab, name="Job training",
-                                           performer_ids=[partner.id])
-    category = service_map.create_category(caller, collab, name="Contact details")
-    flow = service_map.create_flow(caller, activity, from_partner_id=partner.id,
-                                   to_partner_id=second.id, category_ids=[category.id])
-    citizen = citizens.create_citizen(caller, collab, pseudonym="Citizen 17", name="Peter",
-                                      activity_ids=[activity.id])
-    consent = citizens.give_consent(caller, citizen, partner_ids=[partner.id],
-                                    category_ids=[category.id], purpose="Job training")
-    routine = routines.create_routine(caller, collab, name="Weekly", cadence="weekly",
-                                      weekday="MO", time="09:00")
-    digest = digest_build.build(collab, periods.period_at(collab, utcnow()))
-    ids = {"collaboration_id": collab.id, "partner_id": partner.id,
-           "membership_id": observer.id, "invitation_id": invitation.id,
-           "reflection_id": reflection.id, "reply_id": reply.id, "action_id": action.id,
-           "conversation_id": conversation.id, "activity_id": activity.id,
-           "flow_id": flow.id, "category_id": category.id, "citizen_id": citizen.id,
-           "consent_id": consent.id, "routine_id": routine.id, "digest_id": digest.id}
+    w = one_of_everything()
     db.session.commit()
-    return ids, {"coordinator": bearer(coordinator.user), "partner_staff": bearer(staff_user)}
+    return w.ids, {"coordinator": bearer(w.coordinator.user),
+                   "partner_staff": bearer(w.staff.user)}
 
 
 def _run(operation, mode, examples_, ids, headers, db, seen: Counter) -> str | None:
