@@ -381,8 +381,9 @@ def run_wrk(url: str, args, env: dict, expect: int = 200) -> Figures:
     out = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True,
                          timeout=args.duration + 90).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = _seconds(re.search(r"50%\s+(\S+)", out).group(1))
-    p99 = _seconds(re.search(r"99%\s+(\S+)", out).group(1))
+    # the Latency Distribution lines (a "+/- Stdev" column may also end in "99%")
+    p50 = _seconds(re.search(r"^\s+50%\s+(\S+)[ \t]*$", out, re.M).group(1))
+    p99 = _seconds(re.search(r"^\s+99%\s+(\S+)[ \t]*$", out, re.M).group(1))
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     statuses = dict(re.findall(r"status (\S+) (\d+)", out))
     errors = re.search(r"Socket errors: (.*)", out)
@@ -392,10 +393,11 @@ def run_wrk(url: str, args, env: dict, expect: int = 200) -> Figures:
 
 def check(browser: Browser, endpoint: Endpoint, env: dict) -> None:
     """One request as wrk will send it: it must answer as a working request does."""
-    headers = {"Authorization": env["BENCH_AUTHORIZATION"]} if endpoint.token else {}
+    headers = {"Authorization": env["BENCH_AUTHORIZATION"]} if endpoint.token else {
+        "Cookie": env["BENCH_COOKIE"]}  # wrk's cookie, not the browser's jar
     data = ({k: v.replace("{n}", "check") for k, v in
              urllib.parse.parse_qsl(env["BENCH_FORM"])} if endpoint.form else None)
-    status, response_headers, body = browser.open(endpoint.path, data, headers)
+    status, response_headers, body = Browser(browser.base).open(endpoint.path, data, headers)
     location = response_headers.get("Location", "")
     if status != endpoint.expect or "/login" in location:
         raise SystemExit(f"{endpoint.name}: {status} {location} {body[:300]}")
@@ -407,13 +409,13 @@ def drive(coprod: Server, endpoint: Endpoint, found: seeding.Seeded, args) -> Fi
     browser = Browser(coprod.url)
     browser.sign_in(found.reader_email, found.password)
     wrk_env = {"BENCH_USER_AGENT": USER_AGENT}
-    if endpoint.token:
-        wrk_env["BENCH_AUTHORIZATION"] = f"Bearer {found.token}"
-    else:
-        wrk_env["BENCH_COOKIE"] = browser.cookie
     if endpoint.form:
         form = {**endpoint.form, "csrf_token": browser.csrf(endpoint.path)}
         wrk_env["BENCH_FORM"] = urllib.parse.urlencode(form).replace("%7Bn%7D", "{n}")
+    if endpoint.token:
+        wrk_env["BENCH_AUTHORIZATION"] = f"Bearer {found.token}"
+    else:  # the session as it is now: the form's page put the CSRF secret in it
+        wrk_env["BENCH_COOKIE"] = browser.cookie
     check(browser, endpoint, wrk_env)
     return run_wrk(coprod.url + endpoint.path, args, wrk_env, endpoint.expect)
 
@@ -468,8 +470,10 @@ def bench_size(size: int, args, only: set[str]) -> dict:
                 finally:
                     coprod.stop()
                     end_backends(url)
-                print(f"  {LABELS[endpoint.name]}: {results[endpoint.name].rps:.1f} req/s",
-                      flush=True)
+                figures = results[endpoint.name]
+                print(f"  {LABELS[endpoint.name]}: {figures.rps:.1f} req/s, p50 "
+                      f"{_ms(figures.p50)}, p99 {_ms(figures.p99)}, {figures.requests} "
+                      f"requests, answers {figures.statuses}", flush=True)
         finally:
             bare.stop()
         with app.app_context():
