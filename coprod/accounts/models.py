@@ -63,6 +63,11 @@ class User(UserMixin, db.Model):
         enum_column(EmailPreference, "email_preference"), default="immediately",
         server_default="immediately")
     summary_hour: Mapped[int] = mapped_column(default=8, server_default="8")
+    # How many of the user's notifications are unread, kept by coprod/notifications/operations
+    # in the transaction that creates or reads them: the header's badge asks nothing while it
+    # is 0. Never below the true count (some may be hidden now: the badge counts those it
+    # shows with one query).
+    unread_notifications: Mapped[int] = mapped_column(default=0, server_default="0")
 
     memberships: Mapped[list[Membership]] = relationship(  # noqa: F821
         back_populates="user", foreign_keys="Membership.user_id"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import aliased, selectinload
 from werkzeug.exceptions import NotFound
 
@@ -124,9 +124,21 @@ def unread_counts(actor: Actor, conversation_ids: list[int]) -> dict[int, int]:
     return dict(rows.all())
 
 
+def _anything_new(actor: Actor, collaboration: Collaboration) -> bool:
+    """Whether a conversation of the actor's here moved past their reading mark: one indexed
+    look-up, without the policy (each message moves last_message_at, each read the mark), so
+    the subnav of every page of a space asks the policy's count only when it may be > 0."""
+    return db.session.scalar(select(exists().where(
+        Participant.user_id == actor.user_id,
+        Participant.conversation_id == Conversation.id,
+        Conversation.collaboration_id == collaboration.id,
+        or_(Participant.last_read_at.is_(None),
+            Conversation.last_message_at > Participant.last_read_at)))) or False
+
+
 def unread_total(actor: Actor, collaboration: Collaboration) -> int:
     """Unread messages in all the actor's conversations of a collaboration (the nav badge)."""
-    if actor.user_id is None:
+    if actor.user_id is None or not _anything_new(actor, collaboration):
         return 0
     return db.session.scalar(
         select(func.count(Message.id))

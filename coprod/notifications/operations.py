@@ -38,6 +38,7 @@ def notify(user_id: int, collaboration_id: int, kind, key: str, about: str
                                 kind=NotificationKind(kind), key=key, about=about)
     db.session.add(notification)
     db.session.flush()
+    _count_unread(user_id, 1)
     user = db.session.get(User, user_id)
     if user.is_active and user.notify_email == EmailPreference.IMMEDIATELY:
         email_now(notification, user)
@@ -122,12 +123,22 @@ def action_assigned(actor: Actor, action) -> None:
                        action)
 
 
+def _count_unread(user_id: int, change: int) -> None:
+    """Keep users.unread_notifications equal to the number of the user's unread rows: every
+    write that makes a notification unread or read calls this, in its transaction (one
+    UPDATE, atomic under concurrent writers, as `change` is what the write did)."""
+    if change:
+        db.session.execute(update(User).where(User.id == user_id).values(
+            unread_notifications=User.unread_notifications + change))
+
+
 # -- the member's own -----------------------------------------------------------------------
 
 def mark_read(actor: Actor, notification: Notification) -> Notification:
     policy.require(actor, "update", notification)
     if notification.read_at is None:
         notification.read_at = utcnow()
+        _count_unread(notification.user_id, -1)
     db.session.flush()
     return notification
 
@@ -142,6 +153,7 @@ def mark_all_read(actor: Actor, ids: Iterable[int] | None = None) -> int:
         stmt = stmt.where(Notification.id.in_({int(i) for i in ids}))
     done = db.session.execute(stmt.values(read_at=utcnow())
                               .execution_options(synchronize_session=False)).rowcount
+    _count_unread(actor.user_id, -done)
     db.session.expire_all()
     return done
 
@@ -152,12 +164,13 @@ def conversation_read(actor: Actor, conversation) -> None:
 
     messages = select(literal("message:", String) + cast(Message.id, String)).where(
         Message.conversation_id == conversation.id)
-    db.session.execute(
+    done = db.session.execute(
         update(Notification).where(Notification.user_id == actor.user_id,
                                    Notification.kind == NotificationKind.MESSAGE,
                                    Notification.read_at.is_(None),
                                    Notification.about.in_(messages))
-        .values(read_at=utcnow()).execution_options(synchronize_session=False))
+        .values(read_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+    _count_unread(actor.user_id, -done)
 
 
 def update_preferences(actor: Actor, notify_email, summary_hour=None) -> User:

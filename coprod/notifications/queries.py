@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from flask import url_for
 from flask_babel import gettext as _
-from sqlalchemy import Select, String, cast, func, literal, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Integer, Select, case, cast, exists, func, or_, select
+from sqlalchemy.orm import aliased, selectinload
 
 from coprod import policy
 from coprod.extensions import db
@@ -30,28 +30,34 @@ from coprod.spaces.models import Collaboration
 ABOUT = {"reflection": Reflection, "reply": Reply, "message": Message,
          "action": ImprovementAction}
 
-_OPEN_REFLECTIONS = select(Reflection.id).where(Reflection.withdrawn_at.is_(None))
-
-
 def _still_there(model) -> list:
     """Withdrawn content (or content under a withdrawn reflection) is no longer news."""
     if model is Reflection:
         return [Reflection.withdrawn_at.is_(None)]
+    if model not in (Reply, ImprovementAction):
+        return []
+    parent = aliased(Reflection)
+    under_open = exists().where(parent.id == model.reflection_id, parent.withdrawn_at.is_(None))
     if model is Reply:
-        return [Reply.withdrawn_at.is_(None), Reply.reflection_id.in_(_OPEN_REFLECTIONS)]
-    if model is ImprovementAction:
-        return [ImprovementAction.reflection_id.in_(_OPEN_REFLECTIONS)]
-    return []
+        return [Reply.withdrawn_at.is_(None), under_open]
+    return [under_open]
+
+
+def _object_id(prefix: str):
+    """SQL: the id that `about` names ("reply:12" -> 12) when it names a `prefix`, else NULL."""
+    return case((Notification.about.like(f"{prefix}:%"),
+                 cast(func.substr(Notification.about, len(prefix) + 2), Integer)))
 
 
 def readable(actor: Actor):
-    """SQL: the notification's object is one the actor may read now, and not withdrawn."""
-    clauses = []
-    for prefix, model in ABOUT.items():
-        names = (select(literal(f"{prefix}:", String) + cast(model.id, String))
-                 .where(policy.where(actor, model), *_still_there(model)))
-        clauses.append(Notification.about.in_(names))
-    return or_(*clauses)
+    """SQL: the notification's object is one the actor may read now, and not withdrawn.
+
+    Correlated to each notification by the object's primary key: the database looks up the
+    objects of the notifications it counts or lists (a few unread ones for the badge), not
+    every object the actor may read."""
+    return or_(*(select(model.id).where(model.id == _object_id(prefix),
+                                        policy.where(actor, model), *_still_there(model))
+                 .exists() for prefix, model in ABOUT.items()))
 
 
 def visible(actor: Actor) -> Select:
@@ -65,7 +71,8 @@ def visible_one(actor: Actor, notification_id: int) -> Notification | None:
 
 
 def unread_count(actor: Actor) -> int:
-    """How many of the actor's visible notifications are unread (one query)."""
+    """How many of the actor's visible notifications are unread: one query, which finds the
+    unread ones by the index on (user_id, read_at) and checks only their objects."""
     return db.session.scalar(
         select(func.count(Notification.id)).where(policy.where(actor, Notification),
                                                   readable(actor),

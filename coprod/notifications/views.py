@@ -37,8 +37,10 @@ def _header_helpers():
 
 
 def unread_notifications() -> int:
-    """The header's badge: one query a request, however often a page asks."""
-    if not current_user.is_authenticated:
+    """The header's badge: no query while the logged-in user's counter says nothing is
+    unread, else one (asked once a request, however often a page asks): of the unread ones,
+    those whose object the member may still read."""
+    if not current_user.is_authenticated or not current_user.unread_notifications:
         return 0
     if "unread_notifications" not in g:
         g.unread_notifications = queries.unread_count(policy.current_actor())
