@@ -6,8 +6,8 @@ same transaction; backfilled here. The header's badge reads it from the logged-i
 and asks no query while it is 0. ix_notifications_user_id_read_at finds a user's unread
 notifications when it is not.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-03 10:20:00.000000
 
 """
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0010'
-down_revision = '0009'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
