@@ -335,8 +335,8 @@ def download(citizen_id: int):
                  object_id=citizen.id, channel=Channel.EXPORT)
     db.session.flush()
     document = json.dumps(record_of(actor, citizen), ensure_ascii=False, indent=2)
-    db.session.commit()
     name = f"coprod-my-information-{citizen.id}-{utcnow().date().isoformat()}.json"
+    db.session.commit()  # last: nothing is read after it
     return Response(document, mimetype="application/json", headers={
         "Content-Disposition": f'attachment; filename="{name}"',
         "Cache-Control": "no-store",
