@@ -27,6 +27,9 @@ class Actor:
     # Answers worked out once for this actor's lifetime (a request), e.g. what their partner
     # may know of a citizen; forget() drops them.
     memo: dict = field(default_factory=dict, repr=False)
+    # What a partner may know of a citizen, by (citizen, partner): it depends on no user, so
+    # the actors made for the members of one page may share one dict (members_who_read).
+    knowledge: dict = field(default_factory=dict, repr=False)
 
     @property
     def is_anonymous(self) -> bool:
@@ -56,6 +59,7 @@ class Actor:
         """Drop cached memberships and answers after something they depend on changed."""
         self._seats = None
         self.memo.clear()
+        self.knowledge.clear()
 
 
 SYSTEM = Actor(user_id=None, is_system=True)

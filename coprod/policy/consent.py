@@ -211,10 +211,10 @@ def reads_content(actor, reference, at: datetime | None = None) -> bool:
     wanted = reference.category_ids
     if at is not None:
         return bool(wanted) and wanted <= known_categories(citizen, seat.partner_id, at)
-    key = ("known_categories", citizen.id, seat.partner_id)
-    if key not in actor.memo:
-        actor.memo[key] = known_categories(citizen, seat.partner_id, now())
-    return bool(wanted) and wanted <= actor.memo[key]
+    key = (citizen.id, seat.partner_id)
+    if key not in actor.knowledge:
+        actor.knowledge[key] = known_categories(citizen, seat.partner_id, now())
+    return bool(wanted) and wanted <= actor.knowledge[key]
 
 
 def reference_of(obj):

@@ -267,8 +267,10 @@ def members_who_read(reflection: Reflection, members: list[Membership]) -> list[
     Each is judged by the policy's own per-object reading of the visibility, from the seat in
     hand, so offering someone as a mention costs no query and agrees with the operation.
     """
+    knowledge: dict = {}  # one consent lookup per partner, not per member
     return [m for m in members if reads_reflection(
-        Actor(user_id=m.user_id, _seats={m.collaboration_id: Seat(m.role, m.partner_id)}),
+        Actor(user_id=m.user_id, _seats={m.collaboration_id: Seat(m.role, m.partner_id)},
+              knowledge=knowledge),
         reflection)]
 
 

@@ -108,3 +108,29 @@ def test_rows_follow_the_citizens_service_and_erasure(db):
     step(db, world, reflection, café_reads=True)
     citizens.erase_citizen(boss, world.citizen)
     assert kept(db) == defined(db) == set()
+
+
+def test_who_may_read_costs_one_consent_lookup_per_partner_not_per_member(db):
+    """The mention list of a reflection about a citizen asks once per partner organization
+    what it may know of the citizen (it asked once per member)."""
+    from coprod.accounts.models import Role
+    from coprod.reflections.queries import members_who_read
+    from coprod.spaces.models import Membership
+    from tests.conftest import count_statements
+    from tests.factories import member
+
+    world = build_world(db)
+    reflection = about_the_citizen(db, world)
+    for n in range(6):
+        member(world.collaboration, Role.PARTNER_STAFF, world.cafe, display_name=f"Café {n}")
+    db.session.flush()
+    members = list(db.session.scalars(select(Membership).where(
+        Membership.collaboration_id == world.collaboration.id)))
+    readers = []
+    statements = count_statements(db, lambda: readers.extend(
+        members_who_read(reflection, members)))
+    partners_with_staff = {m.partner_id for m in members if m.partner_id is not None}
+    assert statements <= len(partners_with_staff) + 1  # and the reference's citizen, once
+    cafe_staff = [m for m in members if m.partner_id == world.cafe.id]
+    assert set(cafe_staff) <= set(readers)
+    assert not [m for m in readers if m.partner_id == world.shelter.id]
