@@ -1,4 +1,4 @@
-"""Demo data: the worked example of DOMAIN.md, "Meaningful work", built through the operations.
+"""Demo data: the worked example of docs/domain.md, "Meaningful work", built through the operations.
 
 A Danish municipality helps people on a disability pension find meaningful work with its job
 centre, a residential care home, a community centre, a café and an animal shelter. `seed()`

@@ -1,4 +1,4 @@
-"""The demo data is the worked example of DOMAIN.md, built as real use would build it."""
+"""The demo data is the worked example of docs/domain.md, built as real use would build it."""
 
 from __future__ import annotations
 

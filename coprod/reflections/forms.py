@@ -1,4 +1,4 @@
-"""Forms of the reflection pages. Each choice is explained in a line (words from DOMAIN.md);
+"""Forms of the reflection pages. Each choice is explained in a line (words from docs/domain.md);
 a value posted by hand that is not offered is an error next to its field, never a 500.
 The operations check everything again: these forms only catch what a page can say sooner."""
 
