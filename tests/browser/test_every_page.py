@@ -149,3 +149,27 @@ def test_every_page_of_every_demo_account_fits_a_phone_with_styled_buttons_and_n
     assert len(visited) == 9 and min(visited.values()) >= 8, visited
     assert not problems, "\n".join(f"{kind}: {item}" for kind, items in problems.items()
                                    for item in items)
+
+
+def test_the_api_reference_renders_every_operation_within_the_csp(app, live_server, browser):
+    page = browser.new_context(viewport=PHONE).new_page()
+    complaints = []
+    page.on("console", lambda message: complaints.append(message.text)
+            if message.type in ("error", "warning") else None)
+    page.on("pageerror", lambda error: complaints.append(str(error)))
+    outside = []
+    page.on("request", lambda request: outside.append(request.url)
+            if not request.url.startswith(live_server) else None)
+
+    page.goto(f"{live_server}/api/v1/docs")
+    page.locator(".opblock").first.wait_for()
+
+    spec = page.request.get(f"{live_server}/api/v1/openapi.json").json()
+    operations = sum(1 for item in spec["paths"].values() for method in item
+                     if method != "parameters")
+    assert page.locator(".opblock").count() == operations
+    assert page.get_by_role("heading", name="A worked example with curl").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert not complaints  # a CSP refusal is reported on the console
+    assert not outside
+    page.context.close()
