@@ -157,7 +157,7 @@ def create_token_command(email: str, name: str) -> None:
 @click.command("demo")
 @with_appcontext
 def demo_command() -> None:
-    """Seed the worked example of docs/domain.md ("Meaningful work"); running it again is a no-op."""
+    """Seed the worked example of docs/domain.md ("Meaningful work"); again: no change."""
     from coprod import demo
     from coprod.extensions import db
 
