@@ -1,7 +1,7 @@
 """The `coprod` command: the app's Flask CLI with Coprod's own commands.
 
     coprod db upgrade                      migrate the database (Flask-Migrate)
-    coprod demo                            seed the worked example of DOMAIN.md, print log-ins
+    coprod demo                            seed the worked example of docs/domain.md, print log-ins
     coprod users create --email --name     create an account (asks for the password)
     coprod tokens create EMAIL             create a personal access token for the API
     coprod routines run-due                one sweep of the routines now (prompts, nudges)
@@ -157,7 +157,7 @@ def create_token_command(email: str, name: str) -> None:
 @click.command("demo")
 @with_appcontext
 def demo_command() -> None:
-    """Seed the worked example of DOMAIN.md ("Meaningful work"); running it again is a no-op."""
+    """Seed the worked example of docs/domain.md ("Meaningful work"); again: no change."""
     from coprod import demo
     from coprod.extensions import db
 

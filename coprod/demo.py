@@ -1,4 +1,4 @@
-"""Demo data: the worked example of DOMAIN.md, "Meaningful work", built through the operations.
+"""Demo data: the worked example of docs/domain.md, "Meaningful work", built through the operations.
 
 A Danish municipality helps people on a disability pension find meaningful work with its job
 centre, a residential care home, a community centre, a café and an animal shelter. `seed()`
@@ -30,7 +30,6 @@ from coprod.citizens.models import ConsentFriction, ConsentGiver, ConsentMethod
 from coprod.common import utcnow
 from coprod.digests import build, periods
 from coprod.digests import operations as digest_operations
-from coprod.digests.models import DigestStatus
 from coprod.extensions import db
 from coprod.messages import operations as messaging
 from coprod.reflections import operations as reflecting
@@ -867,11 +866,12 @@ def _left_unowned(coordinator, reflection, partner_ids: dict[str, int]) -> None:
 
 
 def _build_digests(coordinator, collaboration: Collaboration, now: datetime) -> None:
-    """Each closed month's digest, built and sent when the month closed (no emails now)."""
+    """Each closed month's digest, built and sent as when the month closed: sending queues its
+    emails in the outbox like any digest (the worker of `coprod run` delivers them, to
+    instance/mail without SMTP), so a digest that says "Sent" was sent."""
     for index, period in enumerate(periods.closed_periods(collaboration, now)):
         digest = build.build(collaboration, period, now=now)
-        if index in DIGEST_NOTES:
-            digest_operations.save_note(coordinator, digest, DIGEST_NOTES[index])
         digest.built_at = period.end + timedelta(minutes=5)
-        digest.status, digest.sent_at = DigestStatus.SENT, period.end + timedelta(minutes=6)
+        digest_operations.send_digest(coordinator, digest, note=DIGEST_NOTES.get(index))
+        digest.sent_at = period.end + timedelta(minutes=6)
     db.session.flush()

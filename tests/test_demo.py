@@ -1,4 +1,4 @@
-"""The demo data is the worked example of DOMAIN.md, built as real use would build it."""
+"""The demo data is the worked example of docs/domain.md, built as real use would build it."""
 
 from __future__ import annotations
 
@@ -202,3 +202,23 @@ def test_the_latest_digest_shows_the_barriers_of_the_story(db):
     assert [e["figure"] for e in falling[0]["evidence"]] == ["80%", "60%", "40%"]
     assert "Café Solsikke" in found["Improvement actions without an owner"]
     assert "Skovby Animal Shelter" in found["Posts refused for lack of consent"]
+
+
+def test_the_sent_digests_went_through_the_outbox_and_arrive_as_emails(db, outbox):
+    """A digest that says "Sent" was sent: its emails are outbox rows, which the worker
+    delivers (to instance/mail when there is no SMTP server)."""
+    from coprod.digests.models import Digest, DigestStatus
+    from coprod.mail.models import OutboxEmail
+
+    seeded(db)
+    digests = db.session.scalars(select(Digest).order_by(Digest.period_start)).all()
+    assert digests and {d.status for d in digests} == {DigestStatus.SENT}
+    coordinator = db.session.scalar(select(User).where(User.email == demo.DEMO_COORDINATOR_EMAIL))
+    keys = set(db.session.scalars(select(OutboxEmail.key).where(
+        OutboxEmail.key.startswith("digest:"))))
+    assert {f"digest:{d.id}:{coordinator.id}" for d in digests} <= keys
+
+    arrived = [m for m in outbox.messages()
+               if m["Subject"].startswith("Learning digest of Meaningful work")]
+    assert sorted(m["To"] for m in arrived) == [demo.DEMO_COORDINATOR_EMAIL] * len(digests)
+    assert all(m["List-Unsubscribe"] for m in arrived)

@@ -111,3 +111,6 @@ def init_api(app: Flask) -> None:
     for blueprint in _blueprints():
         csrf.exempt(blueprint)  # no cookies are read, so there is no cross-site request to fear
         api.register_blueprint(blueprint)
+    from coprod.api.docs import bp as reference
+
+    app.register_blueprint(reference)  # /api/v1/docs: the document rendered by Swagger UI

@@ -1,6 +1,6 @@
 """Citizens, their consents, the content that references them, and the audit of both.
 
-Words follow DOMAIN.md and HL7 FHIR Consent. A citizen is a person the collaboration serves,
+Words follow docs/domain.md and HL7 FHIR Consent. A citizen is a person the collaboration serves,
 known to partners by a pseudonym; the name and details are shown only where the policy allows.
 The citizen's *service* is the activities of the service map they take part in: a partner that
 performs one, or receives an information flow at one, has a need to know.

@@ -1,4 +1,4 @@
-"""Barrier signals of a digest: the barriers of DOMAIN.md that show in a period, each with the
+"""Barrier signals of a digest: the barriers of docs/domain.md that show in a period, each with the
 evidence behind it.
 
 Four barriers are looked for:

@@ -59,6 +59,21 @@ def _helpers():
     return {"feed_link": feed_link, "evidence_item": reading.evidence_item}
 
 
+def digest_emails() -> list[tuple[Collaboration, bool]]:
+    """Each collaboration whose digests the member reads, and whether they get them by email:
+    the profile's email settings list them (one place for every email setting)."""
+    from coprod.spaces import queries
+
+    actor = _actor()
+    return [(c, operations.gets_email(actor, c)) for c in queries.my_collaborations(actor)
+            if not c.is_archived and policy.may(actor, "read_digests", c)]
+
+
+@bp.app_context_processor
+def _profile_helpers():
+    return {"digest_emails": digest_emails}
+
+
 # -- the history and the settings -----------------------------------------------------------
 
 def _index_page(collab: Collaboration, settings_form=None, status=200):
@@ -111,6 +126,8 @@ def email(collaboration_id: int):
     operations.set_email(_actor(), collab, wanted)
     flash(_("You get the digests by email.") if wanted
           else _("You no longer get the digests by email."), "success")
+    if request.form.get("back") == "profile":
+        return redirect(url_for("accounts.profile") + "#digest-emails-heading")
     return redirect(url_for(".index", collaboration_id=collab.id))
 
 

@@ -3,7 +3,7 @@
     /notifications                    the member's notifications, newest first, paginated
     /notifications/<id>/read          POST: mark one read
     /notifications/read               POST: mark all read
-    /notifications/settings           the preferences (also a section of the profile page)
+    /notifications/settings           POST: the preferences (their form is on the profile page)
 """
 
 from __future__ import annotations
@@ -101,9 +101,10 @@ def mark_all_read():
 
 @bp.route("/notifications/settings", methods=["GET", "POST"])
 def settings():
-    """How the member hears of notifications by email; shown on the profile page too."""
+    """How the member hears of notifications by email. The form lives on the profile page,
+    with every other email setting; this page shows it again only with its errors."""
     if request.method == "GET":
-        return render_template("notifications/settings.html", form=preferences_form())
+        return redirect(url_for("accounts.profile") + "#notifications-heading")
     form = PreferencesForm()
     if form.validate_on_submit():
         outcome = attempt(form, operations.update_preferences, _actor(),

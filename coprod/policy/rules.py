@@ -37,6 +37,7 @@ from coprod.policy.grants import (
 from coprod.policy.visibility import (
     AttributedToPerson,
     ConversationParticipant,
+    NotTheAuthor,
     ReadsReflection,
     ReflectionCanBecomeAction,
     ReflectionOpen,
@@ -407,7 +408,9 @@ RULES: dict[tuple[type, str], Rule] = {
     (Reflection, "withdraw"): rule(Owner(), COORDINATOR, active=True, when=(READS, OPEN)),
     (Reflection, "reply"): rule(SPEAKERS, active=True, when=(READS, OPEN)),
     # "We see this too" is said by a partner organization, through one of its members.
-    (Reflection, "react"): rule(SpeaksForAPartner(), active=True, when=(READS, OPEN)),
+    # Not by the reflection's author: they are the one who said it first.
+    (Reflection, "react"): rule(SpeaksForAPartner(), active=True,
+                                when=(READS, OPEN, NotTheAuthor())),
     (Reflection, "create_action"): rule(
         COORDINATOR, StaffOfPartner(), active=True,
         when=(READS, OPEN, ReflectionCanBecomeAction())),

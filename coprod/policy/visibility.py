@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 
-from sqlalchemy import and_, bindparam, exists, false, or_, select
+from sqlalchemy import and_, bindparam, exists, false, literal, or_, select, true
 from sqlalchemy.orm import aliased
 
 from coprod.accounts.models import Role
@@ -136,6 +136,20 @@ class ReflectionOpen(Grant):
         if column is Reflection.id:
             return Reflection.withdrawn_at.is_(None)
         return column.in_(select(Reflection.id).where(Reflection.withdrawn_at.is_(None)))
+
+
+class NotTheAuthor(Grant):
+    """A condition: someone other than the reflection's author. "We see this too" answers
+    someone else's reflection; its author already said it."""
+
+    def allows(self, actor, obj, scope):
+        return obj.author_id != actor.user_id
+
+    def where(self, actor, scope):
+        Reflection, _, _ = _models()
+        if actor.user_id is None:
+            return true()
+        return Reflection.author_id != literal(actor.user_id)
 
 
 class ReflectionCanBecomeAction(Grant):

@@ -1,4 +1,4 @@
-"""Forms of the reflection pages. Each choice is explained in a line (words from DOMAIN.md);
+"""Forms of the reflection pages. Each choice is explained in a line (words from docs/domain.md);
 a value posted by hand that is not offered is an error next to its field, never a 500.
 The operations check everything again: these forms only catch what a page can say sooner."""
 
@@ -74,6 +74,17 @@ VISIBILITY_HELP = {
     Visibility.COORDINATORS: _l("Only the coordinators of the collaboration."),
     Visibility.PARTNERS: _l("My organization and the partner organizations I tick below."),
 }
+
+
+def glossary() -> list[tuple[str, str]]:
+    """The words of docs/domain.md that classify a reflection, each with its plain-words line:
+    readers who are not partners (citizens, guardians) meet them too."""
+    explained = ((COMPONENT_HELP, Component), (LEVEL_HELP, LearningLevel),
+                 (MODE_HELP, LearningMode))
+    return [(str(member.label), str(helps[member]))
+            for helps, choice in explained for member in choice]
+
+
 ATTRIBUTION_HELP = {
     Attribution.PERSON: _l("Readers see my name and my organization."),
     Attribution.ORGANIZATION: _l("Readers see my organization only; coordinators still see "

@@ -54,7 +54,8 @@ def _require_login():
 def _template_helpers():
     """What the space layout and the reflection templates call."""
     return {"unread_reflections": _unread_reflections, "render_markdown": render_markdown,
-            "plain_excerpt": plain_excerpt, "citizen_href": citizen_href}
+            "plain_excerpt": plain_excerpt, "citizen_href": citizen_href,
+            "glossary": forms.glossary}
 
 
 # The staff page of a citizen (coprod/citizens); content links to it once it exists.

@@ -20,7 +20,7 @@ from coprod.mail.unsubscribe import list_unsubscribe_headers
 from coprod.routines.models import Prompt, Routine
 from coprod.spaces.models import Collaboration
 
-# The three questions of DOMAIN.md: what works for us, for the citizens, what must improve.
+# The three questions of docs/domain.md: what works for us, for the citizens, what must improve.
 DEFAULT_QUESTIONS = (
     "What works for us locally in the collaboration?",
     "What works for the citizens?",

@@ -1,7 +1,7 @@
 """The service map of a collaboration: activities in order, who performs them, and which
 categories of information flow from one partner to another at each activity.
 
-Words follow DOMAIN.md: an activity is a sub-process of the service; one that is co-produced is
+Words follow docs/domain.md: an activity is a sub-process of the service; one that is co-produced is
 done together with citizens. Information categories are the collaboration's own (contact
 details, support needs, ...); the need-to-know rules for citizens build on these flows.
 """

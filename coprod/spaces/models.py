@@ -1,6 +1,6 @@
 """Organizations and the collaboration spaces they share: partners, members, the charter.
 
-Words follow DOMAIN.md: a collaboration's purpose, remit and interdependence; each partner's
+Words follow docs/domain.md: a collaboration's purpose, remit and interdependence; each partner's
 responsibilities and resources; members with one role each.
 """
 
@@ -182,7 +182,7 @@ class Membership(db.Model):
 
 
 class Charter(db.Model):
-    """The four questions of DOMAIN.md, answered once per collaboration."""
+    """The four questions of docs/domain.md, answered once per collaboration."""
 
     __tablename__ = "charters"
     QUESTIONS = (

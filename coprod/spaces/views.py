@@ -14,7 +14,7 @@ from flask_login import current_user, login_required
 
 from coprod import policy
 from coprod.accounts import operations as accounts
-from coprod.accounts.models import Invitation
+from coprod.accounts.models import Invitation, Role
 from coprod.common import OperationError
 from coprod.extensions import db
 from coprod.forms import attempt
@@ -70,12 +70,22 @@ def dashboard():
     """My collaborations: the active ones first, the archived ones apart."""
     actor = _actor()
     mine = queries.my_collaborations(actor)
+    seats = actor.seats()
     return render_template(
         "spaces/dashboard.html",
         active=[c for c in mine if not c.is_archived],
         archived=[c for c in mine if c.is_archived],
-        seats=actor.seats(),
+        seats=seats,
+        offer_new=offers_new_collaboration(seats.values()),
     )
+
+
+def offers_new_collaboration(seats) -> bool:
+    """Citizens and guardians are served by collaborations, they do not start them: the
+    button is not offered to someone who is only ever one of them (anyone logged in may still
+    create one, as create_collaboration allows)."""
+    seats = list(seats)
+    return not seats or any(s.role not in (Role.CITIZEN, Role.GUARDIAN) for s in seats)
 
 
 @bp.route("/collaborations/new", methods=["GET", "POST"])

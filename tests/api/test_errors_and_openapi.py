@@ -57,7 +57,9 @@ def _spec(client):
 def _served_operations(app) -> set[tuple[str, str]]:
     served = set()
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/api/v1/") and rule.endpoint != "api-docs.openapi_json":
+        # the document itself and its rendered reference (/api/v1/docs) are not operations
+        if rule.rule.startswith("/api/v1/") and rule.endpoint != "api-docs.openapi_json" \
+                and not rule.endpoint.startswith("api_reference."):
             path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
             served |= {(method.lower(), path) for method in rule.methods - {"HEAD", "OPTIONS"}}
     return served

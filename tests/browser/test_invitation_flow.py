@@ -60,8 +60,10 @@ def test_coordinator_invites_staff_who_joins_and_reads_the_charter(
     # Nothing sticks out sideways on a phone.
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
-    phone.get_by_role("navigation", name="Collaboration").get_by_role(
-        "link", name="Charter").click()
+    # On a phone the collaboration's tabs are folded into a menu.
+    phone_nav = phone.get_by_role("navigation", name="Collaboration")
+    phone_nav.get_by_role("checkbox", name=re.compile(r"^Menu")).check()
+    phone_nav.get_by_role("link", name="Charter").click()
     charter = phone.locator("main").inner_text()
     assert "Why do we collaborate?" in charter
     assert "How do we keep our knowledge-sharing routines?" in charter

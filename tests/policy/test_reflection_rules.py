@@ -56,7 +56,8 @@ def expected(name: str, status: str) -> dict[str, set[str]]:
         "update": {"author"},
         "withdraw": readers & {"author", "coordinator"},
         "reply": readers & SPEAKERS,
-        "react": readers & FOR_A_PARTNER,
+        # "we see this too" answers someone else's reflection: not its author
+        "react": (readers & FOR_A_PARTNER) - {"author"},
         # "whole" is an action already; the others may become one
         "create_action": NOBODY if name == "whole"
         else readers & {"coordinator", "author", "colleague"},

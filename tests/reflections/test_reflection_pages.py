@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 from html import unescape
 
+import pytest
 from sqlalchemy import select
+from werkzeug.exceptions import Forbidden
 
 from coprod import policy
 from coprod.extensions import db
@@ -304,6 +306,18 @@ def test_we_see_this_too_toggles_for_the_organization(world, browser_for):
     assert db.session.scalars(select(Reaction)).first() is None
     assert carla.post(_url(world, reflection, "/reaction"), data={"on": "yes"}
                       ).status_code == 400
+
+
+def test_the_author_is_not_offered_we_see_this_too_and_cannot_say_it(world, browser_for):
+    reflection = post(world.collab, world.people.jens)
+    jens = browser_for(world.people.jens)
+    text = text_of_page(jens.get(_url(world, reflection)))
+    assert "No partner organization has said so yet." in text
+    assert "We see this too (for" not in text
+    assert jens.post(_url(world, reflection, "/reaction"), data={"on": "1"}).status_code == 403
+    assert db.session.scalars(select(Reaction)).first() is None
+    with pytest.raises(Forbidden):
+        operations.react(policy.actor_for(world.people.jens), reflection)
 
 
 def test_an_observer_sees_no_forms_and_gets_403_on_every_change(world, browser_for):

@@ -300,4 +300,4 @@ def test_response_rates_page(client, db, sign_in, space):
     assert "Job centre 1 1 100%" in first_week
     assert "No partner organization 2 0 0%" in first_week
     html = response.get_data(as_text=True)
-    assert '<th scope="col">Response rate</th>' in html and "<caption>" in html
+    assert '<th scope="col">Response rate</th>' in html and '<caption id="per-period">' in html
