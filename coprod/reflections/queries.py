@@ -92,12 +92,16 @@ def readable_reflections(actor: Actor, collaboration: Collaboration | None = Non
 
 
 def local_midnight(day: date, zone: str | None) -> datetime:
-    """The instant a day begins in a time zone (the collaboration's), as UTC."""
+    """The instant a day begins in a time zone (the collaboration's), as UTC; at the ends of
+    the calendar (year 1, year 9999), where the zone's offset would leave it, UTC's."""
     try:
         tz = ZoneInfo(zone or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         tz = UTC
-    return datetime.combine(day, time.min, tz).astimezone(UTC)
+    try:
+        return datetime.combine(day, time.min, tz).astimezone(UTC)
+    except OverflowError:
+        return datetime.combine(day, time.min, UTC)
 
 
 def apply_filters(stmt, filters: FeedFilters, zone: str | None = "UTC"):
