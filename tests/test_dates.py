@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from freezegun import freeze_time
@@ -141,3 +142,13 @@ def test_an_email_shows_moments_in_its_recipients_zone(db, world, outbox):
     body = text_of(outbox.last_to("new@example.org"))
     # Fourteen days later, 00:30 in Helsinki.
     assert "The link works once and expires on Dec 17, 2026, 12:30\u202fAM." in body
+
+
+def test_every_template_shows_moments_with_the_one_format():
+    """A template that formats a moment itself (datetimeformat, strftime) would bring back a
+    second format, or one outside the reader's time zone."""
+    root = Path(__file__).resolve().parent.parent / "coprod" / "templates"
+    offenders = [str(path.relative_to(root)) for path in root.rglob("*")
+                 if path.suffix in (".html", ".txt")
+                 and re.search(r"datetimeformat|strftime|timeformat", path.read_text())]
+    assert offenders == []
