@@ -1,13 +1,29 @@
 """Which language and time zone a page is rendered in: the user's own, else the browser's;
-and lazy translations whose interpolated values are escaped when they land in HTML."""
+one way to show a moment (format_instant, the `instant` filter) in the reader's language and
+time zone; and lazy translations whose interpolated values are escaped when they land in HTML.
+
+Emails are rendered in their recipient's language and time zone (force_locale and
+force_timezone, coprod.mail.outbox.queue_email); days that belong to a collaboration (feed
+filters, digest periods, consents) are read in the collaboration's time zone
+(Collaboration.timezone, chosen in its settings).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from babel import Locale, dates, support
 from flask import current_app, g, has_request_context, request
-from flask_babel import get_domain
+from flask_babel import get_domain, get_locale, refresh, to_user_timezone
 from flask_babel.speaklater import LazyString
 from flask_login import current_user
 from markupsafe import Markup
+
+from coprod.config import TRANSLATIONS_DIR
 
 
 def _user():
@@ -29,13 +45,54 @@ def select_locale() -> str | None:
     return request.accept_languages.best_match(languages) or "en"
 
 
+_FORCED_TIMEZONE = "coprod_forced_timezone"
+
+
 def select_timezone() -> str | None:
+    forced = g.get(_FORCED_TIMEZONE) if g else None
+    if forced:
+        return forced
     if not has_request_context():
         return None
     user = _user()
     if getattr(user, "is_authenticated", False):
         return user.timezone
     return None
+
+
+@contextmanager
+def force_timezone(name: str | None) -> Iterator[None]:
+    """Format moments in this time zone meanwhile (an email in its recipient's zone), as
+    flask_babel.force_locale does for the language. Enter it outside force_locale: switching
+    the zone refreshes what Flask-Babel has cached for the request, the locale included."""
+    if not g or not name:
+        yield
+        return
+    before = g.get(_FORCED_TIMEZONE)
+    setattr(g, _FORCED_TIMEZONE, name)
+    refresh()
+    try:
+        yield
+    finally:
+        setattr(g, _FORCED_TIMEZONE, before)
+        refresh()
+
+
+def format_instant(value: datetime | None, zone: str | None = None) -> str:
+    """A moment as every page and email shows it: the medium date and short time of the
+    reader's language ("Dec 3, 2026, 5:43 AM", "3. dec. 2026 05.43", "3.12.2026 6.43"), in
+    the reader's time zone (User.timezone; an email's recipient's) or in `zone`. Never the
+    ambiguous short date ("12/3/26"), never seconds."""
+    if value is None:
+        return ""
+    locale = get_locale() or Locale.parse(current_app.config["BABEL_DEFAULT_LOCALE"])
+    if value.tzinfo is None:  # SQLite gives naive UTC
+        value = value.replace(tzinfo=UTC)
+    local = value.astimezone(ZoneInfo(zone)) if zone else to_user_timezone(value)
+    pattern = dates.get_datetime_format("medium", locale=locale)
+    return (pattern.replace("'", "")
+            .replace("{0}", dates.format_time(local, "short", locale=locale))
+            .replace("{1}", dates.format_date(local, "medium", locale=locale)))
 
 
 class _EscapingLazyString(LazyString):
@@ -70,3 +127,16 @@ def lazy_ngettext(singular: str, plural: str, num: int, **variables) -> LazyStri
     variables.setdefault("num", num)
     return _EscapingLazyString(
         lambda: get_domain().get_translations().ungettext(singular, plural, num), variables)
+
+
+@lru_cache(maxsize=256)
+def _translated(code: str, message: str) -> str:
+    translations = support.Translations.load(str(TRANSLATIONS_DIR), [code], domain="messages")
+    return translations.ugettext(message)
+
+
+def in_every_language(message: str) -> set[str]:
+    """The message as every offered language shows it (English included): for recognising
+    a text that came back from a form in the language it was shown in."""
+    return {message} | {_translated(code, message)
+                        for code in current_app.config["LANGUAGES"] if code != "en"}

@@ -1,4 +1,5 @@
-"""Translations: a Danish user reads Danish pages and emails, and the catalogs stay complete.
+"""Translations: a Danish or Finnish user reads their own language in pages and emails, and
+the catalogs (English, Danish, Finnish) stay complete.
 
 The catalog checks make a forgotten step fail CI: a string added to the code but not
 extracted (`make translations`), a msgid left untranslated, or a .po edited but not compiled.
@@ -9,12 +10,15 @@ from __future__ import annotations
 import gettext
 import io
 import re
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from flask_babel import force_locale
+from sqlalchemy import select
 
 from coprod.accounts.models import Role
 from coprod.config import TRANSLATIONS_DIR, catalog_languages
@@ -84,7 +88,7 @@ def test_danish_profile_offers_only_translated_languages(db, client, login):
         assert danish in page.text
     select = re.search(r'<select[^>]*name="locale".*?</select>', page.text, re.S).group(0)
     offered = re.findall(r'value="([^"]+)">([^<]+)</option>', select)
-    assert offered == [("en", "English"), ("da", "Dansk")]
+    assert offered == [("en", "English"), ("da", "Dansk"), ("fi", "Suomi")]
 
 
 def test_danish_role_labels_in_a_form_select(db, client, login):
@@ -108,22 +112,119 @@ def test_anonymous_visitor_gets_the_login_page_in_the_browser_language(db, clien
 
 
 def test_a_language_without_a_catalog_is_never_claimed(db, client, login):
-    """A browser preferring Finnish falls back to the next offered language; a locale saved
-    when Finnish was still offered gets English pages labelled English, not Finnish."""
-    page = client.get("/login", headers={"Accept-Language": "fi, da;q=0.5"})
+    """A browser preferring Swedish falls back to the next offered language; a locale saved
+    when Swedish was still offered gets English pages labelled English, not Swedish."""
+    page = client.get("/login", headers={"Accept-Language": "sv, da;q=0.5"})
     assert _html_lang(page) == "da"
-    _logged_in(db, login, locale="fi")
-    page = client.get("/", headers={"Accept-Language": "fi"})
+    _logged_in(db, login, locale="sv")
+    page = client.get("/", headers={"Accept-Language": "sv"})
     assert _html_lang(page) == "en"
     assert "My collaborations" in page.text
 
 
 def test_choosing_a_language_without_a_catalog_is_refused(db, client, login):
     _logged_in(db, login, locale="en", timezone="UTC")
-    response = client.post("/profile", data={"display_name": "Aino", "locale": "fi",
-                                             "timezone": "Europe/Helsinki"})
+    response = client.post("/profile", data={"display_name": "Astrid", "locale": "sv",
+                                             "timezone": "Europe/Stockholm"})
     assert response.status_code == 422
     assert 'id="locale-error"' in response.text
+
+
+def test_finnish_user_sees_a_finnish_dashboard(db, client, login):
+    _logged_in(db, login, locale="fi")
+    page = client.get("/")
+    assert _html_lang(page) == "fi"
+    for finnish in ("Yhteistyöni", "Uusi yhteistyö", "Tarkoitus", "Roolini", "Kirjaudu ulos",
+                    "Koordinaattori", "Uusi palvelu", "Väestöryhmä"):
+        assert finnish in page.text
+    assert "My collaborations" not in page.text
+
+
+def test_a_finnish_browser_gets_finnish_and_a_user_can_choose_finnish(db, client, login):
+    page = client.get("/login", headers={"Accept-Language": "fi-FI, fi;q=0.9, en;q=0.5"})
+    assert _html_lang(page) == "fi"
+    for finnish in ("Kirjaudu sisään", "Salasana", "Unohditko salasanasi?"):
+        assert finnish in page.text
+
+    _logged_in(db, login, locale="en", timezone="UTC")
+    response = client.post("/profile", data={"display_name": "Aino", "locale": "fi",
+                                             "timezone": "Europe/Helsinki"},
+                           follow_redirects=True)
+    assert response.status_code == 200
+    assert _html_lang(response) == "fi"
+    assert "Profiilisi on tallennettu." in response.text
+
+
+def test_the_default_routine_questions_follow_the_readers_language(db, client, login):
+    """They are stored as "the defaults", not as text: a Danish coordinator sees them in
+    Danish, a Finnish one in Finnish, and saving the form unchanged keeps following them."""
+    from coprod.routines.emails import default_questions
+    from coprod.routines.models import Routine
+
+    seat = _logged_in(db, login, locale="fi")
+    url = f"/c/{seat.collaboration_id}/routines/new"
+    page = client.get(url)
+    assert 'value="Mikä toimii meillä paikallisesti yhteistyössä?"' in page.text
+    assert 'value="Mitä on parannettava?"' in page.text
+    assert "What works for the citizens?" not in page.text
+    with force_locale("fi"):
+        finnish = default_questions()
+    form = {"name": "Kahden viikon havainnot", "cadence": "fortnightly", "weekday": "TU",
+            "time": "09:00", "rule": "", "timezone": "Europe/Helsinki",
+            **{f"questions-{i}": q for i, q in enumerate([*finnish, "", ""])}}
+    response = client.post(url, data=form)
+    assert response.status_code == 302
+    routine = db.session.scalar(select(Routine).where(
+        Routine.collaboration_id == seat.collaboration_id))
+    assert routine.questions == []  # the defaults, in whichever language each reader reads
+
+    with force_locale("da"):
+        assert default_questions()[2] == "Hvad skal forbedres?"
+
+
+def test_the_prompt_email_asks_the_default_questions_in_the_recipients_language(db, outbox):
+    from coprod import policy
+    from coprod.routines import emails
+    from coprod.routines import operations as routines
+    from coprod.routines.models import Prompt
+
+    collab = CollaborationFactory(timezone="Europe/Helsinki")
+    boss = member(collab, Role.COORDINATOR, locale="en")
+    aino = member(collab, Role.OBSERVER, locale="fi", email="aino@example.org")
+    routine = routines.create_routine(policy.actor_for(boss.user), collab, name="Kysely",
+                                      cadence="weekly", weekday="TU", time="09:00")
+    start = datetime(2026, 12, 1, 7, tzinfo=UTC)
+    prompt = Prompt(routine_id=routine.id, user_id=aino.user_id, period_start=start,
+                    period_end=start + timedelta(days=7))
+    db.session.add(prompt)
+    db.session.flush()
+    emails.queue_prompt_email(prompt)
+    db.session.commit()
+    body = text_of(outbox.last_to("aino@example.org"))
+    for question in ("Mikä toimii meillä paikallisesti yhteistyössä?",
+                     "Mikä toimii kuntalaisille?", "Mitä on parannettava?"):
+        assert question in body
+    assert "What works" not in body
+
+
+def test_a_bad_rule_is_refused_in_the_readers_language(db, client, login):
+    seat = _logged_in(db, login, locale="da")
+    response = client.post(f"/c/{seat.collaboration_id}/routines/new", data={
+        "name": "Månedlig", "cadence": "custom", "weekday": "TU", "time": "",
+        "rule": "FREQ=SOMETIMES;BYHOUR=9", "timezone": "Europe/Copenhagen",
+        "questions-0": "Hvad virker?"})
+    error = re.search(r'<p class="error" id="rule-error">([^<]*)</p>', response.text).group(1)
+    assert "FREQ=WEEKLY;BYDAY=TU;BYHOUR=9" in error
+    assert "recurrence rule" not in error  # not the English message
+
+
+def test_schedule_errors_are_translated_when_read():
+    """A ScheduleError made outside any request reads in the language of whoever reads it."""
+    from coprod.routines import schedule
+
+    with pytest.raises(schedule.ScheduleError) as raised:
+        schedule.preset_rule("weekly", "XX", time(9))
+    assert str(raised.value) == "Unknown weekday: XX"
 
 
 # -- emails -------------------------------------------------------------------------------
@@ -166,7 +267,8 @@ def test_languages_are_english_plus_the_compiled_catalogs(app, tmp_path):
     assert app.config["LANGUAGES"] == catalog_languages()
     assert app.config["LANGUAGES"][0] == "en"
     assert "da" in app.config["LANGUAGES"]
-    assert "fi" not in app.config["LANGUAGES"]
+    assert "fi" in app.config["LANGUAGES"]
+    assert "sv" not in app.config["LANGUAGES"]
     (tmp_path / "sv" / "LC_MESSAGES").mkdir(parents=True)
     (tmp_path / "sv" / "LC_MESSAGES" / "messages.mo").write_bytes(b"")
     (tmp_path / "nb" / "LC_MESSAGES").mkdir(parents=True)  # begun, not compiled yet
@@ -185,11 +287,16 @@ def _finished(po: Path):
     return catalog
 
 
-def test_the_danish_catalog_is_finished_and_offered(app):
-    po = TRANSLATIONS_DIR / "da" / "LC_MESSAGES" / "messages.po"
+@pytest.mark.parametrize("code", ["da", "fi"])
+def test_the_danish_and_finnish_catalogs_are_finished_and_offered(app, code):
+    """The Nordic languages Coprod serves: neither may go missing or fall back to fuzzy (the
+    completeness checks below skip a fuzzy catalog)."""
+    po = TRANSLATIONS_DIR / code / "LC_MESSAGES" / "messages.po"
     assert po in CATALOGS
-    assert not _read(po).fuzzy
-    assert "da" in app.config["LANGUAGES"]
+    catalog = _read(po, code)
+    assert not catalog.fuzzy
+    assert catalog.num_plurals == 2
+    assert code in app.config["LANGUAGES"]
 
 
 @pytest.mark.parametrize("po", CATALOGS, ids=_locale_of)
@@ -243,3 +350,26 @@ def test_messages_pot_has_every_string_of_the_code(tmp_path):
     committed = {m.id if isinstance(m.id, str) else tuple(m.id) for m in _read(POT) if m.id}
     missing = sorted(extracted - committed, key=str)
     assert missing == [], f"not in messages.pot, run make translations: {missing}"
+
+
+def test_finnish_password_reset_email_counts_its_minutes(app, db, client, outbox):
+    """In Finnish, and "1 minute" in the singular (ngettext), "60 minutes" in the plural."""
+    UserFactory(email="aino@example.org", display_name="Aino", locale="fi",
+                timezone="Europe/Helsinki")
+    db.session.commit()
+    client.post("/password/forgot", data={"email": "aino@example.org"})
+    mail = outbox.last_to("aino@example.org")
+    assert mail["Subject"] == "Coprod-salasanasi palauttaminen"
+    body = text_of(mail)
+    assert "Hei Aino," in body
+    assert "Linkki toimii kerran ja 60 minuutin ajan." in body
+
+    UserFactory(email="one@example.org", display_name="One", locale="en")
+    db.session.commit()
+    minutes = app.config["PASSWORD_RESET_MAX_AGE_MINUTES"]
+    app.config["PASSWORD_RESET_MAX_AGE_MINUTES"] = 1
+    try:
+        client.post("/password/forgot", data={"email": "one@example.org"})
+    finally:
+        app.config["PASSWORD_RESET_MAX_AGE_MINUTES"] = minutes
+    assert "The link works once and for 1 minute." in text_of(outbox.last_to("one@example.org"))

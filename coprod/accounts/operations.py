@@ -196,6 +196,7 @@ def invite(actor: Actor, collaboration, email: str, role: Role, partner_id: int 
     inviter = db.session.get(User, actor.user_id)
     queue_email(
         key=f"invitation:{invitation.id}", to=email, template="invitation",
+        timezone=collaboration.timezone,  # the invitee's own is not known yet
         subject=_l("You are invited to %(title)s on Coprod", title=collaboration.title),
         invitation=invitation, collaboration=collaboration, inviter=inviter,
         link=email_link("accounts.accept_invitation", token=invitation_token(invitation)),
@@ -244,7 +245,7 @@ def request_password_reset(email: str) -> None:
     queue_email(
         key=f"reset:{user.id}:{user.session_nonce}:{utcnow():%Y%m%d%H%M}", to=user.email,
         template="password_reset", subject=_l("Reset your Coprod password"), user=user,
-        locale=user.locale,
+        locale=user.locale, timezone=user.timezone,
         link=email_link("accounts.reset_password", token=token),
         minutes=current_app.config["PASSWORD_RESET_MAX_AGE_MINUTES"],
     )

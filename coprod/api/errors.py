@@ -10,6 +10,7 @@ from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from coprod.common import OperationError
+from coprod.errors import explained
 from coprod.extensions import db
 
 
@@ -72,7 +73,7 @@ def handle_http_exception(exc: HTTPException):
     body = {
         "code": code,
         "status": exc.name,
-        "message": data.get("message") or _summary(errors) or exc.description or exc.name,
+        "message": data.get("message") or _summary(errors) or explained(exc)[1],
     }
     if errors:
         body["errors"] = errors

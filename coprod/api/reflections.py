@@ -260,9 +260,11 @@ class FeedArgsSchema(Schema):
         "description": "Only reflections posted on behalf of this partner organization."})
     tag = fields.String(validate=validate.Length(min=1, max=TAG_MAX))
     since = fields.Date(metadata={
-        "description": "Posted on or after this day (UTC); not after until (422)."})
+        "description": "Posted on or after this day (a day of the collaboration's time "
+                       "zone); not after until (422)."})
     until = fields.Date(metadata={
-        "description": "Posted on or before this day (UTC); not before since (422)."})
+        "description": "Posted on or before this day (a day of the collaboration's time "
+                       "zone); not before since (422)."})
     cursor = fields.String(metadata={"description": "next_cursor of the previous page."})
     limit = fields.Integer(load_default=queries.PAGE_SIZE,
                            validate=validate.Range(min=1, max=queries.PAGE_SIZE_MAX),

@@ -17,7 +17,7 @@ from coprod.api.common import ApiBlueprint, collaboration_or_404, object_in
 from coprod.api.pagination import PageArgsSchema, page_schema, paginate
 from coprod.api.schemas import Timestamp, choice, text
 from coprod.routines import operations, queries, schedule
-from coprod.routines.emails import DEFAULT_QUESTIONS
+from coprod.routines.emails import default_questions
 from coprod.routines.models import MAX_QUESTIONS, NAME_MAX, QUESTION_MAX, Routine
 
 blp = ApiBlueprint("routines_api", __name__,
@@ -57,7 +57,7 @@ class RoutineSchema(Schema):
     partner_ids = fields.Function(lambda r: sorted(r.partner_ids), metadata={
         "type": "array", "items": {"type": "integer"},
         "description": "Partner organizations whose members are prompted; empty: all."})
-    questions = fields.Function(lambda r: list(r.questions or DEFAULT_QUESTIONS), metadata={
+    questions = fields.Function(lambda r: list(r.questions or default_questions()), metadata={
         "type": "array", "items": {"type": "string"}})
     nudge_after_days = fields.Integer(allow_none=True, metadata={
         "description": "One reminder this many days into a period to those who have not "
@@ -149,7 +149,7 @@ def _current(routine: Routine) -> dict:
     return {"name": routine.name, "cadence": cadence, "weekday": weekday, "time": at,
             "rule": routine.rule, "timezone": routine.timezone,
             "roles": [r.value for r in routine.roles], "partner_ids": routine.partner_ids,
-            "questions": list(routine.questions or DEFAULT_QUESTIONS),
+            "questions": list(routine.questions or default_questions()),
             "nudge_after_days": routine.nudge_after_days}
 
 

@@ -26,7 +26,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from flask import current_app, has_request_context, url_for
-from flask_babel import format_date
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import exists, select
 
@@ -126,8 +126,11 @@ def _quiet_partners(digest, view, names: dict[int, str]) -> dict | None:
             earlier[partner_id] += n
     periods = len(view.history_partner)
     evidence = [
-        _evidence(_("%(partner)s: %(n)d reflections in the %(periods)d periods before, none "
-                    "this period.", partner=names[p], n=n, periods=periods), figure=0)
+        _evidence(_("%(partner)s: %(reflections)s %(periods)s, none this period.",
+                    partner=names[p],
+                    reflections=ngettext("%(num)d reflection", "%(num)d reflections", n),
+                    periods=ngettext("in the period before", "in the %(num)d periods before",
+                                     periods)), figure=0)
         for p, n in sorted(earlier.items(), key=lambda item: names.get(item[0], ""))
         if p in names and n > 0 and view.by_partner.get(p, 0) == 0]
     return _signal(STRUCTURAL_HOLE, _("A partner has gone quiet"), evidence)
@@ -201,9 +204,13 @@ def _value_conflicts(view, collaboration: Collaboration, names: dict[int, str]) 
         if not value_conflict(works, improve):
             continue
         evidence = [
-            _evidence(_("%(partner)s: %(works)d say it works, %(improve)d that it needs "
-                        "improving.", partner=names.get(p, _("No partner")), works=works[p],
-                        improve=improve[p]), figure=f"{works[p]}/{improve[p]}")
+            _evidence(_("%(partner)s: %(works)s, %(improve)s.",
+                        partner=names.get(p, _("No partner")),
+                        works=ngettext("%(num)d says it works", "%(num)d say it works",
+                                       works[p]),
+                        improve=ngettext("%(num)d that it needs improving",
+                                         "%(num)d that it needs improving", improve[p])),
+                      figure=f"{works[p]}/{improve[p]}")
             for p in sorted(partners, key=lambda p: names.get(p, ""))]
         evidence[0]["link"] = _reflection_link(collaboration.id, theme["member_ids"][0])
         signal = _signal(VALUE_CONFLICT, _("Partners disagree about a theme"), evidence)
@@ -253,9 +260,11 @@ def _falling_responses(digest, collaboration: Collaboration) -> list[dict]:
         if routine is None:
             continue
         evidence = [
-            _evidence(_("Period from %(day)s: %(answered)d of %(prompted)d prompts answered.",
-                        day=format_date(_local_day(starts[index], collaboration)),
-                        answered=answered, prompted=prompted),
+            _evidence(ngettext("Period from %(day)s: %(answered)d of %(num)d prompt answered.",
+                               "Period from %(day)s: %(answered)d of %(num)d prompts answered.",
+                               prompted,
+                               day=format_date(_local_day(starts[index], collaboration)),
+                               answered=answered),
                       figure=f"{round(100 * answered / prompted)}%")
             for index, answered, prompted in series[-(FALLING_PERIODS + 1):]]
         evidence[-1]["link"] = _link("routine_settings.index",
@@ -285,9 +294,12 @@ def _after_prompts_only(digest) -> dict | None:
 def _refused_posts(digest, names: dict[int, str]) -> dict | None:
     """Posts refused for lack of consent, per partner that lacked it (ConsentFriction)."""
     evidence = [
-        _evidence(_("%(n)d posts about a citizen were refused because %(partner)s, in their "
-                    "audience, lacked a need to know or consent.",
-                    partner=names.get(row["partner_id"], "?"), n=row["n"]), figure=row["n"])
+        _evidence(ngettext("%(num)d post about a citizen was refused because %(partner)s, in "
+                           "its audience, lacked a need to know or consent.",
+                           "%(num)d posts about a citizen were refused because %(partner)s, in "
+                           "their audience, lacked a need to know or consent.",
+                           row["n"], partner=names.get(row["partner_id"], "?")),
+                  figure=row["n"])
         for row in sorted(digest.data.get("frictions", []),
                           key=lambda row: names.get(row["partner_id"], ""))
         if row["n"]]

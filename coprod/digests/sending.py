@@ -113,7 +113,7 @@ def send(digest: Digest) -> int:
             views[reader] = readers.view(digest, reader)
         links = _links(digest, user)
         queue_email(
-            key=key, to=user.email, template="digest", locale=user.locale,
+            key=key, to=user.email, template="digest", locale=user.locale, timezone=user.timezone,
             subject=_Subject(collaboration.title, days.first, days.last),
             recipient=user, about=f"digest:{digest.id}",
             headers=list_unsubscribe_headers(links["unsubscribe_link"]),

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from coprod.common import utcnow
 from coprod.extensions import db
+from coprod.i18n import force_timezone
 from coprod.mail.addresses import has_line_break
 from coprod.mail.models import OutboxEmail
 
@@ -53,10 +54,12 @@ def _one_line(subject: str) -> str:
 
 def queue_email(
     *, key: str, to: str, template: str, subject: str, locale: str | None = None,
-    recipient=None, about: str | None = None, headers: dict[str, str] | None = None,
+    timezone: str | None = None, recipient=None, about: str | None = None,
+    headers: dict[str, str] | None = None,
     **context
 ) -> OutboxEmail:
-    """Render `template`.txt/.html in the recipient's locale and add an outbox row.
+    """Render `template`.txt/.html in the recipient's locale and time zone (`timezone`, else
+    the `recipient`'s, else the default) and add an outbox row.
 
     Queuing the same key again returns the existing row: one thing, one email. An email about
     content passes its `recipient` (a User) and `about` ("reflection:12"): the worker sends it
@@ -71,7 +74,9 @@ def queue_email(
         return existing
     context.setdefault("base_url", current_app.config["BASE_URL"])
     created_at = utcnow()
-    with force_locale(locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+    timezone = timezone or getattr(recipient, "timezone", None)
+    with force_timezone(timezone or current_app.config["BABEL_DEFAULT_TIMEZONE"]), \
+            force_locale(locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
         subject = _one_line(str(subject))
         row = OutboxEmail(
             key=key,

@@ -62,7 +62,7 @@ def email_now(notification: Notification, user: User) -> None:
     item = described[0]
     unsubscribe = unsubscribe_link(user.id)
     queue_email(key=f"notification:{notification.id}", to=user.email, template="notification",
-                subject=item.subject, locale=user.locale, recipient=user,
+                subject=item.subject, locale=user.locale, timezone=user.timezone, recipient=user,
                 about=notification.about, item=item, link=item.url,
                 settings_link=email_link("accounts.profile") + "#notifications-heading",
                 headers=list_unsubscribe_headers(unsubscribe), unsubscribe_link=unsubscribe)

@@ -60,14 +60,14 @@ def _iso(value: datetime | None) -> str | None:
 
 # -- reading, chunk by chunk ----------------------------------------------------------------
 
-def _exported(actor: Actor, collaboration_id: int, filters: FeedFilters):
+def _exported(actor: Actor, collaboration_id: int, filters: FeedFilters, zone: str | None):
     """The feed's selection, without withdrawn reflections, as plain rows with the names shown
     beside them (plain rows: nothing piles up in the session while a large export streams)."""
     author = aliased(User)
     shown_author = case((policy.where(actor, Reflection, "read_author"), author.display_name),
                         else_=null())
     return (
-        apply_filters(policy.scoped(actor, Reflection), filters)
+        apply_filters(policy.scoped(actor, Reflection), filters, zone)
         .where(Reflection.collaboration_id == collaboration_id,
                Reflection.withdrawn_at.is_(None))
         .with_only_columns(
@@ -122,7 +122,8 @@ def export_rows(actor: Actor, collaboration: Collaboration, filters: FeedFilters
     """Every reflection the actor may read here (filtered), oldest first, replies nested.
 
     The collaboration's id is taken now: the rows are read later, while the answer streams."""
-    return _rows(actor, _exported(actor, collaboration.id, filters or FeedFilters()),
+    return _rows(actor, _exported(actor, collaboration.id, filters or FeedFilters(),
+                                  collaboration.timezone),
                  chunk or CHUNK)
 
 

@@ -91,7 +91,24 @@ def readable_reflections(actor: Actor, collaboration: Collaboration | None = Non
     return stmt
 
 
-def apply_filters(stmt, filters: FeedFilters):
+def local_midnight(day: date, zone: str | None) -> datetime:
+    """The instant a day begins in a time zone (the collaboration's), as UTC; at the ends of
+    the calendar (year 1, year 9999), where the zone's offset would leave it, UTC's."""
+    try:
+        tz = ZoneInfo(zone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = UTC
+    try:
+        return datetime.combine(day, time.min, tz).astimezone(UTC)
+    except OverflowError:
+        return datetime.combine(day, time.min, UTC)
+
+
+def apply_filters(stmt, filters: FeedFilters, zone: str | None = "UTC"):
+    """The filters on a select of reflections. Days (since, until: both included) are those
+    of `zone`, the collaboration's time zone, as a digest's periods are: a digest's link to
+    its reflections selects exactly its period, and a reader in another zone gets the
+    collaboration's days, the same for every member."""
     if filters.kind:
         stmt = stmt.where(Reflection.kind == filters.kind)
     if filters.perspective:
@@ -104,10 +121,10 @@ def apply_filters(stmt, filters: FeedFilters):
         stmt = stmt.where(Reflection.id.in_(select(ReflectionTag.reflection_id).where(
             ReflectionTag.name == filters.tag.strip().lower())))
     if filters.since:
-        stmt = stmt.where(Reflection.created_at >= datetime.combine(filters.since, time.min, UTC))
+        stmt = stmt.where(Reflection.created_at >= local_midnight(filters.since, zone))
     if filters.until and filters.until < date.max:  # the last day Python has: no bound
-        stmt = stmt.where(Reflection.created_at < datetime.combine(
-            filters.until + timedelta(days=1), time.min, UTC))
+        stmt = stmt.where(Reflection.created_at < local_midnight(
+            filters.until + timedelta(days=1), zone))
     return stmt
 
 
@@ -134,7 +151,8 @@ def feed(actor: Actor, collaboration: Collaboration, filters: FeedFilters | None
          cursor: str | None = None, limit: int = PAGE_SIZE) -> FeedPage:
     """One page of the reflections the actor may read, newest first, with unread markers."""
     limit = max(1, min(limit, PAGE_SIZE_MAX))
-    stmt = apply_filters(readable_reflections(actor, collaboration), filters or FeedFilters())
+    stmt = apply_filters(readable_reflections(actor, collaboration), filters or FeedFilters(),
+                         collaboration.timezone)
     if cursor:
         when, ident = decode_cursor(cursor)
         stmt = stmt.where(or_(Reflection.created_at < when,

@@ -20,9 +20,9 @@ from coprod.routines.models import Prompt, Routine
 
 def questions_of(routine: Routine) -> list[str]:
     """The questions the routine asks: its own, or the three reflection questions."""
-    from coprod.routines.emails import DEFAULT_QUESTIONS
+    from coprod.routines.emails import default_questions
 
-    return list(routine.questions or DEFAULT_QUESTIONS)
+    return list(routine.questions or default_questions())
 
 
 def is_open(prompt: Prompt, now: datetime | None = None) -> bool:

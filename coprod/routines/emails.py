@@ -10,6 +10,7 @@ RFC 8058). It carries no reflection text and nothing about any citizen. Keys "pr
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -20,12 +21,42 @@ from coprod.mail.unsubscribe import list_unsubscribe_headers
 from coprod.routines.models import Prompt, Routine
 from coprod.spaces.models import Collaboration
 
+
+def N_(message: str) -> str:
+    """Marks a message for extraction (a default pybabel keyword) without translating it."""
+    return message
+
+
 # The three questions of docs/domain.md: what works for us, for the citizens, what must improve.
+# English message ids, translated when shown: a routine that keeps them stores no questions,
+# so each reader (page, email, API) gets them in their own language.
 DEFAULT_QUESTIONS = (
-    "What works for us locally in the collaboration?",
-    "What works for the citizens?",
-    "What needs to be improved?",
+    N_("What works for us locally in the collaboration?"),
+    N_("What works for the citizens?"),
+    N_("What needs to be improved?"),
 )
+
+
+def default_questions() -> list[str]:
+    """The three questions in the language of this request (or of force_locale)."""
+    return [gettext(question) for question in DEFAULT_QUESTIONS]
+
+
+def lazy_default_questions() -> list:
+    """The three questions, translated when rendered: for emails, which queue_email renders
+    in the recipient's language."""
+    return [_l(question) for question in DEFAULT_QUESTIONS]
+
+
+def are_default_questions(questions) -> bool:
+    """The questions are the three defaults, in any offered language: a form that showed
+    them in Danish and came back unchanged keeps following the defaults."""
+    from coprod.i18n import in_every_language
+
+    questions = tuple(questions)
+    return len(questions) == len(DEFAULT_QUESTIONS) and all(
+        asked in in_every_language(default)
+        for asked, default in zip(questions, DEFAULT_QUESTIONS, strict=True))
 PROMPT_SUBJECT = _l("%(routine)s: what have you learned this period?")
 NUDGE_SUBJECT = _l("A reminder: %(routine)s")
 
@@ -78,9 +109,9 @@ def _queue(prompt: Prompt, *, key: str, template: str, subject) -> None:
     collaboration = db.session.get(Collaboration, routine.collaboration_id)
     links = _links(prompt, routine)
     queue_email(
-        key=key, to=user.email, template=template, locale=user.locale,
+        key=key, to=user.email, template=template, locale=user.locale, timezone=user.timezone,
         subject=subject, routine=routine, collaboration=collaboration, user=user,
-        questions=routine.questions or list(DEFAULT_QUESTIONS), prompt=prompt,
+        questions=routine.questions or lazy_default_questions(), prompt=prompt,
         headers=list_unsubscribe_headers(links["unsubscribe_link"]),
         **links)
 

@@ -19,7 +19,7 @@ from wtforms.validators import Length, NumberRange, Optional
 
 from coprod.accounts.models import Role
 from coprod.reflections.forms import CheckboxesField, OfferedSelect
-from coprod.routines.emails import DEFAULT_QUESTIONS
+from coprod.routines.emails import default_questions
 from coprod.routines.models import MAX_QUESTIONS, NAME_MAX, QUESTION_MAX
 from coprod.routines.operations import NUDGE_MAX_DAYS, describe_rule
 from coprod.routines.queries import WEEKDAY_NAMES
@@ -72,7 +72,7 @@ class RoutineForm(FlaskForm):
     def start_new(self, timezone: str) -> None:
         """A new routine's form: the defaults, in the collaboration's time zone."""
         self.timezone.data = timezone
-        self._set_questions(DEFAULT_QUESTIONS)
+        self._set_questions(default_questions())
 
     def fill_from(self, routine) -> None:
         """Start an edit from the routine as it is."""
@@ -85,7 +85,7 @@ class RoutineForm(FlaskForm):
         self.timezone.data = routine.timezone
         self.roles.data = [r.value for r in routine.roles]
         self.partners.data = sorted(routine.partner_ids)
-        self._set_questions(routine.questions or DEFAULT_QUESTIONS)
+        self._set_questions(routine.questions or default_questions())
         self.nudge_after_days.data = routine.nudge_after_days
 
     def _set_questions(self, questions) -> None:

@@ -22,7 +22,7 @@ from coprod.extensions import db
 from coprod.inputs import database_ids, planned_day
 from coprod.policy import Actor
 from coprod.routines import schedule
-from coprod.routines.emails import DEFAULT_QUESTIONS
+from coprod.routines.emails import are_default_questions
 from coprod.routines.models import (
     MAX_QUESTIONS,
     NAME_MAX,
@@ -145,7 +145,8 @@ def describe_rule(rule: str) -> tuple[str, str | None, time | None]:
 
 def clean_questions(questions: Iterable[str] | None) -> list[str]:
     """1 to MAX_QUESTIONS questions; blank lines are dropped. The defaults are stored as an
-    empty list, so routines that keep them follow DEFAULT_QUESTIONS."""
+    empty list (whatever language they were shown in), so routines that keep them follow
+    DEFAULT_QUESTIONS in each reader's language."""
     if questions is None:
         return []
     if isinstance(questions, str):
@@ -160,7 +161,7 @@ def clean_questions(questions: Iterable[str] | None) -> list[str]:
     if any(len(q) > QUESTION_MAX for q in cleaned):
         raise OperationError(_("Keep each question under %(n)d characters.", n=QUESTION_MAX),
                              field="questions")
-    return [] if tuple(cleaned) == DEFAULT_QUESTIONS else cleaned
+    return [] if are_default_questions(cleaned) else cleaned
 
 
 def clean_nudge(days) -> int | None:

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dateutil.parser import parse as parse_datetime
 from dateutil.rrule import rrulestr
 
+from coprod.i18n import lazy_gettext as _l
+
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 # How far back a sweep still prompts a period it missed (beat down for a while); older
 # periods are skipped rather than prompted late.
@@ -38,7 +40,9 @@ FREQUENCIES = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY")
 
 
 class ScheduleError(ValueError):
-    """A cadence that cannot be read: the message says what is wrong, for the form."""
+    """A cadence that cannot be read: the message says what is wrong, for the form. Messages
+    are lazy translations: str(error) gives them in the language of whoever reads them then
+    (a form, an API answer), not of whoever loaded this module."""
 
 
 class TooDense(ScheduleError):
@@ -64,7 +68,7 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ScheduleError(f"Unknown time zone: {name}") from None
+        raise ScheduleError(_l("Unknown time zone: %(name)s", name=name)) from None
 
 
 def preset_rule(cadence: str, weekday: str, at: time) -> str:
@@ -73,7 +77,7 @@ def preset_rule(cadence: str, weekday: str, at: time) -> str:
     Monthly means the first such weekday of each month ("the first Tuesday").
     """
     if weekday not in WEEKDAYS:
-        raise ScheduleError(f"Unknown weekday: {weekday}")
+        raise ScheduleError(_l("Unknown weekday: %(weekday)s", weekday=weekday))
     clock = f"BYHOUR={at.hour};BYMINUTE={at.minute};BYSECOND=0"
     if cadence == "weekly":
         return f"FREQ=WEEKLY;BYDAY={weekday};{clock}"
@@ -81,7 +85,7 @@ def preset_rule(cadence: str, weekday: str, at: time) -> str:
         return f"FREQ=WEEKLY;INTERVAL=2;BYDAY={weekday};{clock}"
     if cadence == "monthly":
         return f"FREQ=MONTHLY;BYDAY=1{weekday};{clock}"
-    raise ScheduleError(f"Unknown cadence: {cadence}")
+    raise ScheduleError(_l("Unknown cadence: %(cadence)s", cadence=cadence))
 
 
 def clean_rule(text: str) -> str:
@@ -96,20 +100,20 @@ def clean_rule(text: str) -> str:
     if rule.upper().startswith("RRULE:"):
         rule = rule[6:].strip()
     if not rule:
-        raise ScheduleError("Give a recurrence rule, e.g. FREQ=WEEKLY;BYDAY=TU;BYHOUR=9")
+        raise ScheduleError(_l("Give a recurrence rule, e.g. FREQ=WEEKLY;BYDAY=TU;BYHOUR=9"))
     if "\n" in rule or "\r" in rule or "DTSTART" in rule.upper():
-        raise ScheduleError("Give one RRULE line without DTSTART.")
+        raise ScheduleError(_l("Give one RRULE line without DTSTART."))
     parts = _parts(rule)
     if parts.get("FREQ") in ("SECONDLY", "MINUTELY"):
-        raise TooDense("A routine prompts at most once an hour.")
+        raise TooDense(_l("A routine prompts at most once an hour."))
     try:
         rrulestr(rule, dtstart=datetime(2026, 1, 1))
         if parts.get("FREQ") not in FREQUENCIES or "BYEASTER" in parts:
             raise ValueError(rule)
         _until(parts.get("UNTIL"), ZoneInfo("UTC"))
     except (ValueError, TypeError, OverflowError, ScheduleError) as exc:
-        raise ScheduleError("This is not a recurrence rule the calendar understands; write it "
-                            "like FREQ=WEEKLY;BYDAY=TU;BYHOUR=9") from exc
+        raise ScheduleError(_l("This is not a recurrence rule the calendar understands; write "
+                               "it like FREQ=WEEKLY;BYDAY=TU;BYHOUR=9")) from exc
     return rule.upper()
 
 
@@ -129,14 +133,14 @@ def check_rule(rule: str, anchor: date, tz_name: str, now: datetime) -> None:
         if occurrence > window_end:
             break
         if previous is not None and occurrence - previous < MIN_GAP:
-            raise TooDense("A routine prompts at most once an hour.")
+            raise TooDense(_l("A routine prompts at most once an hour."))
         previous = occurrence
         if occurrence > local:
             ahead += 1
             if ahead >= CHECKED:
                 return
     if not ahead:
-        raise NeverDue("This rule does not come round within a year.")
+        raise NeverDue(_l("This rule does not come round within a year."))
 
 
 def anchor_problem(anchor: date, today: date) -> str | None:
@@ -175,7 +179,7 @@ def _until(value: str | None, tz: ZoneInfo) -> datetime | None:
     try:
         moment = parse_datetime(value)
     except (ValueError, OverflowError):
-        raise ScheduleError(f"Bad UNTIL: {value}") from None
+        raise ScheduleError(_l("UNTIL is not a date and time: %(value)s", value=value)) from None
     return moment.astimezone(tz).replace(tzinfo=None) if moment.tzinfo else moment
 
 
@@ -244,7 +248,7 @@ def _walk(rule: str, anchor: date, tz: ZoneInfo, near: datetime,
         recurrence = _dateutil_rule(text, start.replace(year=start.year + years))
         for steps, occurrence in enumerate(recurrence, 1):
             if steps > MAX_STEPS:
-                raise TooDense("A routine prompts at most once an hour.")
+                raise TooDense(_l("A routine prompts at most once an hour."))
             local = occurrence.replace(year=occurrence.year - years)
             if until is not None and local > until:
                 return
@@ -252,7 +256,8 @@ def _walk(rule: str, anchor: date, tz: ZoneInfo, near: datetime,
     except ScheduleError:
         raise
     except (ValueError, TypeError, OverflowError) as exc:
-        raise ScheduleError(f"Cannot read the rule {rule}: {exc}") from None
+        raise ScheduleError(_l("Cannot read the rule %(rule)s: %(problem)s", rule=rule,
+                                 problem=str(exc))) from None
 
 
 def _local(instant: datetime, tz: ZoneInfo) -> datetime:
@@ -301,7 +306,7 @@ def period_at(rule: str, anchor: date, tz_name: str, instant: datetime) -> Perio
     if local >= end:
         return None
     if end - start < MIN_GAP:  # a rule stored before rules were checked
-        raise TooDense("A routine prompts at most once an hour.")
+        raise TooDense(_l("A routine prompts at most once an hour."))
     return Period(_utc(start, tz), _utc(end, tz))
 
 
@@ -321,7 +326,7 @@ def next_occurrence(rule: str, anchor: date, tz_name: str, after: datetime) -> d
     for occurrence in _walk(rule, anchor, tz, local, local + HORIZON):
         if found is not None:
             if occurrence - found < MIN_GAP:  # a rule stored before rules were checked
-                raise TooDense("A routine prompts at most once an hour.")
+                raise TooDense(_l("A routine prompts at most once an hour."))
             break
         if occurrence > local:
             found = occurrence

@@ -8,7 +8,7 @@ input re-renders the form with the reason next to the field, keeping what was ty
 
 from __future__ import annotations
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -16,7 +16,8 @@ from flask_login import login_required
 
 from coprod import policy
 from coprod.forms import attempt
-from coprod.routines import forms, operations, queries, schedule
+from coprod.i18n import format_instant
+from coprod.routines import forms, operations, queries
 from coprod.routines.models import Routine
 from coprod.spaces import queries as spaces
 from coprod.spaces.models import Collaboration
@@ -52,8 +53,7 @@ def _to_list(collab: Collaboration, routine_id: int | None = None):
 
 def local_time(instant, tz_name: str) -> str:
     """A moment as the routine's members read it: in the routine's own time zone."""
-    return format_datetime(instant, "medium", tzinfo=schedule.zone(tz_name),
-                           locale=get_locale()) + f" ({tz_name})"
+    return f"{format_instant(instant, tz_name)} ({tz_name})"
 
 
 def period_label(period: queries.PeriodRate, routine: Routine) -> str:

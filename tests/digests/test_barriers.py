@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from flask_babel import force_locale
 
 from coprod.accounts.models import Role
 from coprod.citizens.models import ConsentFriction
@@ -268,3 +269,34 @@ def test_posts_refused_and_categories_without_consent(db, world):
     [missing] = titled(found, "Information categories with no consent")
     assert texts(missing) == ("The service map has partners exchange “Support needs”, but no "
                               "citizen's consent covers it.")
+
+
+def test_counts_in_the_evidence_take_the_singular_for_one(db, world):
+    """ngettext, not "1 reflections" or "1 posts ... were refused"."""
+    for period in range(4):
+        for n, who in enumerate(("jobcentre", "cafe", "coordinator")):
+            kind, text = TOPICS[(n + period) % len(TOPICS)]
+            post(world, who, period, DAYS[(n + period) % len(DAYS)],
+                 f"{text} ({who}, period {period})", kind)
+    post(world, "shelter", 1, 9, "The dogs like the new walking route.", "works")
+    db.session.add(ConsentFriction(collaboration_id=world.collaboration.id,
+                                   partner_id=world.jobcentre.id,
+                                   at=world.periods[3].start + timedelta(days=4)))
+    db.session.flush()
+
+    found = signals_for(db, world, world.cafe_staff)
+
+    [quiet] = titled(found, "A partner has gone quiet")
+    assert texts(quiet) == ("Animal shelter: 1 reflection in the 3 periods before, none this "
+                            "period.")
+    [refused] = titled(found, "Posts refused for lack of consent")
+    assert texts(refused) == ("1 post about a citizen was refused because Job centre, in its "
+                              "audience, lacked a need to know or consent.")
+
+
+def test_the_evidence_in_finnish(db, world):
+    healthy(db, world, quiet=("shelter",))
+    with force_locale("fi"):
+        [signal] = titled(signals_for(db, world), "Kumppani on hiljentynyt")
+    assert texts(signal) == ("Animal shelter: 6 havaintoa edellisten 3 jakson aikana, ei yhtään "
+                             "tällä jaksolla.")
