@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, false, func, literal, or_, select
 
+from coprod.accounts.models import User
 from coprod.citizens.models import CitizenReference, CitizenReferenceCategory, ConsentFriction
 from coprod.common import utcnow
 from coprod.digests import periods
@@ -194,11 +195,13 @@ def frictions(collaboration_id: int, period: schedule.Period) -> list[dict]:
 
 
 def theme_sources(collaboration_id: int, window: list[schedule.Period]) -> list[dict]:
-    """The reflections themes are grouped from: the window's, minus any about a citizen."""
+    """The reflections themes are grouped from: the window's, minus any about a citizen; each
+    with its author's locale, the language it is most likely written in."""
     start, end = window[0].start, window[-1].end
     rows = db.session.execute(
         select(Reflection.id, Reflection.body, Reflection.created_at, Reflection.kind,
-               Reflection.partner_id, Reflection.visibility)
+               Reflection.partner_id, Reflection.visibility, User.locale)
+        .outerjoin(User, User.id == Reflection.author_id)
         .where(Reflection.collaboration_id == collaboration_id,
                Reflection.withdrawn_at.is_(None),
                Reflection.created_at >= start, Reflection.created_at < end,
@@ -209,32 +212,42 @@ def theme_sources(collaboration_id: int, window: list[schedule.Period]) -> list[
     for r in rows:
         index = next(i for i, p in enumerate(window) if p.contains(r.created_at))
         found.append({"id": r.id, "text": r.body, "period": index, "kind": str(r.kind),
-                      "partner_id": r.partner_id, "visibility": str(r.visibility)})
+                      "partner_id": r.partner_id, "visibility": str(r.visibility),
+                      "locale": r.locale})
     return found[::-1]
 
 
-def themes(collaboration_id: int, window: list[schedule.Period], method: str) -> list[dict]:
-    """Group the window's reflections; each theme keeps its members (with what the reader
-    filter needs) and its size per period of the window."""
+def _member(source: dict, audiences: dict) -> dict:
+    """What the reader filter needs of one grouped reflection."""
+    return {**{k: source[k] for k in ("id", "period", "kind", "partner_id", "visibility")},
+            "audience": audiences.get(source["id"], {}).get("audience", [])}
+
+
+def themes(collaboration_id: int, window: list[schedule.Period], method: str
+           ) -> tuple[list[dict], list[dict], str]:
+    """Group the window's reflections. Each theme keeps its members, the most typical first
+    (with what the reader filter needs), and its size per period of the window; the period's
+    reflections that fit no theme are kept too, to be counted per reader. Also says which
+    method ran (the default falls back to lexical vectors where the model cannot load)."""
     from coprod.digests.themes import group
 
     sources = theme_sources(collaboration_id, window)
     if len(sources) < 2:
-        return []
-    grouping = group([s["text"] for s in sources], method=method)
+        return [], [], method
+    grouping = group([s["text"] for s in sources], method=method,
+                     languages=[s["locale"] for s in sources])
     audiences = describe(s["id"] for s in sources if s["visibility"] == Visibility.PARTNERS)
     found = []
     for theme in grouping.themes:
-        members = [sources[i] for i in theme.members]
+        members = [sources[i] for i in theme.central or theme.members]
         found.append({
-            "members": [{**{k: m[k] for k in ("id", "period", "kind", "partner_id",
-                                              "visibility")},
-                         "audience": audiences.get(m["id"], {}).get("audience", [])}
-                        for m in members],
+            "members": [_member(m, audiences) for m in members],
             "per_period": [sum(1 for m in members if m["period"] == i)
                            for i in range(len(window))],
         })
-    return found
+    ungrouped = [_member(sources[i], audiences) for i in grouping.ungrouped
+                 if sources[i]["period"] == len(window) - 1]
+    return found, ungrouped, grouping.method
 
 
 def build(collaboration: Collaboration, period: schedule.Period, *, method: str = "default",
@@ -257,11 +270,11 @@ def build(collaboration: Collaboration, period: schedule.Period, *, method: str 
         "prompt_days": prompt_days(collaboration.id, period),
         "actions": actions(collaboration.id, period, today),
         "frictions": frictions(collaboration.id, period),
-        "themes": themes(collaboration.id, window, method),
     }
+    data["themes"], data["ungrouped"], used = themes(collaboration.id, window, method)
     digest = existing or Digest(collaboration_id=collaboration.id, period_start=period.start,
                                 period_end=period.end)
-    digest.data, digest.method, digest.built_at = data, method, now
+    digest.data, digest.method, digest.built_at = data, used, now
     if existing is None:
         digest.status = DigestStatus.BUILT
         db.session.add(digest)

@@ -416,31 +416,79 @@ def words(text: str) -> list[str]:
     return WORD.findall(text.lower())
 
 
-def label(members: list[str], corpus: list[str], size: int = LABEL_WORDS) -> str:
-    """A theme's most telling words: used by many members and much more often than elsewhere.
+# A clause ends at punctuation: a keyphrase never spans two.
+CLAUSE = re.compile(r"[.,;:!?()\[\]\"“”«»/|]+|\s[-–—]\s")
 
-    A word scores p * log(p / q), p being the share of members using it and q the share of all
-    texts (its term in the divergence of the theme from the corpus): words every reflection
-    uses ("we", "og", "ja", "the") have p near q and score near nothing, in any language; a word
-    no more common in the theme than elsewhere is left out. A word must be used by at least two
-    members, so one reflection cannot name a theme alone.
+
+def terms(text: str) -> set[str]:
+    """The label terms of a text: its words that are no function word of any language
+    (coprod/digests/languages.py), and its phrases of 2 or 3 such words in a row."""
+    from coprod.digests.languages import any_function_words
+
+    stop = any_function_words()
+    found = set()
+    for clause in CLAUSE.split(text.lower()):
+        run: list[str] = []
+        for token in [*WORD.findall(clause), ""]:
+            if token and token not in stop and len(token) > 2:
+                run.append(token)
+                continue
+            for n in (1, 2, 3):
+                found.update(" ".join(run[i:i + n]) for i in range(len(run) - n + 1))
+            run = []
+    return found
+
+
+def label(members: list[str], corpus: list[str], size: int = LABEL_WORDS) -> str:
+    """A theme's most telling terms: used by many members and much more often than elsewhere.
+
+    A term scores p * log(p / q), p being the share of members using it and q the share of all
+    texts (its term in the divergence of the theme from the corpus); a term no more common in
+    the theme than elsewhere is left out, and so is every function word of any language. A
+    term must be used by at least two members, so one reflection cannot name a theme alone. A
+    keyphrase ("lead worker", "consent form") replaces its word when at least half of the
+    members using the word use the phrase: then the phrase is what they speak of.
     """
     return _label(members, document_frequency(corpus), len(corpus), size)
 
 
 def document_frequency(texts: list[str]) -> Counter:
-    """How many texts use each word (counted once per text)."""
-    return Counter(w for text in texts for w in set(words(text)))
+    """How many texts use each label term (counted once per text)."""
+    return Counter(term for text in texts for term in terms(text))
 
 
 def _label(members: list[str], in_corpus: Counter, n: int, size: int = LABEL_WORDS) -> str:
     in_theme = document_frequency(members)
     m = len(members)
-    scored = [
-        (-(count / m) * np.log((count / m) / (in_corpus[w] / n)), w)
-        for w, count in in_theme.items() if count >= 2 and count / m > in_corpus[w] / n
-    ]
-    return " · ".join(w for _, w in sorted(scored)[:size])
+
+    def score(term: str) -> float:
+        p, q = in_theme[term] / m, max(in_corpus[term], in_theme[term]) / max(n, m)
+        return p * float(np.log(p / q))
+
+    telling = {t: score(t) for t, count in in_theme.items()
+               if count >= 2 and in_theme[t] / m > max(in_corpus[t], count) / max(n, m)}
+    chosen: list[str] = []
+    for term in sorted((t for t in telling if " " not in t), key=lambda t: (-telling[t], t)):
+        phrases = [p for p in telling if " " in p and term in p.split()
+                   and in_theme[p] * 2 >= in_theme[term]]
+        best = min(phrases, key=lambda p: (-in_theme[p], -len(p.split()), p), default=term)
+        if any(set(best.split()) & set(c.split()) for c in chosen):
+            continue
+        chosen.append(best)
+        if len(chosen) == size:
+            break
+    return " · ".join(chosen)
+
+
+def representative_sentence(text: str, label_terms: str = "", limit: int = 240) -> str:
+    """The sentence of a text that names most of its theme's label words (the first one on a
+    tie), shortened to ``limit`` characters: what a digest quotes as an example."""
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", text or "") if s.strip()]
+    if not sentences:
+        return ""
+    wanted = {w for term in label_terms.split(" · ") for w in term.split()}
+    best = max(sentences, key=lambda s: (len(wanted & set(words(s))), -sentences.index(s)))
+    return best if len(best) <= limit else best[:limit - 1].rstrip() + "…"
 
 
 # --- trends and conflicts --------------------------------------------------------------------

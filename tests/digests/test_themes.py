@@ -187,3 +187,59 @@ def test_no_value_conflict_when_partners_agree_or_are_split():
     assert not value_conflict({}, {"ngo": 2, "school": 1})
     assert not value_conflict({"ngo": 2, "school": 1}, {"ngo": 2, "school": 1})
     assert not value_conflict({}, {})
+
+
+def _dev_corpus():
+    import json
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parent.parent / "data"
+    rows = [json.loads(line) for name in ("reflections-dev.jsonl",
+                                          "reflections-dev.translations.jsonl")
+            for line in (data / name).read_text(encoding="utf-8").splitlines() if line]
+    return [r["text"] for r in rows], [r["theme"] for r in rows]
+
+
+def test_labels_carry_no_function_word_of_english_danish_or_finnish():
+    from stop_words import get_stop_words
+
+    texts, labels = _dev_corpus()
+    function_words = {w for code in ("en", "da", "fi") for w in get_stop_words(code)}
+    found = {}
+    for theme in set(labels):
+        members = [t for t, lab in zip(texts, labels, strict=True) if lab == theme]
+        found[theme] = label(members, texts)
+        assert found[theme], theme
+        for term in found[theme].split(" · "):
+            assert not set(term.split()) & function_words, (theme, term)
+    # keyphrases where the members name a thing in two or three words
+    assert "lead worker" in found["lead-worker"].split(" · ")
+    assert "youth centre" in found["meeting-places"].split(" · ")
+
+
+def test_grouped_labels_of_the_default_carry_no_function_word():
+    texts, _labels = _dev_corpus()
+    grouping = group(texts)
+    stop = languages.any_function_words()
+    for theme in grouping.themes:
+        assert theme.label
+        assert all(not set(term.split()) & stop for term in theme.label.split(" · "))
+        assert theme.central[0] == theme.representative
+        assert sorted(theme.central) == sorted(theme.members)
+
+
+def test_the_representative_sentence_names_the_label_and_is_bounded():
+    text = ("We met on Tuesday. The consent form takes the whole first meeting. "
+            "Otherwise fine!")
+    assert themes.representative_sentence(text, "consent form · meeting") == (
+        "The consent form takes the whole first meeting.")
+    assert themes.representative_sentence(text) == "We met on Tuesday."
+    long = themes.representative_sentence("word " * 100, limit=40)
+    assert len(long) == 40 and long.endswith("…")
+    assert themes.representative_sentence("") == ""
+
+
+def test_the_theme_size_floor_grows_with_the_corpus():
+    assert themes.min_theme_size(20) == themes.min_theme_size(160) == 3
+    assert themes.min_theme_size(3000) == 15
+    assert themes.min_theme_size(10_000) == 28
