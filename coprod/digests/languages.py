@@ -27,6 +27,7 @@ DETECTED = ("en", "da", "fi", "sv", "de")
 # Languages whose function words never appear in a label.
 LABEL_LANGUAGES = (*DETECTED, "nb", "nl", "fr", "es", "pl")
 UNDETERMINED = "und"
+MIN_HITS = 2
 
 TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 
@@ -50,12 +51,13 @@ def any_function_words() -> frozenset[str]:
 
 def detect(text: str) -> str | None:
     """The language whose function words the text uses most (a tie goes to the earlier of
-    DETECTED: Danish and Swedish share many); None when it uses none."""
+    DETECTED: Danish and Swedish share many); None when it uses fewer than MIN_HITS of them
+    (one word is no evidence: "dog" is Danish for "however")."""
     tokens = [t.lower() for t in TOKEN.findall(text or "")]
     hits = [(sum(t in function_words(code) for t in tokens), -rank, code)
             for rank, code in enumerate(DETECTED)]
     best, _rank, code = max(hits)
-    return code if best > 0 else None
+    return code if best >= MIN_HITS else None
 
 
 def detect_all(texts: list[str], known: list[str | None] | None = None) -> list[str]:

@@ -267,9 +267,12 @@ def test_reflections_that_fit_no_theme_are_counted_for_their_reader(db, client, 
     from tests.digests.reading_world import _post
 
     w = world
-    _post(w, w.coordinator, "Parking at the town hall is impossible on market days.")
-    _post(w, w.cafe_staff, "Our new apprentice baker passed her exam with distinction!",
-          kind="works")
+    for author, body in [
+            (w.coordinator, "Parking at the town hall is impossible on market days."),
+            (w.cafe_staff, "Our new apprentice baker passed her exam with distinction!"),
+            (w.case_worker, "The heating in the old school building failed during the frost."),
+            (w.coordinator, "Someone keeps taking the stapler from the front desk.")]:
+        _post(w, author, body)
     db.session.commit()
     digest = build_digest(db, w)
     assert digest.data["ungrouped"], "the world has reflections that fit no theme"
