@@ -133,7 +133,7 @@ def read(actor: policy.Actor, digest: Digest, collaboration: Collaboration) -> R
     _counts(reading, history)
     reading.themes = _themes(reading, actor, partners)
     reading.actions = _actions(actor, view, partners)
-    reading.barriers = barrier_signals(digest, view, collaboration)
+    reading.barriers = barrier_signals(digest, view, collaboration, reader)
     _audit_actions(actor, reading.actions)
     return reading
 
@@ -277,13 +277,14 @@ def _actions(actor: policy.Actor, view: readers.DigestView, partners: dict
     return found
 
 
-def barrier_signals(digest: Digest, view: readers.DigestView, collaboration: Collaboration
-                    ) -> list[dict] | None:
+def barrier_signals(digest: Digest, view: readers.DigestView, collaboration: Collaboration,
+                    reader: readers.ReaderClass | None = None) -> list[dict] | None:
     """The barrier signals of coprod/digests/barriers.py, or None while there is no such
     module (the page then shows no barrier section at all)."""
     if importlib.util.find_spec(BARRIERS_MODULE) is None:
         return None
-    return list(importlib.import_module(BARRIERS_MODULE).signals(digest, view, collaboration))
+    return list(importlib.import_module(BARRIERS_MODULE).signals(digest, view, collaboration,
+                                                                 reader))
 
 
 def evidence_item(item) -> dict:

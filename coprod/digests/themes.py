@@ -322,16 +322,25 @@ def min_theme_size(n: int) -> int:
     return max(MIN_SIZE, int(np.sqrt(max(n, 0)) * THEME_FLOOR_PER_ROOT))
 
 
+# A language's direction is estimated from at least this many of its texts: a few texts in a
+# language are mostly about one thing (a partner writing three reflections in Danish about the
+# minibus), and their mean is then that thing, not the language (measured in
+# tests/digests/test_barriers.py: such a conflict was lost when its direction was removed).
+LANGUAGE_MIN_TEXTS = 20
+
+
 def without_language_directions(vectors: np.ndarray, languages: list[str]) -> np.ndarray:
     """Remove, from every vector, each language's mean direction (its mean less the corpus
-    mean): what all texts of one language share, whatever they say. Languages with fewer than
-    two texts, or a corpus of one language, are left as they are."""
-    counts = Counter(languages)
+    mean): what all texts of one language share, whatever they say. Only languages with at
+    least LANGUAGE_MIN_TEXTS texts count, and at least two must: with one, its direction is the
+    difference from the few texts of the others, i.e. their subject."""
+    counts = Counter({code: n for code, n in Counter(languages).items()
+                      if n >= LANGUAGE_MIN_TEXTS})
     if len(counts) < 2:
         return vectors
     overall = vectors.mean(axis=0)
     directions = [vectors[[i for i, lang in enumerate(languages) if lang == code]].mean(axis=0)
-                  - overall for code, n in sorted(counts.items()) if n >= 2]
+                  - overall for code in sorted(counts)]
     directions = [d for d in directions if np.linalg.norm(d) > 0]
     if not directions:
         return vectors
@@ -506,6 +515,31 @@ def representative_sentence(text: str, label_terms: str = "", limit: int = 240) 
     wanted = {w for term in label_terms.split(" · ") for w in term.split()}
     best = max(sentences, key=lambda s: (len(wanted & set(words(s))), -sentences.index(s)))
     return best if len(best) <= limit else best[:limit - 1].rstrip() + "…"
+
+
+# --- boilerplate ------------------------------------------------------------------------------
+
+# An answer of at most this many words says nothing ("OK", "Nothing new.", "Same as before").
+BOILERPLATE_WORDS = 3
+# An answer this close to one of the member's earlier answers (difflib's ratio of the texts
+# lowercased, digits and punctuation dropped) repeats it.
+NEAR_IDENTICAL = 0.9
+
+
+def _plain(text: str) -> str:
+    return " ".join(words(text))
+
+
+def boilerplate(answer: str, earlier: list[str]) -> bool:
+    """Whether an answer to a routine's prompt is boilerplate: a few words, or near the same
+    words as one of the member's earlier answers."""
+    import difflib
+
+    plain = _plain(answer)
+    if len(plain.split()) <= BOILERPLATE_WORDS:
+        return True
+    return any(difflib.SequenceMatcher(None, plain, _plain(before), autojunk=False).ratio()
+               >= NEAR_IDENTICAL for before in earlier[-20:])
 
 
 # --- trends and conflicts --------------------------------------------------------------------

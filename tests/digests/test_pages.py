@@ -263,7 +263,6 @@ def test_each_theme_quotes_a_sentence_of_a_reflection_its_reader_may_read(db, ne
 
 def test_reflections_that_fit_no_theme_are_counted_for_their_reader(db, client, login, world):
     from coprod.digests import readers
-
     from tests.digests.reading_world import _post
 
     w = world
