@@ -224,6 +224,10 @@ def dependencies(collaboration: Collaboration) -> dict[tuple[int, int], list[str
     return dict(found)
 
 
+# Reasons shown per pair (flows first, then consecutive activities); the map has the rest.
+WHY_SHOWN = 2
+
+
 def _unconnected_partners(digest, collaboration: Collaboration, names: dict[int, str],
                           reader) -> dict | None:
     """Partners that depend on each other on the service map but exchanged no message,
@@ -245,7 +249,8 @@ def _unconnected_partners(digest, collaboration: Collaboration, names: dict[int,
         evidence.append(_evidence(
             _("%(first)s and %(second)s depend on each other on the service map (%(why)s), "
               "but exchanged no message, reply, mention or reaction this period.",
-              first=names[a], second=names[b], why="; ".join(why)), figure=0, link=link))
+              first=names[a], second=names[b], why="; ".join(why[:WHY_SHOWN])), figure=0,
+            link=link))
     return _signal(STRUCTURAL_HOLE, _("Partners who depend on each other do not talk"), evidence)
 
 
