@@ -49,6 +49,7 @@ THEME_FLOOR_PER_ROOT = 0.28
 # At most this many themes: beyond it, the graph is cut into coarser communities (Louvain at a
 # lower resolution) until the themes fit on a page a coordinator reads.
 MAX_THEMES = 30
+COARSER_STEPS = 3
 # Words in a theme's label.
 LABEL_WORDS = 3
 SEED = 0
@@ -301,6 +302,8 @@ def group(texts: list[str], *, method: str = "default", languages: list[str | No
     communities = _readable_communities(vectors, neighbours, floor)
     kept = [_fitting(vectors, members) for members in communities]
     kept = [members for members in kept if len(members) >= floor]
+    # beyond MAX_THEMES, the smallest themes are left ungrouped: a page of themes stays readable
+    kept = sorted(kept, key=lambda members: (-len(members), members[0]))[:MAX_THEMES]
     in_corpus = document_frequency(texts)
     themes = [
         Theme(members=[present[i] for i in members],
@@ -356,14 +359,16 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 
 def _readable_communities(vectors: np.ndarray, neighbours: int, floor: int) -> list[list[int]]:
     """Louvain communities at resolution 1 (plain modularity); when more than MAX_THEMES of them
-    reach the floor, coarser ones (the resolution halved each time) until they fit."""
+    reach the floor, coarser ones (the resolution halved, COARSER_STEPS times at most: texts
+    the graph does not connect at all stay apart at any resolution)."""
     graph = _graph(vectors, neighbours)
     resolution = 1.0
-    while True:
+    for _step in range(COARSER_STEPS + 1):
         communities = _louvain(graph, resolution)
-        if sum(len(c) >= floor for c in communities) <= MAX_THEMES or resolution < 0.01:
-            return communities
+        if sum(len(c) >= floor for c in communities) <= MAX_THEMES:
+            break
         resolution /= 2
+    return communities
 
 
 def _louvain(graph, resolution: float) -> list[list[int]]:

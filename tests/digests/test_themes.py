@@ -247,3 +247,22 @@ def test_the_theme_size_floor_grows_with_the_corpus():
     assert themes.min_theme_size(20) == themes.min_theme_size(160) == 3
     assert themes.min_theme_size(3000) == 15
     assert themes.min_theme_size(10_000) == 28
+
+
+def test_no_more_themes_than_a_page_can_hold():
+    """Forty unrelated subjects of four texts each: the smallest themes beyond MAX_THEMES are
+    left ungrouped rather than shown as a list no coordinator reads."""
+    import random
+
+    rng = random.Random(0)
+    letters = "bcdfghjklmnprstvz"
+    texts = []
+    for _subject in range(40):
+        vocabulary = ["".join(rng.choice(letters) + rng.choice("aeiou") for _ in range(3))
+                      for _ in range(4)]
+        texts += [" ".join(rng.sample(vocabulary, 3)) for _ in range(4)]
+    grouping = group(texts, method="lexical")
+    assert len(grouping.themes) <= themes.MAX_THEMES
+    assert len(grouping.themes) >= 20
+    placed = [i for t in grouping.themes for i in t.members] + grouping.ungrouped
+    assert sorted(placed) == list(range(len(texts)))
