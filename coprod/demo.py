@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -731,6 +731,19 @@ PAST = (
         ),
     },
 )
+# The last month's later prompts, answered with a few words.
+BOILERPLATE = {
+    "carehome": _past("improve", "collaboration", "routines", "Same as before."),
+    "cafe": _past("works", "collaboration", "routines", "Nothing new."),
+}
+# Who said "we see this too" to whose reflection in the last month (the coordinator speaks
+# for the job centre): every pair that depends on each other on the map, but the care home
+# and the café.
+REACTIONS_LAST_MONTH = (
+    ("jobcentre", "carehome"), ("jobcentre", "cafe"), ("shelter", "carehome"),
+    ("shelter", "coordinator"), ("communitycentre", "carehome"),
+    ("communitycentre", "coordinator"),
+)
 # The coordinator's own reflections, one in the middle of each past month.
 COORDINATOR_PAST = (
     _past("improve", "collaboration", "governance",
@@ -781,6 +794,7 @@ def _learning_history(collaboration: Collaboration, users: dict[str, User],
                                                 **ROUTINE)
     now = utcnow()
     seen = Counter()
+    last = defaultdict(list)  # the last month's reflections, per partner
     for fortnight in _fortnights(routine, now):
         local_month = fortnight.start.astimezone(schedule.zone(timezone)).date().replace(day=1)
         if local_month not in months:
@@ -794,15 +808,28 @@ def _learning_history(collaboration: Collaboration, users: dict[str, User],
         for order, partner in enumerate(ANSWERING[month]):
             at = min(fortnight.start + timedelta(days=1 + order, hours=order),
                      month_end - timedelta(hours=1 + order))
-            written = _post_back(users[STAFF[partner]], collaboration,
-                                 PAST[month][partner][nth % len(PAST[month][partner])], at)
+            if month == len(months) - 1 and nth > 0:
+                # the last month's later prompts get boilerplate: a superficial routine
+                last[partner].append(_post_back(users[STAFF[partner]], collaboration,
+                                                BOILERPLATE[partner], at))
+                continue
+            said = PAST[month][partner]
+            texts = list(said) if month == len(months) - 1 else [said[nth % len(said)]]
+            for extra, fields in enumerate(texts):
+                written = _post_back(users[STAFF[partner]], collaboration, fields,
+                                     at + timedelta(hours=6 * extra))
+                if month == len(months) - 1:
+                    last[partner].append(written)
+            written = last[partner][0] if month == len(months) - 1 else written
             if (month, partner, nth) == (1, "jobcentre", 0):
                 _followed_up(coordinator, written, users, partner_ids, months, timezone)
             if (month, partner, nth) == (3, "carehome", 0):
                 _left_unowned(coordinator, written, partner_ids)
     for month, fields in enumerate(COORDINATOR_PAST):
-        _post_back(users[DEMO_COORDINATOR_EMAIL], collaboration, fields,
-                   _local_start(months[month], timezone) + timedelta(days=14, hours=9))
+        last["coordinator"] = [_post_back(
+            users[DEMO_COORDINATOR_EMAIL], collaboration, fields,
+            _local_start(months[month], timezone) + timedelta(days=14, hours=9))]
+    _talked_last_month(users, last)
     # The café twice tried to include the shelter in a note about Citizen 17: refused.
     for day in (8, 9):
         db.session.add(ConsentFriction(
@@ -820,6 +847,17 @@ def _fortnights(routine, now: datetime) -> list[schedule.Period]:
         now + timedelta(days=15))
     return [schedule.Period(a, b) for a, b in zip(starts, starts[1:], strict=False)
             if a <= now]
+
+
+def _talked_last_month(users: dict[str, User], last: dict[str, list]) -> None:
+    """In the last month, partners that depend on each other on the service map said "we see
+    this too" to each other's reflections, all but the care home and the café, who disagree
+    about the minibus and stopped talking: a structural hole the digest shows."""
+    for who, whose in REACTIONS_LAST_MONTH:
+        reflection = last[whose][0]
+        reaction = reflecting.react(policy.actor_for(users[STAFF[who]]), reflection)
+        reaction.created_at = reflection.created_at + timedelta(hours=2)
+    db.session.flush()
 
 
 def _prompt(routine, fortnight: schedule.Period) -> None:

@@ -201,6 +201,13 @@ def test_the_latest_digest_shows_the_barriers_of_the_story(db):
                if s["kind"] == barriers.SUPERFICIAL_ROUTINE]
     assert [e["figure"] for e in falling[0]["evidence"]] == ["80%", "60%", "40%"]
     assert "Café Solsikke" in found["Improvement actions without an owner"]
+    # behaviour: the care home and the café depend on each other on the map and stopped
+    # talking; the last month's later prompts were answered with a few words
+    assert found["Partners who depend on each other do not talk"].startswith(
+        "Lindely Residential Care Home and Café Solsikke depend on each other")
+    assert " | " not in found["Partners who depend on each other do not talk"]
+    assert found["Answers to the routine “Fortnightly reflection” say little"].startswith(
+        "2 of 4 prompts answered this period")
     assert "Skovby Animal Shelter" in found["Posts refused for lack of consent"]
 
 
@@ -222,3 +229,22 @@ def test_the_sent_digests_went_through_the_outbox_and_arrive_as_emails(db, outbo
                if m["Subject"].startswith("Learning digest of Meaningful work")]
     assert sorted(m["To"] for m in arrived) == [demo.DEMO_COORDINATOR_EMAIL] * len(digests)
     assert all(m["List-Unsubscribe"] for m in arrived)
+
+
+def test_the_latest_digests_themes_are_labelled_without_function_words(db):
+    from stop_words import get_stop_words
+
+    from coprod.digests import reading
+    from coprod.digests.models import Digest
+
+    _result, coordinator, collaboration = seeded(db)
+    latest = db.session.scalars(select(Digest).order_by(Digest.period_start.desc())).first()
+    themes = reading.read(coordinator, latest, collaboration).themes
+
+    assert themes
+    function_words = {w for code in ("en", "da", "fi") for w in get_stop_words(code)}
+    for theme in themes:
+        assert not theme["label"].startswith("Theme ")
+        for term in theme["label"].split(" · "):
+            assert not set(term.split()) & function_words, theme["label"]
+        assert theme["example"]["sentence"]

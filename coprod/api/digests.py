@@ -117,6 +117,12 @@ class ThemePartnerSchema(Schema):
     improve = fields.Integer()
 
 
+class ThemeExampleSchema(Schema):
+    reflection_id = fields.Integer()
+    sentence = fields.String(metadata={"description": "A sentence of the theme's most typical "
+                                                      "reflection the caller may read."})
+
+
 class ThemeSchema(Schema):
     label = fields.String(metadata={"description": "Its most telling words, from reflections "
                                                    "the caller may read."})
@@ -127,6 +133,7 @@ class ThemeSchema(Schema):
     per_period = fields.List(fields.Integer())
     reflection_ids = fields.List(fields.Integer())
     partners = fields.List(fields.Nested(ThemePartnerSchema))
+    example = fields.Nested(ThemeExampleSchema, allow_none=True)
 
 
 class DigestActionSchema(Schema):
@@ -160,6 +167,8 @@ class DigestSchema(DigestSummarySchema):
     participation = fields.Nested(ParticipationSchema)
     counts = fields.Nested(CountsSchema)
     themes = fields.List(fields.Nested(ThemeSchema))
+    ungrouped = fields.Integer(metadata={"description": "Reflections of the period the caller "
+                                                        "may read that fit no theme."})
     actions = fields.Nested(ActionsSchema)
     barriers = fields.List(fields.Nested(BarrierSchema), allow_none=True, metadata={
         "description": "Barrier signals with their evidence; null where not computed."})
@@ -214,6 +223,7 @@ def _detail(actor: policy.Actor, digest: Digest, collaboration) -> dict:
                       for t in read.trend]},
         "themes": [{**t, "partners": [{**p, "partner_name": p["name"]} for p in t["partners"]]}
                    for t in read.themes],
+        "ungrouped": read.view.ungrouped,
         "actions": read.actions,
         "barriers": None if read.barriers is None else [
             {**b, "evidence": [reading.evidence_item(e) for e in b.get("evidence", [])]}

@@ -4,11 +4,13 @@ evidence behind it.
 Four barriers are looked for:
 
 - **structural holes**: a partner gone quiet, improvement actions nobody owns or that are
-  overdue, and gaps in the service map (an activity nobody performs, a flow between partners
-  of whom one performs no activity);
+  overdue, gaps in the service map (an activity nobody performs, a flow between partners
+  of whom one performs no activity), and partners that depend on each other on the map (a
+  flow, or consecutive activities) but exchanged nothing in the period;
 - **value conflict**: a theme that some partners mostly mark as working and others mostly as
   needing improvement;
-- **superficial routines**: a routine whose response rate falls period after period, and
+- **superficial routines**: a routine whose response rate falls period after period,
+  prompts answered with boilerplate (a few words, or the member's earlier words again), and
   reflections that come only right after a prompt;
 - **data-protection friction**: posts refused for lack of consent, and information categories
   the service map says partners exchange but no consent in force covers.
@@ -62,17 +64,21 @@ AFTER_PROMPT_SHARE = 0.9
 MIN_REFLECTIONS = 5
 
 
-def signals(digest, view, collaboration: Collaboration) -> list[dict]:
+def signals(digest, view, collaboration: Collaboration, reader=None) -> list[dict]:
     """The barrier signals one reader's class sees in a digest, in the order of KINDS:
-    dicts {kind, title, evidence: [{text, figure?, link?}]}."""
+    dicts {kind, title, evidence: [{text, figure?, link?}]}. ``reader`` (a
+    readers.ReaderClass) narrows what only some may see; without it, the signals a coordinator
+    sees."""
     names = _partner_names(collaboration.id)
     found = [
         _quiet_partners(digest, view, names),
         _unowned_actions(view, collaboration, names),
         _overdue_actions(view, collaboration, names),
         _map_gaps(collaboration, names),
+        _unconnected_partners(digest, collaboration, names, reader),
         *_value_conflicts(view, collaboration, names),
         *_falling_responses(digest, collaboration),
+        *_boilerplate_answers(digest, collaboration),
         _after_prompts_only(digest),
         _refused_posts(digest, names),
         _categories_without_consent(collaboration),
@@ -186,6 +192,71 @@ def _map_gaps(collaboration: Collaboration, names: dict[int, str]) -> dict | Non
     return _signal(STRUCTURAL_HOLE, _("Gaps in the service map"), evidence)
 
 
+def dependencies(collaboration: Collaboration) -> dict[tuple[int, int], list[str]]:
+    """Pairs of partners that depend on each other on the service map, each with why: an
+    information flow between them, or one performing an activity and the other the next one
+    (activities are the service's steps in order)."""
+    found: dict[tuple[int, int], list[str]] = defaultdict(list)
+
+    def depend(a: int, b: int, why: str) -> None:
+        if a is not None and b is not None and a != b and why not in found[(min(a, b),
+                                                                           max(a, b))]:
+            found[(min(a, b), max(a, b))].append(why)
+
+    for source, target, activity in db.session.execute(
+            select(InformationFlow.from_partner_id, InformationFlow.to_partner_id, Activity.name)
+            .join(Activity, Activity.id == InformationFlow.activity_id)
+            .where(InformationFlow.collaboration_id == collaboration.id)
+            .order_by(Activity.position, InformationFlow.id)):
+        depend(source, target, _("information flows at “%(activity)s”", activity=activity))
+    steps = defaultdict(set)
+    names = {}
+    for position, name, partner_id in db.session.execute(
+            select(Activity.position, Activity.name, ActivityPerformer.partner_id)
+            .join(ActivityPerformer, ActivityPerformer.activity_id == Activity.id)
+            .where(Activity.collaboration_id == collaboration.id)):
+        steps[position].add(partner_id)
+        names.setdefault(position, set()).add(name)
+    ordered = sorted(steps)
+    for before, after in zip(ordered, ordered[1:], strict=False):
+        for a in steps[before]:
+            for b in steps[after]:
+                depend(a, b, _("“%(first)s” is followed by “%(next)s”",
+                               first=" / ".join(sorted(names[before])),
+                               next=" / ".join(sorted(names[after]))))
+    return dict(found)
+
+
+# Reasons shown per pair (flows first, then consecutive activities); the map has the rest.
+WHY_SHOWN = 2
+
+
+def _unconnected_partners(digest, collaboration: Collaboration, names: dict[int, str],
+                          reader) -> dict | None:
+    """Partners that depend on each other on the service map but exchanged no message,
+    reply, mention or "we see this too" in the period. Only pairs of partner ids are counted,
+    never what was said; a pair is shown to coordinators and to the two partners' members
+    (whether two others wrote to each other is theirs to tell)."""
+    if "contacts" not in digest.data:  # a digest built before this signal existed
+        return None
+    talked = {tuple(pair) for pair in digest.data["contacts"]}
+    link = _link("servicemap.map", collaboration_id=collaboration.id)
+    evidence = []
+    for (a, b), why in sorted(dependencies(collaboration).items(),
+                              key=lambda item: (names.get(item[0][0], ""),
+                                                names.get(item[0][1], ""))):
+        if (a, b) in talked or a not in names or b not in names:
+            continue
+        if reader is not None and not reader.coordinator and reader.partner_id not in (a, b):
+            continue
+        evidence.append(_evidence(
+            _("%(first)s and %(second)s depend on each other on the service map (%(why)s), "
+              "but exchanged no message, reply, mention or reaction this period.",
+              first=names[a], second=names[b], why="; ".join(why[:WHY_SHOWN])), figure=0,
+            link=link))
+    return _signal(STRUCTURAL_HOLE, _("Partners who depend on each other do not talk"), evidence)
+
+
 # -- value conflict ---------------------------------------------------------------------------
 
 
@@ -272,6 +343,34 @@ def _falling_responses(digest, collaboration: Collaboration) -> list[dict]:
         found.append(_signal(SUPERFICIAL_ROUTINE,
                              _("Fewer answers to the routine “%(routine)s”", routine=routine.name),
                              evidence))
+    return found
+
+
+# Boilerplate answers: at least this share of a routine's answered prompts in the period, of
+# at least MIN_ANSWERS of them.
+BOILERPLATE_SHARE = 0.5
+MIN_ANSWERS = 3
+
+
+def _boilerplate_answers(digest, collaboration: Collaboration) -> list[dict]:
+    """Prompts answered, but with boilerplate: a few words, or the member's earlier words
+    again (build.boilerplate_answers). A routine can keep a full response rate this way while
+    nobody reflects; counts only, no answer is quoted."""
+    found = []
+    for row in digest.data.get("answers", []):
+        answered, empty = row["answered"], row["boilerplate"]
+        if answered < MIN_ANSWERS or empty < BOILERPLATE_SHARE * answered:
+            continue
+        routine = db.session.get(Routine, row["routine_id"])
+        if routine is None:
+            continue
+        share = round(100 * empty / answered)
+        found.append(_signal(SUPERFICIAL_ROUTINE, _(
+            "Answers to the routine “%(routine)s” say little", routine=routine.name), [
+            _evidence(_("%(empty)d of %(answered)d prompts answered this period were answered "
+                        "with a few words or with the member's earlier words again.",
+                        empty=empty, answered=answered), figure=f"{share}%",
+                      link=_link("routine_settings.index", collaboration_id=collaboration.id))]))
     return found
 
 

@@ -19,16 +19,21 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, false, func, literal, or_, select
 
+from coprod.accounts.models import User
 from coprod.citizens.models import CitizenReference, CitizenReferenceCategory, ConsentFriction
 from coprod.common import utcnow
 from coprod.digests import periods
 from coprod.digests.models import Digest, DigestStatus
 from coprod.extensions import db
+from coprod.messages.models import Conversation, Message, Participant
 from coprod.reflections.models import (
     ActionStatus,
     ImprovementAction,
+    Mention,
+    Reaction,
     Reflection,
     ReflectionAudience,
+    Reply,
     Visibility,
 )
 from coprod.routines import schedule
@@ -41,6 +46,8 @@ from coprod.spaces.models import Collaboration, Membership
 THEME_WINDOW_MAX = 3000
 # "Right after a prompt": within this long of a prompt going out.
 AFTER_PROMPT = timedelta(days=2)
+# A member's earlier answers to a routine are looked for this far back.
+LOOK_BACK = timedelta(days=180)
 
 
 def _in_period(column, period: schedule.Period):
@@ -153,6 +160,83 @@ def prompt_days(collaboration_id: int, period: schedule.Period) -> list[dict]:
     return [{"when": when, "n": n} for when, n in rows]
 
 
+def contacts(collaboration_id: int, period: schedule.Period) -> list[list[int]]:
+    """The pairs of partners that exchanged anything in the period: a message in a conversation
+    both take part in, a reply to or a "we see this too" on the other's reflection, a mention
+    of the other's member. Pairs of ids only, no content: structural holes are read from it."""
+    seat = (select(Membership.user_id, Membership.partner_id)
+            .where(Membership.collaboration_id == collaboration_id,
+                   Membership.partner_id.is_not(None)).subquery())
+    author, other = seat.alias("author_seat"), seat.alias("other_seat")
+    in_collab = Reflection.collaboration_id == collaboration_id
+    queries = [
+        select(author.c.partner_id, other.c.partner_id)
+        .select_from(Message)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .join(Participant, Participant.conversation_id == Message.conversation_id)
+        .join(author, author.c.user_id == Message.author_id)
+        .join(other, other.c.user_id == Participant.user_id)
+        .where(Conversation.collaboration_id == collaboration_id,
+               _in_period(Message.created_at, period)),
+        select(Reply.partner_id, Reflection.partner_id)
+        .join(Reflection, Reflection.id == Reply.reflection_id)
+        .where(in_collab, _in_period(Reply.created_at, period)),
+        select(Reaction.partner_id, Reflection.partner_id)
+        .join(Reflection, Reflection.id == Reaction.reflection_id)
+        .where(in_collab, _in_period(Reaction.created_at, period)),
+        select(Reflection.partner_id, other.c.partner_id)
+        .select_from(Mention)
+        .join(Reflection, Reflection.id == Mention.reflection_id)
+        .join(other, other.c.user_id == Mention.user_id)
+        .where(in_collab, _in_period(Mention.created_at, period)),
+    ]
+    pairs = set()
+    for query in queries:
+        for a, b in db.session.execute(query.distinct()):
+            if a is not None and b is not None and a != b:
+                pairs.add((min(a, b), max(a, b)))
+    return [list(pair) for pair in sorted(pairs)]
+
+
+def boilerplate_answers(collaboration_id: int, period: schedule.Period) -> list[dict]:
+    """Per routine, the period's answered prompts and how many were answered with boilerplate
+    only: every answer a few words ("OK", "Nothing new.") or near the same words as one of the
+    member's answers to the routine's earlier prompts (themes.boilerplate). Counts only."""
+    from coprod.digests.themes import boilerplate
+
+    prompts = db.session.execute(
+        select(Prompt.id, Prompt.routine_id, Prompt.user_id, Prompt.period_start,
+               Prompt.period_end)
+        .join(Routine, Routine.id == Prompt.routine_id)
+        .where(Routine.collaboration_id == collaboration_id,
+               Prompt.period_start < period.end, Prompt.period_end > period.start - LOOK_BACK)
+        .order_by(Prompt.period_start)).all()
+    if not prompts:
+        return []
+    users = {p.user_id for p in prompts}
+    written = db.session.execute(
+        select(Reflection.author_id, Reflection.prompt_id, Reflection.created_at,
+               Reflection.body)
+        .where(Reflection.collaboration_id == collaboration_id,
+               Reflection.author_id.in_(users), Reflection.withdrawn_at.is_(None),
+               Reflection.created_at >= period.start - LOOK_BACK,
+               Reflection.created_at < period.end)).all()
+    earlier: dict[tuple[int, int], list[str]] = defaultdict(list)
+    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for p in prompts:
+        answers = [r.body for r in written if r.author_id == p.user_id and (
+            r.prompt_id == p.id or p.period_start <= r.created_at < p.period_end)]
+        if not answers:
+            continue
+        key = (p.routine_id, p.user_id)
+        if p.period_start >= period.start:
+            totals[p.routine_id][0] += 1
+            totals[p.routine_id][1] += all(boilerplate(a, earlier[key]) for a in answers)
+        earlier[key].extend(answers)
+    return [{"routine_id": r, "answered": a, "boilerplate": b}
+            for r, (a, b) in sorted(totals.items())]
+
+
 def _in_window(column, sent_at: datetime):
     return and_(column >= sent_at, column < sent_at + AFTER_PROMPT)
 
@@ -194,11 +278,13 @@ def frictions(collaboration_id: int, period: schedule.Period) -> list[dict]:
 
 
 def theme_sources(collaboration_id: int, window: list[schedule.Period]) -> list[dict]:
-    """The reflections themes are grouped from: the window's, minus any about a citizen."""
+    """The reflections themes are grouped from: the window's, minus any about a citizen; each
+    with its author's locale, the language it is most likely written in."""
     start, end = window[0].start, window[-1].end
     rows = db.session.execute(
         select(Reflection.id, Reflection.body, Reflection.created_at, Reflection.kind,
-               Reflection.partner_id, Reflection.visibility)
+               Reflection.partner_id, Reflection.visibility, User.locale)
+        .outerjoin(User, User.id == Reflection.author_id)
         .where(Reflection.collaboration_id == collaboration_id,
                Reflection.withdrawn_at.is_(None),
                Reflection.created_at >= start, Reflection.created_at < end,
@@ -209,32 +295,42 @@ def theme_sources(collaboration_id: int, window: list[schedule.Period]) -> list[
     for r in rows:
         index = next(i for i, p in enumerate(window) if p.contains(r.created_at))
         found.append({"id": r.id, "text": r.body, "period": index, "kind": str(r.kind),
-                      "partner_id": r.partner_id, "visibility": str(r.visibility)})
+                      "partner_id": r.partner_id, "visibility": str(r.visibility),
+                      "locale": r.locale})
     return found[::-1]
 
 
-def themes(collaboration_id: int, window: list[schedule.Period], method: str) -> list[dict]:
-    """Group the window's reflections; each theme keeps its members (with what the reader
-    filter needs) and its size per period of the window."""
+def _member(source: dict, audiences: dict) -> dict:
+    """What the reader filter needs of one grouped reflection."""
+    return {**{k: source[k] for k in ("id", "period", "kind", "partner_id", "visibility")},
+            "audience": audiences.get(source["id"], {}).get("audience", [])}
+
+
+def themes(collaboration_id: int, window: list[schedule.Period], method: str
+           ) -> tuple[list[dict], list[dict], str]:
+    """Group the window's reflections. Each theme keeps its members, the most typical first
+    (with what the reader filter needs), and its size per period of the window; the period's
+    reflections that fit no theme are kept too, to be counted per reader. Also says which
+    method ran (the default falls back to lexical vectors where the model cannot load)."""
     from coprod.digests.themes import group
 
     sources = theme_sources(collaboration_id, window)
     if len(sources) < 2:
-        return []
-    grouping = group([s["text"] for s in sources], method=method)
+        return [], [], method
+    grouping = group([s["text"] for s in sources], method=method,
+                     languages=[s["locale"] for s in sources])
     audiences = describe(s["id"] for s in sources if s["visibility"] == Visibility.PARTNERS)
     found = []
     for theme in grouping.themes:
-        members = [sources[i] for i in theme.members]
+        members = [sources[i] for i in theme.central or theme.members]
         found.append({
-            "members": [{**{k: m[k] for k in ("id", "period", "kind", "partner_id",
-                                              "visibility")},
-                         "audience": audiences.get(m["id"], {}).get("audience", [])}
-                        for m in members],
+            "members": [_member(m, audiences) for m in members],
             "per_period": [sum(1 for m in members if m["period"] == i)
                            for i in range(len(window))],
         })
-    return found
+    ungrouped = [_member(sources[i], audiences) for i in grouping.ungrouped
+                 if sources[i]["period"] == len(window) - 1]
+    return found, ungrouped, grouping.method
 
 
 def build(collaboration: Collaboration, period: schedule.Period, *, method: str = "default",
@@ -257,11 +353,13 @@ def build(collaboration: Collaboration, period: schedule.Period, *, method: str 
         "prompt_days": prompt_days(collaboration.id, period),
         "actions": actions(collaboration.id, period, today),
         "frictions": frictions(collaboration.id, period),
-        "themes": themes(collaboration.id, window, method),
+        "contacts": contacts(collaboration.id, period),
+        "answers": boilerplate_answers(collaboration.id, period),
     }
+    data["themes"], data["ungrouped"], used = themes(collaboration.id, window, method)
     digest = existing or Digest(collaboration_id=collaboration.id, period_start=period.start,
                                 period_end=period.end)
-    digest.data, digest.method, digest.built_at = data, method, now
+    digest.data, digest.method, digest.built_at = data, used, now
     if existing is None:
         digest.status = DigestStatus.BUILT
         db.session.add(digest)

@@ -87,6 +87,8 @@ class DigestView:
     readable_ids: set[int]
     # Readable reflections per partner in each earlier period (a partner gone quiet).
     history_partner: list[Counter] = field(default_factory=list)
+    # Readable reflections of this period that fit no theme.
+    ungrouped: int = 0
 
 
 def _count(cells: list[dict], reader: ReaderClass, knowledge: _Knowledge):
@@ -137,7 +139,8 @@ def view(digest, reader: ReaderClass) -> DigestView:
         trend=[h[0] for h in history] + [total],
         history_kind=[h[1]["kind"] for h in history] + [totals["kind"]],
         themes=sorted(themes, key=lambda t: -t["size"]), actions=actions,
-        readable_ids=readable_ids, history_partner=[h[1]["partner"] for h in history])
+        readable_ids=readable_ids, history_partner=[h[1]["partner"] for h in history],
+        ungrouped=sum(1 for m in data.get("ungrouped", []) if reads_cell(m, reader, knowledge)))
 
 
 def _reads_action(action: dict, data: dict, reader: ReaderClass, knowledge: _Knowledge

@@ -1,9 +1,11 @@
 """A digest as one reader reads it: the page, the API and the email all start here.
 
 Everything shown is built from readers.view(digest, class of the reader), so a figure never
-counts what the reader's class may not read. Words of reflections appear only in theme labels,
-and those are made here, for this reader, from the texts the policy lets them read (one query
-per page); the email carries figures only, never a label or any other reflection text.
+counts what the reader's class may not read. Words of reflections appear only in theme labels
+and in each theme's example sentence, and those are made here, for this reader, from the texts
+the policy lets them read (one query per page): the example is the most typical member of the
+theme that this reader may read. The email carries figures only, never a label or any other
+reflection text.
 """
 
 from __future__ import annotations
@@ -131,7 +133,7 @@ def read(actor: policy.Actor, digest: Digest, collaboration: Collaboration) -> R
     _counts(reading, history)
     reading.themes = _themes(reading, actor, partners)
     reading.actions = _actions(actor, view, partners)
-    reading.barriers = barrier_signals(digest, view, collaboration)
+    reading.barriers = barrier_signals(digest, view, collaboration, reader)
     _audit_actions(actor, reading.actions)
     return reading
 
@@ -235,8 +237,13 @@ def _themes(reading: Reading, actor: policy.Actor, partners: dict) -> list[dict]
     for number, theme in enumerate(view.themes, start=1):
         members = [texts[i] for i in theme["window_ids"] if i in texts]
         label = theme_methods.label(members, corpus) if len(members) >= 2 else ""
+        # window_ids come most typical first: the first the reader may read is the example
+        example = next((i for i in theme["window_ids"] if i in texts), None)
         found.append({
             "label": label or _("Theme %(number)d", number=number),
+            "example": None if example is None else {
+                "reflection_id": example,
+                "sentence": theme_methods.representative_sentence(texts[example], label)},
             "size": theme["size"], "works": theme["works"], "improve": theme["improve"],
             "trend": theme_methods.trend(theme["per_period"]), "per_period": theme["per_period"],
             "reflection_ids": [i for i in theme["member_ids"] if i in texts],
@@ -270,13 +277,14 @@ def _actions(actor: policy.Actor, view: readers.DigestView, partners: dict
     return found
 
 
-def barrier_signals(digest: Digest, view: readers.DigestView, collaboration: Collaboration
-                    ) -> list[dict] | None:
+def barrier_signals(digest: Digest, view: readers.DigestView, collaboration: Collaboration,
+                    reader: readers.ReaderClass | None = None) -> list[dict] | None:
     """The barrier signals of coprod/digests/barriers.py, or None while there is no such
     module (the page then shows no barrier section at all)."""
     if importlib.util.find_spec(BARRIERS_MODULE) is None:
         return None
-    return list(importlib.import_module(BARRIERS_MODULE).signals(digest, view, collaboration))
+    return list(importlib.import_module(BARRIERS_MODULE).signals(digest, view, collaboration,
+                                                                 reader))
 
 
 def evidence_item(item) -> dict:

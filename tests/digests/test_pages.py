@@ -239,3 +239,45 @@ def test_reading_an_action_about_a_citizen_in_a_digest_is_audited(db, client, lo
         AuditEvent.object_id == note.id, AuditEvent.channel == "digest")).all()
     assert [(e.user_id, e.partner_id) for e in events] == [(w.cafe_staff.id, w.cafe.id)]
     assert db.session.get(Reflection, note.id) is not None
+
+
+def test_each_theme_quotes_a_sentence_of_a_reflection_its_reader_may_read(db, new_client,
+                                                                         world):
+    from tests.factories import PASSWORD
+
+    w = world
+    digest = build_digest(db, w)
+    for user in (w.shelter_staff, w.cafe_staff, w.coordinator):
+        browser = new_client()
+        browser.post("/login", data={"email": user.email, "password": PASSWORD})
+        html = browser.get(f"/c/{w.collaboration.id}/digests/{digest.id}").get_data(as_text=True)
+        quotes = re.findall(r'<blockquote class="digest-theme-example"><p>“([^”]*)” <a href="'
+                            rf'/c/{w.collaboration.id}/reflections/(\d+)"', html)
+        assert quotes, user.email
+        actor = actor_for(user)
+        for sentence, rid in quotes:
+            reflection = db.session.get(Reflection, int(rid))
+            assert policy.may(actor, "read", reflection), (user.email, rid)
+            assert sentence.replace("&#39;", "'") in reflection.body
+
+
+def test_reflections_that_fit_no_theme_are_counted_for_their_reader(db, client, login, world):
+    from coprod.digests import readers
+    from tests.digests.reading_world import _post
+
+    w = world
+    for author, body in [
+            (w.coordinator, "Parking at the town hall is impossible on market days."),
+            (w.cafe_staff, "Our new apprentice baker passed her exam with distinction!"),
+            (w.case_worker, "The heating in the old school building failed during the frost."),
+            (w.coordinator, "Someone keeps taking the stapler from the front desk.")]:
+        _post(w, author, body)
+    db.session.commit()
+    digest = build_digest(db, w)
+    assert digest.data["ungrouped"], "the world has reflections that fit no theme"
+    reader = readers.class_of(actor_for(w.coordinator), w.collaboration.id)
+    n = readers.view(digest, reader).ungrouped
+    assert n >= 1
+    html = _page(client, login, w.coordinator, w, digest)
+    expected = (f"{n} reflection fits no theme." if n == 1 else f"{n} reflections fit no theme.")
+    assert expected in html

