@@ -135,7 +135,8 @@ def content_clause(actor, subject_column, at: datetime | None = None):
     if actor.is_system:
         return true()
     partner_ids = _partner_ids(actor)
-    key = (subject_column.table.name, subject_column.key)
+    table = subject_column.table
+    key = (table.name, getattr(table, "original", table).name, subject_column.key)
     if not partner_ids:
         return _no_reference_clause(*key, subject_column)
     return with_values(_content_clause(*key, subject_column),
@@ -143,14 +144,14 @@ def content_clause(actor, subject_column, at: datetime | None = None):
 
 
 @functools.cache
-def _no_reference_clause(table_name: str, column_key: str, subject_column):
+def _no_reference_clause(name: str, table_name: str, column_key: str, subject_column):
     """SQL: the content references no citizen (what members without a partner read)."""
     reference = _m().CitizenReference.__table__.alias()
     return ~exists().where(reference.c[_LINKS[table_name]] == subject_column)
 
 
 @functools.cache
-def _content_clause(table_name: str, column_key: str, subject_column):
+def _content_clause(name: str, table_name: str, column_key: str, subject_column):
     m = _m()
     reference = m.CitizenReference.__table__.alias()
     one = m.CitizenReferenceCategory.__table__.alias()

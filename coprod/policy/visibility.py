@@ -73,39 +73,49 @@ def partner_reads(reflection, partner_id: int) -> bool:
     return partner_id == reflection.partner_id  # organization only; coordinators only
 
 
-def reflection_readers_clause(actor):
-    """SQL: the reflections (of table `reflections`) the actor may read. The visibility has
-    one shape, built once per process, with the user as a bound value (see content_clause)."""
+def reflection_readers_clause(actor, reflections=None):
+    """SQL: the reflections (of table `reflections`, or of the alias given) the actor may
+    read. The visibility has one shape, built once per process, with the user as a bound
+    value (see content_clause)."""
     Reflection, _, _ = _models()
     if actor.user_id is None:
         return false()
-    return and_(content_clause(actor, Reflection.id),
-                with_values(_visibility_clause(), policy_user_id=actor.user_id))
+    reflections = Reflection.__table__ if reflections is None else reflections
+    return and_(content_clause(actor, reflections.c.id),
+                with_values(_visibility_clause(reflections), policy_user_id=actor.user_id))
 
 
 @functools.cache
-def _visibility_clause():
+def policy_parent():
+    """The alias under which the rules of what belongs to a reflection (replies, actions)
+    find their reflection: one correlated EXISTS per row, by primary key, where `IN (every
+    reflection the actor may read)` computed that whole set whatever the page."""
+    Reflection, _, _ = _models()
+    return Reflection.__table__.alias("policy_parent")
+
+
+@functools.cache
+def _visibility_clause(reflections):
     from coprod.reflections.models import Visibility
 
-    Reflection, Audience, Membership = _models()
+    _, Audience, Membership = _models()
+    r = reflections.c
     seat = Membership.__table__.alias()  # never correlated with a memberships table outside
     user_id = bindparam("policy_user_id")
     return exists().where(
         seat.c.user_id == user_id,
-        seat.c.collaboration_id == Reflection.collaboration_id,
+        seat.c.collaboration_id == r.collaboration_id,
         or_(
-            Reflection.author_id == user_id,
-            Reflection.visibility == Visibility.COLLABORATION,
-            and_(Reflection.visibility == Visibility.COORDINATORS,
-                 seat.c.role == Role.COORDINATOR),
-            and_(Reflection.visibility == Visibility.ORGANIZATION,
-                 seat.c.partner_id == Reflection.partner_id),
-            and_(Reflection.visibility == Visibility.PARTNERS,
-                 or_(seat.c.partner_id == Reflection.partner_id,
+            r.author_id == user_id,
+            r.visibility == Visibility.COLLABORATION,
+            and_(r.visibility == Visibility.COORDINATORS, seat.c.role == Role.COORDINATOR),
+            and_(r.visibility == Visibility.ORGANIZATION, seat.c.partner_id == r.partner_id),
+            and_(r.visibility == Visibility.PARTNERS,
+                 or_(seat.c.partner_id == r.partner_id,
                      # correlate() by name: the reflection is two levels up, and automatic
                      # correlation only looks one level up (it would read "in ANY audience").
                      seat.c.partner_id.in_(select(Audience.partner_id).where(
-                         Audience.reflection_id == Reflection.id).correlate(Reflection)))),
+                         Audience.reflection_id == r.id).correlate(reflections)))),
         ),
     )
 
@@ -121,7 +131,8 @@ class ReadsReflection(Grant):
         column = scope.reflection_id_col()
         if column is Reflection.id:
             return reflection_readers_clause(actor)
-        return column.in_(select(Reflection.id).where(reflection_readers_clause(actor)))
+        parent = policy_parent()
+        return exists().where(parent.c.id == column, reflection_readers_clause(actor, parent))
 
 
 class ReflectionOpen(Grant):
@@ -135,7 +146,8 @@ class ReflectionOpen(Grant):
         column = scope.reflection_id_col()
         if column is Reflection.id:
             return Reflection.withdrawn_at.is_(None)
-        return column.in_(select(Reflection.id).where(Reflection.withdrawn_at.is_(None)))
+        parent = policy_parent()
+        return exists().where(parent.c.id == column, parent.c.withdrawn_at.is_(None))
 
 
 class NotTheAuthor(Grant):

@@ -359,12 +359,12 @@ def test_may_agrees_with_the_sql_filter(db, shard):
     run_worlds(world_specs, check, examples=EXAMPLES, shard=shard)
 
 
-def _uncorrelated_audience():
+def _uncorrelated_audience(reflections):
     """The bug the worlds once caught: the audience subquery not correlated to the
     reflection, so that "in ANY reflection's audience" passes for "in this one's". Built
     afresh (the real clause is built once per process)."""
     with patch.object(Select, "correlate", lambda self, *_: self):
-        return BUILD_VISIBILITY()
+        return BUILD_VISIBILITY(reflections)
 
 
 BUILD_VISIBILITY = visibility_rules._visibility_clause.__wrapped__
