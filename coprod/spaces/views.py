@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from coprod import policy
+from coprod.policy import installation
 from coprod.accounts import operations as accounts
 from coprod.accounts.models import Invitation
 from coprod.common import OperationError
@@ -80,8 +81,11 @@ def dashboard():
 
 @bp.route("/collaborations/new", methods=["GET", "POST"])
 def new_collaboration():
-    """Start a collaboration; its creator becomes its coordinator."""
+    """Start a collaboration; its creator becomes its coordinator. Who may is the
+    installation's setting (policy.installation); the others get 403 and no button."""
     actor = _actor()
+    if not installation.may_create_collaboration(actor):
+        abort(403)
     form = forms.NewCollaborationForm(organizations=queries.known_organizations(actor))
     if not form.is_submitted():
         form.timezone.data = current_user.timezone
