@@ -158,7 +158,7 @@ def user_from_reset_token(token: str) -> User:
 # -- invitations ----------------------------------------------------------------------------
 
 def invite(actor: Actor, collaboration, email: str, role: Role, partner_id: int | None = None,
-           message: str | None = None) -> Invitation:
+           message: str | None = None, name: str | None = None) -> Invitation:
     """Invite an address with a role; partner staff always come on behalf of one partner."""
     from coprod.spaces.models import Membership, Partner
 
@@ -189,6 +189,7 @@ def invite(actor: Actor, collaboration, email: str, role: Role, partner_id: int 
     invitation = Invitation(
         collaboration_id=collaboration.id, email=email, role=role,
         partner_id=partner.id if partner else None, message=(message or "").strip() or None,
+        name=(name or "").strip()[:120] or None,
         invited_by_id=actor.user_id,
         expires_at=utcnow() + timedelta(days=current_app.config["INVITATION_MAX_AGE_DAYS"]),
     )

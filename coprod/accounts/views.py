@@ -241,6 +241,7 @@ def _sign_up(invitation: Invitation, token: str):
     if request.method == "GET":
         form.locale.data = select_locale()
         form.timezone.data = _default_timezone(invitation)
+        form.display_name.data = invitation.name  # given by the inviter, if any
     if form.validate_on_submit():
         try:
             user = operations.create_user(invitation.email, form.display_name.data,
