@@ -93,6 +93,12 @@ BULK_BODY = {
 }
 
 
+DRY_RUN_PARAMETER = {
+    "in": "query", "name": "dry_run", "required": False, "schema": {"type": "boolean"},
+    "description": "Check the rows and answer the preview (200); send nothing.",
+}
+
+
 def _bulk_rows() -> list[dict]:
     """The rows of the request body, CSV or JSON; 400/413/422 when it cannot be read."""
     data = request.get_data(cache=True)
@@ -126,7 +132,8 @@ def _result(rows: list[bulk.Row], dry_run: bool) -> dict:
 @blp.route("/bulk")
 class BulkInvitations(MethodView):
     @blp.arguments(BulkInvitationArgsSchema, location="query")
-    @blp.doc(requestBody=BULK_BODY)
+    # Named by hand: the Idempotency-Key's manual parameter list would hide the generated one.
+    @blp.doc(requestBody=BULK_BODY, parameters=[DRY_RUN_PARAMETER])
     @blp.response(201, BulkInvitationResultSchema)
     @blp.alt_response(200, schema=BulkInvitationResultSchema,
                       description="The preview of a dry run: nothing was sent.")
