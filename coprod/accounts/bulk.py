@@ -18,12 +18,12 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, String, Text, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coprod.common import UTCDateTime, utcnow
 from coprod.extensions import db
+from coprod.i18n import lazy_gettext as _l
 
 COLUMNS = ("email", "name", "partner", "role")
 # A preview nobody sent is dropped after this long.

@@ -16,7 +16,6 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app, has_request_context, request
-from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
 from sqlalchemy import ForeignKey, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -24,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from coprod.accounts.models import User
 from coprod.common import UTCDateTime, utcnow
 from coprod.extensions import db
+from coprod.i18n import lazy_gettext as _l
 
 # last_seen_at is written at most this often per log-in: not a write on every request.
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)

@@ -13,13 +13,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from coprod import policy
-from coprod.policy import installation
 from coprod.accounts import operations as accounts
 from coprod.accounts.models import Invitation
 from coprod.common import OperationError
 from coprod.extensions import db
 from coprod.forms import attempt
 from coprod.forms import show_refusal as _show_error
+from coprod.policy import installation
 from coprod.reflections import queries as reflection_queries
 from coprod.spaces import forms, history, operations, queries
 from coprod.spaces.models import (

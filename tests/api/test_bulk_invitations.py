@@ -32,8 +32,8 @@ def _csv(client, collab, headers, text: str, query: str = "", **extra):
                                                     **extra})
 
 
-def test_a_csv_dry_run_then_the_send(app, db, client, bearer, space, outbox, smtp_server,
-                                     monkeypatch):  # noqa: F811
+def test_a_csv_dry_run_then_the_send(app, db, client, bearer, space, outbox,
+                                     smtp_server, monkeypatch):  # noqa: F811
     collab, coordinator = space
     monkeypatch.setitem(app.config, "SMTP_HOST", smtp_server.host)
     monkeypatch.setitem(app.config, "SMTP_PORT", smtp_server.port)
