@@ -43,7 +43,7 @@ class InvitationBatch(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     filename: Mapped[str] = mapped_column(String(255), default="")
     # The rows as read from the file: a JSON list of {"line", "email", "name", "partner",
-    # "role"}, plus {"too_many": n} rows beyond the limit.
+    # "role"} (rows beyond BULK_INVITATION_MAX_ROWS included, reported as too many).
     rows_json: Mapped[str] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # After sending: each row's outcome (an invitation id or its problems), as JSON.
@@ -111,8 +111,8 @@ def _columns(first: list[str]) -> list[str] | None:
 
 
 def read_csv(data: bytes) -> list[dict]:
-    """The rows of an uploaded CSV as dicts (line, email, name, partner, role); rows beyond
-    max_rows() come as {"line", "email", "too_many": True}. Blank lines are skipped."""
+    """The rows of an uploaded CSV as dicts (line, email, name, partner, role), each line
+    numbered as in the file; blank lines are skipped. The byte limit bounds how many."""
     if len(data) > max_bytes():
         raise UploadError(_l("The file is larger than %(kib)d KiB. Split it into smaller "
                              "files.", kib=max_bytes() // 1024), status=413)
@@ -221,7 +221,7 @@ def check_rows(collaboration, raw_rows: list[dict]) -> list[Row]:
                   email=_as_text(raw.get("email"), 254), name=_as_text(raw.get("name"), 200),
                   partner=_as_text(raw.get("partner"), 200), role=_as_text(raw.get("role"), 64))
         rows.append(row)
-        if raw.get("too_many") or index >= limit:
+        if index >= limit:
             row.problems.append(Problem("too_many_rows", _(
                 "Beyond the first %(max)d rows: invite these with another file.", max=limit)))
             continue

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from flask import current_app, has_request_context, request
 from flask_limiter.util import get_remote_address
 from sqlalchemy import ForeignKey, String, delete, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from coprod.accounts.models import User
 from coprod.common import UTCDateTime, utcnow
@@ -113,7 +113,7 @@ def user_for_login_id(identity: str) -> User | None:
     user_id, _sep, secret = identity.partition(":")
     if not user_id.isdigit() or not secret or ":" in secret:
         return None
-    row = db.session.scalar(select(UserSession).where(
+    row = db.session.scalar(select(UserSession).options(joinedload(UserSession.user)).where(
         UserSession.secret_hash == UserSession.digest(secret),
         UserSession.user_id == int(user_id)))
     moment = now()

@@ -178,3 +178,19 @@ def test_expired_rows_go_at_the_next_log_in(db, user, client, new_client, monkey
     _log_in(new_client(), user, PHONE)
     assert db.session.scalar(select(func.count()).select_from(UserSession).where(
         UserSession.user_id == user.id)) == 1
+
+
+def test_a_password_reset_ends_every_session_of_the_account(db, user, client, new_client,
+                                                            outbox):
+    """Whoever had the old password (and is logged in with it) is logged out by a reset."""
+    _log_in(client, user, FIREFOX, remember=True)
+    resetting = new_client()
+    resetting.post("/password/forgot", data={"email": user.email})
+    link = re.search(r"http://localhost(/password/reset/\S+)",
+                     outbox.last_to(user.email).get_body(("plain",)).get_content()).group(1)
+    new = "another long password"
+    assert resetting.post(link, data={"password": new,
+                                      "password_confirm": new}).status_code == 302
+    assert not _logged_in(client, FIREFOX)
+    assert resetting.get("/profile").status_code == 200
+    assert len(_rows(db, user)) == 1
