@@ -184,6 +184,9 @@ def load(instance_path: str, overrides: dict | None = None) -> dict:
                                                         "5 per hour"),
         "RATELIMIT_HEADERS_ENABLED": False,
         "INVITATION_MAX_AGE_DAYS": int(env.get("INVITATION_MAX_AGE_DAYS", "14")),
+        # A bulk invitation (CSV upload or API call): at most this many rows and bytes.
+        "BULK_INVITATION_MAX_ROWS": int(env.get("BULK_INVITATION_MAX_ROWS", "500")),
+        "BULK_INVITATION_MAX_BYTES": int(env.get("BULK_INVITATION_MAX_KIB", "256")) * 1024,
         "PASSWORD_RESET_MAX_AGE_MINUTES": int(env.get("PASSWORD_RESET_MAX_AGE_MINUTES", "60")),
         # Celery: JSON only, acknowledge after the work is done, never lose a task to a crash.
         "CELERY": {
