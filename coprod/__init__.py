@@ -95,3 +95,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(routine_settings_bp)
     app.register_blueprint(digests_bp)
     init_api(app)
+    from coprod.accounts import signin
+
+    signin.register(app)  # identity providers, the second factor and its enrolment gate

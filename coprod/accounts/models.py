@@ -82,6 +82,9 @@ class User(UserMixin, db.Model):
 
     # When this user logged in, in Unix seconds: set by auth.start_session, never stored.
     logged_in_at = None
+    # The second factor this log-in passed ("totp", or "idp": the identity provider's), set by
+    # auth.start_session, never stored: the cookies carry it (accounts/twofactor.py reads it).
+    second_factor = None
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_nonce}"
@@ -91,7 +94,8 @@ class User(UserMixin, db.Model):
         get_id() and the moment of logging in, set by auth.start_session, so that the server
         ends a log-in after REMEMBER_COOKIE_DURATION whatever the browser keeps."""
         since = self.logged_in_at if self.logged_in_at is not None else int(time.time())
-        return f"{self.get_id()}:{since}"
+        factor = f":{self.second_factor}" if self.second_factor else ""
+        return f"{self.get_id()}:{since}{factor}"
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
