@@ -181,8 +181,12 @@ def parse_providers(raw, env=None) -> list[Provider]:
 
 
 def init_app(app: Flask) -> None:
-    """Read the providers and register each with Authlib (discovery happens on first use)."""
-    providers = parse_providers(app.config.get("COPROD_OIDC_PROVIDERS"))
+    app.extensions["coprod_oidc"] = registry(app, app.config.get("COPROD_OIDC_PROVIDERS"))
+
+
+def registry(app: Flask, raw) -> tuple[list[Provider], OAuth]:
+    """The providers of `raw`, each registered with Authlib (discovery happens on first use)."""
+    providers = parse_providers(raw)
     oauth = OAuth(app)
     for p in providers:
         oauth.register(
@@ -191,7 +195,7 @@ def init_app(app: Flask) -> None:
             client_kwargs={"scope": p.scope, "code_challenge_method": "S256",
                            "default_timeout": HTTP_TIMEOUT_SECONDS},
         )
-    app.extensions["coprod_oidc"] = (providers, oauth)
+    return providers, oauth
 
 
 def providers() -> list[Provider]:
@@ -350,10 +354,12 @@ def _link(provider: Provider, claims: dict) -> UserIdentity:
         email = operations.clean_email(claims.get("email"))
     except OperationError:
         raise OperationError(_("%(provider)s did not send an email address, so Coprod cannot "
-                               "find your account.", provider=provider.label)) from None
+                               "find your account.", provider=provider.label),
+                             status=403) from None
     if not _verified(claims):
         raise OperationError(_("%(provider)s has not confirmed your email address, so Coprod "
-                               "cannot link it to an account.", provider=provider.label))
+                               "cannot link it to an account.", provider=provider.label),
+                             status=403)
     rule = provider.rule_for(email)
     if rule is None:
         raise OperationError(_("%(provider)s signs in addresses at %(domains)s only.",
