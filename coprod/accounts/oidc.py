@@ -21,6 +21,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import OAuth
@@ -211,6 +212,19 @@ def provider_named(name: str) -> Provider:
 
 def _client(provider: Provider):
     return current_app.extensions["coprod_oidc"][1].create_client(provider.name)
+
+
+def form_action_origins() -> list[str]:
+    """Where the sign-in buttons' POST ends up after Coprod's redirect: browsers hold that
+    redirect to the page's CSP form-action, so each provider's origin is allowed there."""
+    origins = set()
+    for p in providers():
+        urls = [p.issuer, _client(p).server_metadata.get("authorization_endpoint") or ""]
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme in ("http", "https") and parts.netloc:
+                origins.add(f"{parts.scheme}://{parts.netloc}")
+    return sorted(origins)
 
 
 def provider_for_email(email: str) -> tuple[Provider, DomainRule] | None:

@@ -58,10 +58,24 @@ def register(app: Flask) -> None:
     oidc.init_app(app)
     app.register_blueprint(bp)
     app.before_request(twofactor.gate)
+    app.after_request(_allow_providers_in_form_action)
 
     @app.context_processor
     def sso_buttons():
         return {"sso_providers": oidc.providers}
+
+
+def _allow_providers_in_form_action(response):
+    """The page's CSP (coprod/web.py) with the providers' origins in form-action, so that the
+    browser follows a sign-in button's redirect to its provider."""
+    from coprod.web import CONTENT_SECURITY_POLICY
+
+    origins = oidc.form_action_origins()
+    if origins:
+        policy_text = response.headers.get("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers["Content-Security-Policy"] = policy_text.replace(
+            "form-action 'self'", "form-action 'self' " + " ".join(origins))
+    return response
 
 
 def _remembered() -> bool:
