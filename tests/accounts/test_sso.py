@@ -212,3 +212,11 @@ def test_the_provider_settings_are_checked_when_the_app_starts(monkeypatch, tmp_
     monkeypatch.delenv("COPROD_OIDC_KOMMUNE_CLIENT_SECRET")
     with pytest.raises(oidc.ProviderSettingsError, match="COPROD_OIDC_KOMMUNE_CLIENT_SECRET"):
         make_app(tmp_path, COPROD_OIDC_PROVIDERS=json.dumps([good]))
+
+
+def test_a_provider_that_says_no_signs_nobody_in(client, sso):
+    client.post("/login/sso/skovby")
+    answer = client.get("/login/sso/skovby/callback?error=access_denied&state=x")
+    assert answer.status_code == 400
+    assert "Signing in with Skovby Kommune did not complete. Try again." in answer.text
+    assert _logged_in_as(client) is None

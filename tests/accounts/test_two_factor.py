@@ -306,3 +306,28 @@ def test_a_provider_sign_in_without_a_second_factor_asks_for_the_code(
     assert not _page_is_open(browser)
     assert _code(browser, _next_code(secret)).status_code == 302
     assert _page_is_open(browser)
+
+
+def test_until_enrolled_a_coordinators_forms_change_nothing(db, client, coordinators_need_it):
+    coordinator = member(CollaborationFactory(), display_name="Mette").user
+    db.session.commit()
+    _password(client, coordinator)
+    answer = client.post("/profile", data={"display_name": "Someone else", "locale": "en",
+                                           "timezone": "UTC"})
+    assert answer.headers["Location"] == "/profile/two-factor"
+    db.session.refresh(coordinator)
+    assert coordinator.display_name == "Mette"
+
+
+def test_the_second_step_waits_ten_minutes_at_most(db, client, anna, sign_in, new_client):
+    from freezegun import freeze_time
+
+    sign_in(anna)
+    secret, _ = _enrol(client)
+    browser = new_client()
+    with freeze_time() as clock:
+        _password(browser, anna)
+        clock.tick(11 * 60)
+        late = _code(browser, pyotp.TOTP(secret).now())
+    assert late.headers["Location"] == "/login"
+    assert not _page_is_open(browser)
