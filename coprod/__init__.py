@@ -99,3 +99,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(bulk_invitations_bp)
     init_api(app)
+    from coprod.accounts import signin
+
+    signin.register(app)  # identity providers, the second factor and its enrolment gate

@@ -55,10 +55,11 @@ def authenticate(email: str, password: str) -> User | None:
     return user if user.check_password(password) else None
 
 
-def start_session(user: User, remember: bool = False) -> None:
-    """Log in with a fresh session: nothing from before log-in carries over (no fixation)."""
+def start_session(user: User, remember: bool = False, second_factor: str | None = None) -> None:
+    """Log in with a fresh session: nothing from before log-in carries over (no fixation).
+    `second_factor` names the factor this log-in passed beyond the first (twofactor.py)."""
     session.clear()
-    sessions.open_session(user, remember=remember)
+    sessions.open_session(user, remember=remember, second_factor=second_factor)
     login_user(user, remember=remember)
     cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
     if not remember and cookie in request.cookies:

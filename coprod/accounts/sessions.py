@@ -51,6 +51,9 @@ class UserSession(db.Model):
     remember: Mapped[bool] = mapped_column(default=False)
     user_agent: Mapped[str] = mapped_column(String(USER_AGENT_MAX), default="")
     address: Mapped[str] = mapped_column(String(64), default="")
+    # The second factor this log-in passed beyond the first ("totp", or "idp": the identity
+    # provider vouched for one), or None; accounts/twofactor.py reads it (session_factor()).
+    second_factor: Mapped[str | None] = mapped_column(String(16))
 
     user: Mapped[User] = relationship()
 
@@ -88,8 +91,10 @@ def _client() -> tuple[str, str]:
     return agent, (get_remote_address() or "")[:64]
 
 
-def open_session(user: User, remember: bool = False) -> UserSession:
-    """A new log-in row for `user`; its secret goes on user.session_secret for the cookies."""
+def open_session(user: User, remember: bool = False,
+                 second_factor: str | None = None) -> UserSession:
+    """A new log-in row for `user`; its secret goes on user.session_secret for the cookies.
+    `second_factor` is the factor the log-in passed beyond the first (twofactor.py)."""
     moment = now()
     forget_expired(user)
     secret = secrets.token_urlsafe(32)
@@ -97,6 +102,7 @@ def open_session(user: User, remember: bool = False) -> UserSession:
     row = UserSession(
         user_id=user.id, secret_hash=UserSession.digest(secret), created_at=moment,
         last_seen_at=moment, remember=remember, user_agent=agent, address=address,
+        second_factor=second_factor,
         expires_at=moment + current_app.config["REMEMBER_COOKIE_DURATION"],
     )
     db.session.add(row)

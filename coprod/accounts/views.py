@@ -25,7 +25,7 @@ from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 
 from coprod import policy
-from coprod.accounts import operations, queries, sessions, throttle
+from coprod.accounts import oidc, operations, queries, sessions, throttle, twofactor
 from coprod.accounts.auth import authenticate, start_session
 from coprod.accounts.forms import (
     AcceptInvitationForm,
@@ -148,12 +148,16 @@ def login():
     if current_user.is_authenticated:
         return redirect(next_url or _dashboard_url())
     form = LoginForm()
-    if form.validate_on_submit():
+    refusal = oidc.password_login_refusal(form.email.data) if form.is_submitted() else None
+    if refusal:  # the address's domain signs in through its identity provider only
+        form.form_errors.append(refusal)
+    elif form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
         if user is not None and user.is_active:
-            start_session(user, remember=form.remember.data)
+            # Logs in, or asks for the second factor first (coprod/accounts/twofactor.py).
+            response = twofactor.complete_first_factor(user, form.remember.data,
+                                                       next_url or _dashboard_url())
             db.session.commit()
-            response = redirect(next_url or _dashboard_url())
             throttle.remember_device(response, user.email)
             return response
         g.login_failed = True
@@ -197,6 +201,10 @@ def accept_invitation(token: str):
                             next=url_for("accounts.accept_invitation", token=token))
         return render_template("accounts/invitation.html", invitation=invitation,
                                state="log_in", login_url=login_url)
+    found = oidc.provider_for_email(invitation.email)
+    if found is not None and not found[1].password_login:  # no password: the provider's account
+        return render_template("accounts/invitation.html", invitation=invitation, token=token,
+                               state="sso", provider=found[0])
     return _sign_up(invitation, token)
 
 
@@ -298,10 +306,14 @@ def reset_password(token: str):
             db.session.rollback()
             show_error(form, err)
             return render_template("accounts/reset_password.html", form=form), err.status
-        start_session(user)
+        response = twofactor.complete_first_factor(user, False, _dashboard_url())
         db.session.commit()
-        flash(_("Your password is changed and you are logged in."), "success")
-        return redirect(_dashboard_url())
+        if current_user.is_authenticated:
+            flash(_("Your password is changed and you are logged in."), "success")
+        else:  # the account has an authenticator: its code comes first
+            flash(_("Your password is changed. Enter a code from your authenticator app to "
+                    "log in."), "success")
+        return response
     return render_template("accounts/reset_password.html", form=form), _form_status(form)
 
 

@@ -7,7 +7,7 @@ invitation_batches (uploaded CSVs: preview, then sent once) and invitations.name
 cookies made before this revision name no session row: everyone logs in again once.
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 Create Date: 2026-12-03 09:44:47.990326
 
 """
@@ -19,7 +19,7 @@ import coprod.common
 
 # revision identifiers, used by Alembic.
 revision = '0013'
-down_revision = '0009'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
