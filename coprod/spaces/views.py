@@ -19,6 +19,7 @@ from coprod.common import OperationError
 from coprod.extensions import db
 from coprod.forms import attempt
 from coprod.forms import show_refusal as _show_error
+from coprod.policy import installation
 from coprod.reflections import queries as reflection_queries
 from coprod.spaces import forms, history, operations, queries
 from coprod.spaces.models import (
@@ -80,8 +81,11 @@ def dashboard():
 
 @bp.route("/collaborations/new", methods=["GET", "POST"])
 def new_collaboration():
-    """Start a collaboration; its creator becomes its coordinator."""
+    """Start a collaboration; its creator becomes its coordinator. Who may is the
+    installation's setting (policy.installation); the others get 403 and no button."""
     actor = _actor()
+    if not installation.may_create_collaboration(actor):
+        abort(403)
     form = forms.NewCollaborationForm(organizations=queries.known_organizations(actor))
     if not form.is_submitted():
         form.timezone.data = current_user.timezone
