@@ -1,5 +1,7 @@
 """The log-in pages beyond the password: sign-in through an identity provider, the second
-step of a log-in, and setting up two-factor authentication. Parse, call, render."""
+step of a log-in, and setting up two-factor authentication. Parse, call, render; the forms'
+writes are committed by coprod.web.commits_once once the answer is made (sso_start writes
+nothing: the sign-in's state, nonce and PKCE verifier wait in the browser's session)."""
 
 from __future__ import annotations
 
@@ -133,6 +135,8 @@ def sso_callback(name: str):
     response = twofactor.complete_first_factor(
         user, remember=False, next_url=safe_next(next_url) or url_for("spaces.dashboard"),
         strong=provider.counts_as_second_factor(claims))
+    # A GET (the provider's redirect back, as OpenID Connect has it): commits_once commits
+    # page writes only, so this view commits itself, last, once its answer is made.
     db.session.commit()
     return response
 
@@ -203,7 +207,6 @@ def second_step():
         used = twofactor.verify(user, form.code.data)
         if used is not None:
             response = twofactor.complete_second_step(user, data)
-            db.session.commit()
             if used == "recovery":
                 left = twofactor.remaining_recovery_codes(user)
                 flash(ngettext("You used a recovery code. %(num)d is left: make new ones on "
@@ -262,7 +265,6 @@ def confirm_setup():
         show_refusal(form, err)
         return _setup_page(form, err.status)
     start_session(user, remember=_remembered(), second_factor=twofactor.FACTOR_TOTP)
-    db.session.commit()
     flash(_("Two-factor authentication is on. Your other sessions are logged out."), "success")
     return _setup_page(codes=codes)
 
@@ -280,7 +282,6 @@ def new_recovery_codes():
         db.session.rollback()
         show_refusal(form, err)
         return _setup_page(form, err.status)
-    db.session.commit()
     flash(_("Here are your new recovery codes. The old ones no longer work."), "success")
     return _setup_page(codes=codes)
 
@@ -298,6 +299,5 @@ def turn_off():
         db.session.rollback()
         show_refusal(form, err)
         return _setup_page(form, err.status)
-    db.session.commit()
     flash(_("Two-factor authentication is off."), "info")
     return redirect(url_for("accounts.profile"))

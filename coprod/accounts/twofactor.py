@@ -240,6 +240,8 @@ def gate():
     if is_enrolled(current_user):
         if current_user.current_session is not None:  # a log-in from before enrolment
             sessions.end_session(current_user, current_user.current_session.id)
+            # The gate answers instead of the view, so no commits_once commits for it; and
+            # nothing is read after this commit (the answer is a redirect).
             db.session.commit()
         session.clear()
         logout_user()

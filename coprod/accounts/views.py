@@ -391,7 +391,6 @@ def logout_elsewhere():
     """End every log-in of the account but this one."""
     user: User = current_user._get_current_object()
     ended = sessions.end_sessions(user, keep=user.current_session)
-    db.session.commit()
     flash(ngettext("%(num)d other session is logged out.",
                    "%(num)d other sessions are logged out.", ended), "info")
     return redirect(url_for("accounts.profile") + "#sessions-heading")
@@ -405,7 +404,6 @@ def logout_device(session_id: int):
     this_one = user.current_session is not None and user.current_session.id == session_id
     if not sessions.end_session(user, session_id):
         abort(404)  # another account's log-in, or one that ended already
-    db.session.commit()
     if this_one:
         end_session()
         flash(_("You are logged out."), "info")

@@ -1,6 +1,7 @@
 """The admin area, /admin: accounts (search, deactivate, reactivate, their log-ins) and the
 installation's settings. Administrators only: to everyone else, logged in or not, every page
-here answers 404, as if it did not exist."""
+here answers 404, as if it did not exist. Its forms make their answer and leave the commit
+to coprod.web.commits_once."""
 
 from __future__ import annotations
 
@@ -99,23 +100,22 @@ def _back_to(user) -> str:
 @bp.post("/accounts/<int:user_id>/deactivate")
 def deactivate(user_id: int):
     user = _account(user_id)
+    back = _back_to(user)
     try:
         operations.deactivate(policy.current_actor(), user)
     except OperationError as err:
         db.session.rollback()
         flash(err.message, "error")
-        return redirect(_back_to(user))
-    db.session.commit()
+        return redirect(back)
     flash(_("%(email)s is deactivated: logged out everywhere, API tokens revoked.",
             email=user.email), "success")
-    return redirect(_back_to(user))
+    return redirect(back)
 
 
 @bp.post("/accounts/<int:user_id>/reactivate")
 def reactivate(user_id: int):
     user = _account(user_id)
     operations.reactivate(policy.current_actor(), user)
-    db.session.commit()
     flash(_("%(email)s may log in again.", email=user.email), "success")
     return redirect(_back_to(user))
 
@@ -125,7 +125,6 @@ def end_session(user_id: int, session_id: int):
     user = _account(user_id)
     if not operations.end_session_of(policy.current_actor(), user, session_id):
         abort(404)
-    db.session.commit()
     flash(_("That session of %(email)s is logged out.", email=user.email), "success")
     return redirect(_back_to(user))
 
@@ -134,7 +133,6 @@ def end_session(user_id: int, session_id: int):
 def end_sessions(user_id: int):
     user = _account(user_id)
     ended = operations.end_sessions_of(policy.current_actor(), user)
-    db.session.commit()
     flash(ngettext("%(num)d session is logged out.", "%(num)d sessions are logged out.",
                    ended), "success")
     return redirect(_back_to(user))
@@ -163,7 +161,6 @@ def settings():
             show_refusal(form, err)
             status = err.status
         else:
-            db.session.commit()
             flash(_("The settings are saved."), "success")
             return redirect(url_for(".settings"))
     else:

@@ -1,5 +1,6 @@
 """Invite many at once: upload a CSV on the invitations page, see each row's problem, send
-the valid rows with one POST. The pages of coprod/accounts/bulk.py."""
+the valid rows with one POST. The pages of coprod/accounts/bulk.py; their writes are
+committed by coprod.web.commits_once once the answer is made."""
 
 from __future__ import annotations
 
@@ -66,7 +67,6 @@ def upload(collaboration_id: int):
         return _upload_page(collaboration, form, err.status)
     batch = bulk.create_batch(policy.current_actor(), collaboration, rows,
                               upload.filename or "")
-    db.session.commit()
     return redirect(url_for(".batch", collaboration_id=collaboration.id, batch_id=batch.id))
 
 
@@ -96,12 +96,12 @@ def send(collaboration_id: int, batch_id: int):
     batch = _batch(collaboration, batch_id)
     if not BulkSendForm().validate_on_submit():
         abort(400)
+    report = url_for(".batch", collaboration_id=collaboration.id, batch_id=batch.id)
     rows = bulk.send_batch(policy.current_actor(), collaboration, batch)
     if rows is None:
         db.session.rollback()
         flash(_("These invitations were already sent."), "info")
     else:
-        db.session.commit()
         sent = sum(1 for row in rows if row.invitation_id)
         left = len(rows) - sent
         message = ngettext("We emailed %(num)d invitation.", "We emailed %(num)d invitations.",
@@ -110,4 +110,4 @@ def send(collaboration_id: int, batch_id: int):
             message += " " + ngettext("%(num)d row was left out.", "%(num)d rows were left out.",
                                       left)
         flash(message, "success")
-    return redirect(url_for(".batch", collaboration_id=collaboration.id, batch_id=batch.id))
+    return redirect(report)
