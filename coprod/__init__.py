@@ -68,6 +68,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from coprod.accounts.views import bp as accounts_bp
+    from coprod.admin.views import bp as admin_bp
     from coprod.api import init_api
     from coprod.citizens.selfservice import bp as my_information_bp
     from coprod.citizens.views import bp as citizens_bp
@@ -80,6 +81,7 @@ def _register_blueprints(app: Flask) -> None:
     from coprod.routines.views import bp as routine_settings_bp
     from coprod.search.views import bp as search_bp
     from coprod.servicemap.views import bp as servicemap_bp
+    from coprod.spaces.bulk_views import bp as bulk_invitations_bp
     from coprod.spaces.views import bp as spaces_bp
 
     app.register_blueprint(accounts_bp)
@@ -95,4 +97,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(routines_bp)
     app.register_blueprint(routine_settings_bp)
     app.register_blueprint(digests_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(bulk_invitations_bp)
     init_api(app)
+    from coprod.accounts import signin
+
+    signin.register(app)  # identity providers, the second factor and its enrolment gate

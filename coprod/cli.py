@@ -3,6 +3,9 @@
     coprod db upgrade                      migrate the database (Flask-Migrate)
     coprod demo                            seed the worked example of docs/domain.md, print log-ins
     coprod users create --email --name     create an account (asks for the password)
+    coprod users admin EMAIL [--remove]    make (or unmake) an installation administrator
+    coprod users deactivate|reactivate EMAIL
+                                           end an account's access at once, or give it back
     coprod tokens create EMAIL             create a personal access token for the API
     coprod routines run-due                one sweep of the routines now (prompts, nudges)
     coprod outbox status                   emails per status, the oldest waiting, last errors
@@ -110,10 +113,13 @@ def _check_timezone(ctx, param, value: str) -> str:
               help="Asked for (hidden) when not given.")
 @click.option("--locale", default="en", show_default=True, callback=_check_locale)
 @click.option("--timezone", default="UTC", show_default=True, callback=_check_timezone)
+@click.option("--admin", "is_admin", is_flag=True,
+              help="Make the account an installation administrator.")
 def create_user_command(email: str, display_name: str, password: str, locale: str,
-                        timezone: str) -> None:
+                        timezone: str, is_admin: bool) -> None:
     """Create a user account outside the invitation flow (first coordinator, admins)."""
     from coprod.accounts import operations
+    from coprod.admin.operations import set_administrator
     from coprod.extensions import db
 
     try:
@@ -121,8 +127,73 @@ def create_user_command(email: str, display_name: str, password: str, locale: st
                                       timezone=timezone)
     except OperationError as err:
         raise _fail(err, f"Cannot create the user {_shown(email)}") from None
+    if is_admin:
+        set_administrator(user, True)
     db.session.commit()
-    click.echo(f"Created user {user.email} ({user.display_name}).")
+    role = ", administrator" if is_admin else ""
+    click.echo(f"Created user {user.email} ({user.display_name}{role}).")
+
+
+def _user_or_fail(email: str):
+    from coprod.accounts import operations
+
+    user = operations.find_user_by_email(email)
+    if user is None:
+        raise click.ClickException(f"No user has the email {_shown(email)}.")
+    return user
+
+
+@users.command("admin")
+@click.argument("email")
+@click.option("--remove", is_flag=True, help="Take the administrator role away instead.")
+def admin_command(email: str, remove: bool) -> None:
+    """Make EMAIL an installation administrator (the admin area, /admin), or --remove it."""
+    from coprod.admin import operations
+    from coprod.extensions import db
+
+    user = _user_or_fail(email)
+    operations.set_administrator(user, not remove)
+    db.session.commit()
+    if remove:
+        click.echo(f"{user.email} is no longer an administrator.")
+    else:
+        click.echo(f"{user.email} is an administrator: the admin area is at "
+                   f"{current_app.config['BASE_URL']}/admin")
+
+
+@users.command("deactivate")
+@click.argument("email")
+def deactivate_command(email: str) -> None:
+    """Deactivate EMAIL: logged out everywhere and API tokens revoked, now."""
+    from coprod.admin import operations
+    from coprod.extensions import db
+
+    user = _user_or_fail(email)
+    operations.deactivate(_cli_administrator(), user)
+    db.session.commit()
+    click.echo(f"{user.email} is deactivated: logged out everywhere, API tokens revoked.")
+
+
+@users.command("reactivate")
+@click.argument("email")
+def reactivate_command(email: str) -> None:
+    """Let EMAIL log in again (its old API tokens stay revoked)."""
+    from coprod.admin import operations
+    from coprod.extensions import db
+
+    user = _user_or_fail(email)
+    operations.reactivate(_cli_administrator(), user)
+    db.session.commit()
+    click.echo(f"{user.email} may log in again.")
+
+
+def _cli_administrator():
+    """Whoever runs the server administers it: an actor that is no user and an administrator."""
+    from coprod.policy import Actor
+
+    actor = Actor(user_id=None, is_system=True)
+    actor.memo["is_administrator"] = True
+    return actor
 
 
 # -- tokens ---------------------------------------------------------------------------------

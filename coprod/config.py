@@ -183,7 +183,16 @@ def load(instance_path: str, overrides: dict | None = None) -> dict:
         "RATELIMIT_PASSWORD_RESET_PER_ACCOUNT": env.get("RATELIMIT_PASSWORD_RESET_PER_ACCOUNT",
                                                         "5 per hour"),
         "RATELIMIT_HEADERS_ENABLED": False,
+        # Single sign-on and two-factor (README; coprod/accounts/oidc.py, twofactor.py).
+        "COPROD_OIDC_PROVIDERS": env.get("COPROD_OIDC_PROVIDERS", ""),
+        "COPROD_REQUIRE_2FA_FOR_COORDINATORS": _bool(
+            env.get("COPROD_REQUIRE_2FA_FOR_COORDINATORS"), True),
+        "COPROD_REQUIRE_2FA_FOR_CITIZEN_READERS": _bool(
+            env.get("COPROD_REQUIRE_2FA_FOR_CITIZEN_READERS")),
         "INVITATION_MAX_AGE_DAYS": int(env.get("INVITATION_MAX_AGE_DAYS", "14")),
+        # A bulk invitation (CSV upload or API call): at most this many rows and bytes.
+        "BULK_INVITATION_MAX_ROWS": int(env.get("BULK_INVITATION_MAX_ROWS", "500")),
+        "BULK_INVITATION_MAX_BYTES": int(env.get("BULK_INVITATION_MAX_KIB", "256")) * 1024,
         "PASSWORD_RESET_MAX_AGE_MINUTES": int(env.get("PASSWORD_RESET_MAX_AGE_MINUTES", "60")),
         # Celery: JSON only, acknowledge after the work is done, never lose a task to a crash.
         "CELERY": {

@@ -1,6 +1,10 @@
 """Imports every model so that metadata (and Alembic autogenerate) sees all tables."""
 
+from coprod.accounts.bulk import InvitationBatch  # noqa: F401
+from coprod.accounts.credentials import RecoveryCode, TotpCredential, UserIdentity  # noqa: F401
 from coprod.accounts.models import ApiToken, Invitation, User  # noqa: F401
+from coprod.accounts.sessions import UserSession  # noqa: F401
+from coprod.admin.models import InstallationSettings  # noqa: F401
 from coprod.api.models import IdempotencyKey  # noqa: F401
 from coprod.citizens.models import (  # noqa: F401
     AuditEvent,

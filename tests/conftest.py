@@ -153,6 +153,9 @@ def make_app(instance: Path, database_url: str = TEST_DATABASE_URL, **overrides)
         "SMTP_HOST": None,
         # Tests send outbox rows themselves (outbox fixture) or start a real worker.
         "CELERY": {"broker_url": "memory://", "task_always_eager": False},
+        # Coordinators log in with a password alone, except in the tests of two-factor
+        # authentication (tests/accounts/test_two_factor.py), which turn this on.
+        "COPROD_REQUIRE_2FA_FOR_COORDINATORS": False,
     }
     config.update(overrides)
     app = create_app(config)

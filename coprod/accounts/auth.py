@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 
 from flask import Flask, current_app, request, session
 from flask_babel import lazy_gettext as _l
@@ -11,6 +10,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import login_user
 from sqlalchemy import select
 
+from coprod.accounts import sessions
 from coprod.accounts.models import ApiToken, User, spend_dummy_hash
 from coprod.accounts.operations import find_user_by_email
 from coprod.common import utcnow
@@ -23,13 +23,9 @@ def init_login(app: Flask) -> None:
     login_manager.login_message = _l("Please log in to see this page.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
-    # The cookies hold User.login_id(): who, the session nonce and when they logged in.
+    # The cookies hold User.login_id(): who, and the secret of their server-side log-in.
     login_manager.id_attribute = "login_id"
     login_manager._session_identifier_generator = session_identifier
-
-
-def seconds_now() -> float:
-    return time.time()
 
 
 def session_identifier() -> str:
@@ -42,19 +38,9 @@ def session_identifier() -> str:
 
 @login_manager.user_loader
 def load_user(identity: str) -> User | None:
-    """The cookies hold "id:nonce:logged-in-at". A changed nonce (log out, new password, log
-    out everywhere) ends them; so does age: a log-in lasts REMEMBER_COOKIE_DURATION at most,
-    whatever the browser keeps."""
-    user_id, nonce, since = (identity.split(":") + ["", ""])[:3]
-    if not user_id.isdigit() or not nonce or not since.isdigit():
-        return None
-    max_age = current_app.config["REMEMBER_COOKIE_DURATION"].total_seconds()
-    if seconds_now() - int(since) > max_age:  # (signed: no one can post-date it)
-        return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.is_active or user.session_nonce != nonce:
-        return None
-    return user
+    """The cookies hold "id:secret" of a log-in row (coprod/accounts/sessions.py): an ended or
+    expired log-in, or a deactivated account, answers logged out."""
+    return sessions.user_for_login_id(identity)
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -69,10 +55,11 @@ def authenticate(email: str, password: str) -> User | None:
     return user if user.check_password(password) else None
 
 
-def start_session(user: User, remember: bool = False) -> None:
-    """Log in with a fresh session: nothing from before log-in carries over (no fixation)."""
+def start_session(user: User, remember: bool = False, second_factor: str | None = None) -> None:
+    """Log in with a fresh session: nothing from before log-in carries over (no fixation).
+    `second_factor` names the factor this log-in passed beyond the first (twofactor.py)."""
     session.clear()
-    user.logged_in_at = int(seconds_now())
+    sessions.open_session(user, remember=remember, second_factor=second_factor)
     login_user(user, remember=remember)
     cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
     if not remember and cookie in request.cookies:

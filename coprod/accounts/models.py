@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from datetime import datetime
 
 from argon2 import Parameters, PasswordHasher
@@ -52,7 +51,10 @@ class User(UserMixin, db.Model):
     locale: Mapped[str] = mapped_column(String(16), default="en")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     is_active: Mapped[bool] = mapped_column(default=True)
-    # Part of the login cookie's identity: changing it logs out every session of the user.
+    # An installation administrator: the admin area (/admin); set with `coprod users admin`.
+    is_admin: Mapped[bool] = mapped_column(default=False, server_default="0")
+    # Renewed with the password, so that a password-reset link works once. (Log-ins are
+    # rows of user_sessions, coprod/accounts/sessions.py.)
     session_nonce: Mapped[str] = mapped_column(
         String(32), default=lambda: secrets.token_hex(16)
     )
@@ -85,18 +87,16 @@ class User(UserMixin, db.Model):
         except (VerificationError, InvalidHashError):
             return False
 
-    # When this user logged in, in Unix seconds: set by auth.start_session, never stored.
-    logged_in_at = None
-
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_nonce}"
+    # The log-in (a UserSession) this request runs in and its cookie secret: set by
+    # sessions.open_session and sessions.user_for_login_id, never stored on the user.
+    current_session = None
+    session_secret = None
 
     def login_id(self) -> str:
         """What a log-in's session and remember-me cookies hold (auth.load_user reads it):
-        get_id() and the moment of logging in, set by auth.start_session, so that the server
-        ends a log-in after REMEMBER_COOKIE_DURATION whatever the browser keeps."""
-        since = self.logged_in_at if self.logged_in_at is not None else int(time.time())
-        return f"{self.get_id()}:{since}"
+        the user's id and the secret of their server-side session, so that ending that
+        session (log out, an administrator, a deactivation) ends the cookies with it."""
+        return f"{self.id}:{self.session_secret or ''}"
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
@@ -160,6 +160,9 @@ class Invitation(db.Model):
     email: Mapped[str] = mapped_column(String(254))
     role: Mapped[Role] = mapped_column(enum_column(Role, "role"))
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    # The invited person's name, when the inviter gave it (a bulk upload): the sign-up
+    # form starts with it.
+    name: Mapped[str | None] = mapped_column(String(120))
     message: Mapped[str | None] = mapped_column(Text)
     nonce: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_urlsafe(24))
     invited_by_id: Mapped[int | None] = mapped_column(

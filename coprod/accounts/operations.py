@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import zoneinfo
 from datetime import timedelta
 
@@ -12,6 +11,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from coprod import policy
+from coprod.accounts import sessions
 from coprod.accounts.models import ApiToken, Invitation, Role, User
 from coprod.common import OperationError, utcnow
 from coprod.extensions import db
@@ -83,17 +83,18 @@ def update_profile(user: User, display_name: str, locale: str, timezone: str) ->
 
 
 def change_password(user: User, current: str, new: str) -> None:
+    """A new password ends every other log-in of the account; this one carries on."""
     if not user.check_password(current):
         raise OperationError(_("This is not your current password."), field="current_password")
     check_password_strength(new, field="new_password")
-    user.set_password(new)  # also renews the session nonce: other sessions end
+    user.set_password(new)
+    sessions.end_sessions(user, keep=user.current_session)
     db.session.flush()
 
 
 def end_all_sessions(user: User) -> None:
-    """Log the user out on every device: login and remember-me cookies carry the old nonce."""
-    user.session_nonce = secrets.token_hex(16)
-    db.session.flush()
+    """Log the user out on every device, this one included."""
+    sessions.end_sessions(user)
 
 
 # -- signed links ---------------------------------------------------------------------------
@@ -157,7 +158,7 @@ def user_from_reset_token(token: str) -> User:
 # -- invitations ----------------------------------------------------------------------------
 
 def invite(actor: Actor, collaboration, email: str, role: Role, partner_id: int | None = None,
-           message: str | None = None) -> Invitation:
+           message: str | None = None, name: str | None = None) -> Invitation:
     """Invite an address with a role; partner staff always come on behalf of one partner."""
     from coprod.spaces.models import Membership, Partner
 
@@ -188,6 +189,7 @@ def invite(actor: Actor, collaboration, email: str, role: Role, partner_id: int 
     invitation = Invitation(
         collaboration_id=collaboration.id, email=email, role=role,
         partner_id=partner.id if partner else None, message=(message or "").strip() or None,
+        name=(name or "").strip()[:120] or None,
         invited_by_id=actor.user_id,
         expires_at=utcnow() + timedelta(days=current_app.config["INVITATION_MAX_AGE_DAYS"]),
     )
@@ -255,6 +257,7 @@ def reset_password(token: str, new_password: str) -> User:
     user = user_from_reset_token(token)
     check_password_strength(new_password)
     user.set_password(new_password)
+    sessions.end_sessions(user)  # whoever knew the old password is logged out
     db.session.flush()
     return user
 

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     g,
@@ -24,7 +25,7 @@ from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 
 from coprod import policy
-from coprod.accounts import operations, queries, throttle
+from coprod.accounts import oidc, operations, queries, sessions, throttle, twofactor
 from coprod.accounts.auth import authenticate, start_session
 from coprod.accounts.forms import (
     AcceptInvitationForm,
@@ -147,11 +148,15 @@ def login():
     if current_user.is_authenticated:
         return redirect(next_url or _dashboard_url())
     form = LoginForm()
-    if form.validate_on_submit():
+    refusal = oidc.password_login_refusal(form.email.data) if form.is_submitted() else None
+    if refusal:  # the address's domain signs in through its identity provider only
+        form.form_errors.append(refusal)
+    elif form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
         if user is not None and user.is_active:
-            start_session(user, remember=form.remember.data)
-            response = redirect(next_url or _dashboard_url())
+            # Logs in, or asks for the second factor first (coprod/accounts/twofactor.py).
+            response = twofactor.complete_first_factor(user, form.remember.data,
+                                                       next_url or _dashboard_url())
             throttle.remember_device(response, user.email)
             return response
         g.login_failed = True
@@ -167,15 +172,13 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """End the log-in on the server (POST only: a link or an image cannot log anyone out).
-
-    Sessions live in signed cookies, not on the server, so a cookie copied before log-out
-    would still work after it: log-out renews the session nonce the cookies carry instead,
-    which ends the account's log-ins on every device, this one included."""
-    if current_user.is_authenticated:
-        operations.end_all_sessions(current_user._get_current_object())
+    """End this device's log-in on the server (POST only: a link or an image cannot log anyone
+    out). The log-in's row goes, so a cookie copied before log-out stops working too; the
+    account's other devices stay logged in (the profile ends those)."""
+    if current_user.is_authenticated and current_user.current_session is not None:
+        sessions.end_session(current_user, current_user.current_session.id)
     end_session()
-    flash(_("You are logged out on every device."), "info")
+    flash(_("You are logged out."), "info")
     return redirect(safe_next(request.args.get("next")) or url_for("accounts.login"))
 
 
@@ -196,6 +199,10 @@ def accept_invitation(token: str):
                             next=url_for("accounts.accept_invitation", token=token))
         return render_template("accounts/invitation.html", invitation=invitation,
                                state="log_in", login_url=login_url)
+    found = oidc.provider_for_email(invitation.email)
+    if found is not None and not found[1].password_login:  # no password: the provider's account
+        return render_template("accounts/invitation.html", invitation=invitation, token=token,
+                               state="sso", provider=found[0])
     return _sign_up(invitation, token)
 
 
@@ -239,6 +246,7 @@ def _sign_up(invitation: Invitation, token: str):
     if request.method == "GET":
         form.locale.data = select_locale()
         form.timezone.data = _default_timezone(invitation)
+        form.display_name.data = invitation.name  # given by the inviter, if any
     if form.validate_on_submit():
         try:
             user = operations.create_user(invitation.email, form.display_name.data,
@@ -293,9 +301,13 @@ def reset_password(token: str):
             db.session.rollback()
             show_error(form, err)
             return render_template("accounts/reset_password.html", form=form), err.status
-        start_session(user)
-        flash(_("Your password is changed and you are logged in."), "success")
-        return redirect(_dashboard_url())
+        response = twofactor.complete_first_factor(user, False, _dashboard_url())
+        if current_user.is_authenticated:
+            flash(_("Your password is changed and you are logged in."), "success")
+        else:  # the account has an authenticator: its code comes first
+            flash(_("Your password is changed. Enter a code from your authenticator app to "
+                    "log in."), "success")
+        return response
     return render_template("accounts/reset_password.html", form=form), _form_status(form)
 
 
@@ -315,6 +327,7 @@ def _render_profile(profile_form: ProfileForm | None = None,
         password_form=password_form or ChangePasswordForm(formdata=None),
         token_form=token_form or TokenForm(formdata=None),
         tokens=queries.my_tokens(policy.current_actor()),
+        sessions=sessions.sessions_of(user), this_session=user.current_session,
         new_token=new_token, new_secret=new_secret,
     ), status)
     response.headers["Cache-Control"] = "no-store"
@@ -343,10 +356,6 @@ def profile():
     return _render_profile(profile_form=form, status=422)
 
 
-def _remembered() -> bool:
-    return current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
-
-
 @bp.route("/profile/password", methods=["POST"])
 @login_required
 def change_password():
@@ -361,7 +370,6 @@ def change_password():
             db.session.rollback()
             show_error(form, err)
             return _render_profile(password_form=form, status=err.status)
-        start_session(user, remember=_remembered())  # the old cookie names the old nonce
         flash(_("Your password is changed. Your other sessions are logged out."), "success")
         return redirect(url_for("accounts.profile"))
     return _render_profile(password_form=form, status=422)
@@ -370,11 +378,38 @@ def change_password():
 @bp.route("/profile/sessions/end", methods=["POST"])
 @login_required
 def logout_everywhere():
-    """Renew the session nonce: every device, this one included, must log in again."""
+    """End every log-in of the account: every device, this one included, must log in again."""
     operations.end_all_sessions(current_user._get_current_object())
     end_session()
     flash(_("You are logged out on every device."), "info")
     return redirect(url_for("accounts.login"))
+
+
+@bp.route("/profile/sessions/end-others", methods=["POST"])
+@login_required
+def logout_elsewhere():
+    """End every log-in of the account but this one."""
+    user: User = current_user._get_current_object()
+    ended = sessions.end_sessions(user, keep=user.current_session)
+    flash(ngettext("%(num)d other session is logged out.",
+                   "%(num)d other sessions are logged out.", ended), "info")
+    return redirect(url_for("accounts.profile") + "#sessions-heading")
+
+
+@bp.route("/profile/sessions/<int:session_id>/end", methods=["POST"])
+@login_required
+def logout_device(session_id: int):
+    """End one log-in of the account (a lost phone, a shared computer); this one logs out."""
+    user: User = current_user._get_current_object()
+    this_one = user.current_session is not None and user.current_session.id == session_id
+    if not sessions.end_session(user, session_id):
+        abort(404)  # another account's log-in, or one that ended already
+    if this_one:
+        end_session()
+        flash(_("You are logged out."), "info")
+        return redirect(url_for("accounts.login"))
+    flash(_("That device is logged out."), "info")
+    return redirect(url_for("accounts.profile") + "#sessions-heading")
 
 
 @bp.route("/profile/tokens", methods=["POST"])

@@ -40,9 +40,10 @@ class Collaborations(MethodView):
 
     @blp.arguments(CollaborationCreateSchema)
     @blp.response(201, CollaborationSchema)
-    @blp.fails_with(409)
+    @blp.fails_with(403, 409)
     def post(self, data):
-        """Start a collaboration; the caller becomes its first coordinator."""
+        """Start a collaboration; the caller becomes its first coordinator. Who may is the
+        installation's setting (403 for the others): see the admin area."""
         collaboration = operations.create_collaboration(policy.current_actor(), **data)
         return collaboration
 

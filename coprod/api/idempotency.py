@@ -106,7 +106,11 @@ def read_as_stored(view):
 
 def _fingerprint() -> str:
     digest = hashlib.sha256()
-    for part in (request.method.encode(), request.path.encode(), request.get_data()):
+    # The query string is part of the request (a dry run is not the real thing); a request
+    # without one is fingerprinted as before it counted.
+    target = request.path.encode() + (b"?" + request.query_string if request.query_string
+                                      else b"")
+    for part in (request.method.encode(), target, request.get_data()):
         digest.update(part + b"\0")
     return digest.hexdigest()
 

@@ -296,6 +296,54 @@ class InvitationCreateSchema(Schema):
     message = fields.String(allow_none=True, validate=validate.Length(max=2000))
 
 
+class BulkInvitationRowSchema(Schema):
+    """One person to invite, as a line of the CSV would give them (strings, as written)."""
+
+    email = fields.String(required=True, validate=validate.Length(max=254))
+    name = fields.String(load_default="", validate=validate.Length(max=200))
+    partner = fields.String(load_default="", validate=validate.Length(max=200), metadata={
+        "description": "The partner organization's name (or the partner's id); required "
+                       "for partner_staff."})
+    role = fields.String(load_default="", validate=validate.Length(max=64), metadata={
+        "description": "A role's value or label (partner_staff, \"Partner staff\"); "
+                       "partner_staff when empty."})
+
+
+class BulkInvitationRowsSchema(Schema):
+    rows = fields.List(fields.Nested(BulkInvitationRowSchema), required=True)
+
+
+class BulkInvitationArgsSchema(Schema):
+    dry_run = fields.Boolean(load_default=False, metadata={
+        "description": "Check the rows and answer the preview (200); send nothing."})
+
+
+class BulkProblemSchema(Schema):
+    code = fields.String(metadata={"enum": [
+        "bad_email", "unknown_partner", "unknown_role", "partner_required", "duplicate",
+        "already_member", "too_many_rows", "name_too_long", "unreadable", "refused"]})
+    message = fields.String()
+
+
+class BulkRowResultSchema(Schema):
+    line = fields.Integer(metadata={"description": "The CSV line, or the row's number."})
+    email = fields.String()
+    name = fields.String()
+    partner = fields.String()
+    role = fields.String()
+    problems = fields.List(fields.Nested(BulkProblemSchema))
+    invitation_id = fields.Integer(allow_none=True, metadata={
+        "description": "The invitation sent for this row (null in a dry run or if refused)."})
+
+
+class BulkInvitationResultSchema(Schema):
+    dry_run = fields.Boolean()
+    valid = fields.Integer(metadata={"description": "Rows without a problem."})
+    invalid = fields.Integer(metadata={"description": "Rows with a problem (left out)."})
+    sent = fields.Integer(metadata={"description": "Invitations sent (0 in a dry run)."})
+    rows = fields.List(fields.Nested(BulkRowResultSchema))
+
+
 CollaborationPageSchema = page_schema(CollaborationSchema)
 CharterRevisionPageSchema = page_schema(CharterRevisionSchema)
 OrganizationPageSchema = page_schema(OrganizationSchema)

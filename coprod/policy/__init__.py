@@ -26,6 +26,7 @@ __all__ = [
     "actor_for",
     "current_actor",
     "may",
+    "may_any",
     "where",
     "scoped",
     "get_or_404",
@@ -45,6 +46,13 @@ def rule_for(model: type, action: str) -> Rule:
 def may(actor: Actor, action: str, obj) -> bool:
     model = type(obj)
     return rule_for(model, action).allows(actor, obj, SCOPES[model])
+
+
+def may_any(actor: Actor, model: type, action: str) -> bool:
+    """Whether the actor may do this to at least one object of the model (one query): who a
+    rule reaches at all, e.g. who reads any citizen's information."""
+    pk = model.__mapper__.primary_key[0]
+    return db.session.scalar(select(pk).where(where(actor, model, action)).limit(1)) is not None
 
 
 def where(actor: Actor, model: type, action: str = "read"):

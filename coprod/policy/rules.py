@@ -451,6 +451,10 @@ RULES: dict[tuple[type, str], Rule] = {
     (Citizen, "read_audit"): rule(SUBJECT, COORDINATOR),
     (Citizen, "download"): rule(SUBJECT, COORDINATOR, when=(NOT_ERASED,)),
     (Citizen, "erase"): rule(COORDINATOR, when=(NOT_ERASED,)),
+    # Who reads citizens' information at work (not about themselves): coordinators and staff
+    # whose organization may know something of the citizen now. The installation may require
+    # a second factor of them (COPROD_REQUIRE_2FA_FOR_CITIZEN_READERS, accounts/twofactor.py).
+    (Citizen, "read_at_work"): rule(COORDINATOR, PartnerMayKnowCitizen(), when=(NOT_ERASED,)),
     # Who may write about the citizen at all (the categories are checked when posting).
     (Citizen, "reference"): rule(PartnerMayKnowCitizen(), active=True, when=(NOT_ERASED,)),
     (Consent, "read"): rule(SUBJECT, COORDINATOR, NEED_TO_KNOW),

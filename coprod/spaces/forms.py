@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     EmailField,
     FieldList,
@@ -210,6 +211,17 @@ class MemberForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.partner_id.choices = [SelectChoice("", _l("No partner"))] + [
             SelectChoice(str(p.id), p.name) for p in partners]
+
+
+class BulkInviteForm(FlaskForm):
+    """A CSV of people to invite; coprod.accounts.bulk reads and bounds it."""
+
+    file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
+    submit = SubmitField(_l("Upload and check"))
+
+
+class BulkSendForm(FlaskForm):
+    """No fields: the button and its CSRF token."""
 
 
 class InviteForm(FlaskForm):

@@ -12,7 +12,7 @@ from coprod import policy
 from coprod.accounts.models import Role
 from coprod.common import OperationError, utcnow
 from coprod.extensions import db
-from coprod.policy import Actor
+from coprod.policy import Actor, installation
 from coprod.spaces.models import (
     Charter,
     CharterRevision,
@@ -42,6 +42,10 @@ def create_collaboration(actor: Actor, *, title: str, purpose, remit_kind, remit
     """
     if actor.user_id is None:
         raise OperationError(_("Log in first."), status=401)
+    if not installation.may_create_collaboration(actor):
+        raise OperationError(_("Only administrators and the people they choose may start a "
+                               "collaboration on this installation. Ask an administrator."),
+                             status=403)
     if organization is None and (organization_id is not None or organization_name):
         organization = _organization_for(actor, organization_id, organization_name,
                                          organization_sector)

@@ -14,11 +14,12 @@ from flask_login import current_user, login_required
 
 from coprod import policy
 from coprod.accounts import operations as accounts
-from coprod.accounts.models import Invitation, Role
+from coprod.accounts.models import Invitation
 from coprod.common import OperationError
 from coprod.extensions import db
 from coprod.forms import attempt
 from coprod.forms import show_refusal as _show_error
+from coprod.policy import installation
 from coprod.reflections import queries as reflection_queries
 from coprod.spaces import forms, history, operations, queries
 from coprod.spaces.models import (
@@ -76,22 +77,16 @@ def dashboard():
         active=[c for c in mine if not c.is_archived],
         archived=[c for c in mine if c.is_archived],
         seats=seats,
-        offer_new=offers_new_collaboration(seats.values()),
     )
-
-
-def offers_new_collaboration(seats) -> bool:
-    """Citizens and guardians are served by collaborations, they do not start them: the
-    button is not offered to someone who is only ever one of them (anyone logged in may still
-    create one, as create_collaboration allows)."""
-    seats = list(seats)
-    return not seats or any(s.role not in (Role.CITIZEN, Role.GUARDIAN) for s in seats)
 
 
 @bp.route("/collaborations/new", methods=["GET", "POST"])
 def new_collaboration():
-    """Start a collaboration; its creator becomes its coordinator."""
+    """Start a collaboration; its creator becomes its coordinator. Who may is the
+    installation's setting (policy.installation); the others get 403 and no button."""
     actor = _actor()
+    if not installation.may_create_collaboration(actor):
+        abort(403)
     form = forms.NewCollaborationForm(organizations=queries.known_organizations(actor))
     if not form.is_submitted():
         form.timezone.data = current_user.timezone

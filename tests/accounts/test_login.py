@@ -169,7 +169,7 @@ def test_logout_by_post_ends_the_session(db, client, login):
     db.session.commit()
     login(user)
     response = client.post("/logout", follow_redirects=True)
-    assert "You are logged out on every device." in response.get_data(as_text=True)
+    assert "You are logged out." in response.get_data(as_text=True)
     assert not _is_logged_in(client)
 
 

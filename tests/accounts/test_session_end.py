@@ -75,12 +75,12 @@ def test_remember_me_lasts_thirty_days_on_the_server_too(app, user, client, new_
                   if c.startswith("remember_token="))
     assert "Expires=" in cookie
     captured = _cookie(client, "remember_token")
-    from coprod.accounts import auth
+    from coprod.accounts import sessions
 
-    real_now = auth.seconds_now()
-    monkeypatch.setattr(auth, "seconds_now", lambda: real_now + 29 * 86400)
+    real_now = sessions.now()
+    monkeypatch.setattr(sessions, "now", lambda: real_now + timedelta(days=29))
     assert _logged_in(_browser_with(new_client, remember_token=captured))
-    monkeypatch.setattr(auth, "seconds_now", lambda: real_now + 31 * 86400)
+    monkeypatch.setattr(sessions, "now", lambda: real_now + timedelta(days=31))
     assert not _logged_in(_browser_with(new_client, remember_token=captured))
 
 

@@ -52,6 +52,8 @@ ROUTES = [
     ("POST", "/collaborations/{c}/invitations", {"email": "new@example.org", "role": "observer"}),
     ("GET", "/collaborations/{c}/invitations/{i}", None),
     ("POST", "/collaborations/{c}/invitations/{i}/revoke", None),
+    ("POST", "/collaborations/{c}/invitations/bulk",
+     {"rows": [{"email": "new@example.org", "role": "observer"}]}),
     ("GET", "/collaborations/{c}/search", None),
     ("GET", "/collaborations/{c}/export", None),
     ("GET", "/collaborations/{c}/reflections", None),

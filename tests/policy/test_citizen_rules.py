@@ -91,7 +91,8 @@ def expected(situation: str) -> dict[str, dict[str, set[str]]]:
         # the content stays, de-identified and read like any other.
         return {
             "collaboration": {"add_citizen": COORDS, "list_citizens": COORDS | STAFF},
-            "citizen": {"read": COORDS, "read_identity": NOBODY, "update": NOBODY,
+            "citizen": {"read": COORDS, "read_identity": NOBODY, "read_at_work": NOBODY,
+                        "update": NOBODY,
                         "record_consent": NOBODY, "withdraw_consent": NOBODY,
                         "read_consents": COORDS, "read_audit": COORDS, "download": NOBODY,
                         "erase": NOBODY, "reference": NOBODY},
@@ -110,6 +111,8 @@ def expected(situation: str) -> dict[str, dict[str, set[str]]]:
         "citizen": {
             "read": readers,
             "read_identity": COORDS | SUBJECTS | may_know,
+            # Reading citizens' information at work (2FA may be required): not the subjects.
+            "read_at_work": COORDS | may_know,
             "update": COORDS if active else NOBODY,
             "record_consent": COORDS | SUBJECTS if active else NOBODY,
             "withdraw_consent": COORDS | CASE_STAFF | SUBJECTS,

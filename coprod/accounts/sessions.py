@@ -1,0 +1,176 @@
+"""Log-ins kept on the server: one row per browser that logged in, so that each can be listed
+and ended on its own.
+
+A log-in's cookies (Flask-Login's session and remember-me cookies) hold "user id:secret"; the
+server keeps only the secret's SHA-256 in `user_sessions`. A request whose secret has no row,
+or whose row has expired, is logged out. Ending a log-in deletes its row: "log out" ends this
+device, the profile ends any other or all the others, an administrator ends any, and a
+deactivation ends them all. Every log-in lasts REMEMBER_COOKIE_DURATION at most (the
+"Keep me logged in" period), whatever cookie the browser still holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from flask import current_app, has_request_context, request
+from flask_limiter.util import get_remote_address
+from sqlalchemy import ForeignKey, String, delete, select
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
+
+from coprod.accounts.models import User
+from coprod.common import UTCDateTime, utcnow
+from coprod.extensions import db
+from coprod.i18n import lazy_gettext as _l
+
+# last_seen_at is written at most this often per log-in: not a write on every request.
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+USER_AGENT_MAX = 255
+
+
+def now() -> datetime:
+    """The clock of log-ins (tests move it)."""
+    return utcnow()
+
+
+class UserSession(db.Model):
+    """One browser's log-in: who, since when, last seen when and where, until when."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The log-in ends then at the latest: REMEMBER_COOKIE_DURATION after it began.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # "Keep me logged in": the browser keeps a remember-me cookie until expires_at.
+    remember: Mapped[bool] = mapped_column(default=False)
+    user_agent: Mapped[str] = mapped_column(String(USER_AGENT_MAX), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    # The second factor this log-in passed beyond the first ("totp", or "idp": the identity
+    # provider vouched for one), or None; accounts/twofactor.py reads it (session_factor()).
+    second_factor: Mapped[str | None] = mapped_column(String(16))
+
+    user: Mapped[User] = relationship()
+
+    @staticmethod
+    def digest(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @property
+    def device(self) -> str:
+        """The browser and system, roughly, so a person recognizes their own devices."""
+        return describe_agent(self.user_agent)
+
+
+# Checked in order: Edge and Opera say "Chrome" too, Chrome says "Safari".
+_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
+             ("Chromium/", "Chromium"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+_SYSTEMS = (("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iPadOS"),
+            ("Windows", "Windows"), ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"),
+            ("Linux", "Linux"))
+
+
+def describe_agent(agent: str) -> str:
+    browser = next((name for mark, name in _BROWSERS if mark in agent), None)
+    system = next((name for mark, name in _SYSTEMS if mark in agent), None)
+    if browser and system:
+        return _l("%(browser)s on %(system)s", browser=browser, system=system)
+    return browser or system or (_l("Unknown browser") if not agent else agent[:60])
+
+
+def _client() -> tuple[str, str]:
+    """The browser and address of this request (the address the rate limits see)."""
+    if not has_request_context():
+        return "", ""
+    agent = request.headers.get("User-Agent", "")[:USER_AGENT_MAX]
+    return agent, (get_remote_address() or "")[:64]
+
+
+def open_session(user: User, remember: bool = False,
+                 second_factor: str | None = None) -> UserSession:
+    """A new log-in row for `user`; its secret goes on user.session_secret for the cookies.
+    `second_factor` is the factor the log-in passed beyond the first (twofactor.py)."""
+    moment = now()
+    forget_expired(user)
+    secret = secrets.token_urlsafe(32)
+    agent, address = _client()
+    row = UserSession(
+        user_id=user.id, secret_hash=UserSession.digest(secret), created_at=moment,
+        last_seen_at=moment, remember=remember, user_agent=agent, address=address,
+        second_factor=second_factor,
+        expires_at=moment + current_app.config["REMEMBER_COOKIE_DURATION"],
+    )
+    db.session.add(row)
+    db.session.flush()
+    user.session_secret = secret
+    user.current_session = row
+    return row
+
+
+def user_for_login_id(identity: str) -> User | None:
+    """The active user whose live log-in the cookies name ("id:secret"), or None.
+
+    Cookies of the earlier form ("id:nonce:since") name no row: they answer logged out."""
+    user_id, _sep, secret = identity.partition(":")
+    if not user_id.isdigit() or not secret or ":" in secret:
+        return None
+    row = db.session.scalar(select(UserSession).options(joinedload(UserSession.user)).where(
+        UserSession.secret_hash == UserSession.digest(secret),
+        UserSession.user_id == int(user_id)))
+    moment = now()
+    if row is None or row.expires_at <= moment or not row.user.is_active:
+        return None
+    if moment - row.last_seen_at >= LAST_SEEN_RESOLUTION:
+        _touch(row, moment)
+    user = row.user
+    user.session_secret = secret
+    user.current_session = row
+    return user
+
+
+def _touch(row: UserSession, moment: datetime) -> None:
+    """Note that the log-in is in use. Committed at once when nothing else is pending (the
+    user is loaded before the view works); otherwise it goes with the view's commit."""
+    row.last_seen_at = moment
+    agent, address = _client()
+    row.address = address or row.address
+    row.user_agent = agent or row.user_agent
+    session = db.session
+    if not (session.new or session.deleted or any(obj is not row for obj in session.dirty)):
+        session.commit()
+
+
+def sessions_of(user: User) -> list[UserSession]:
+    """The user's live log-ins, the most recently used first."""
+    return list(db.session.scalars(select(UserSession).where(
+        UserSession.user_id == user.id, UserSession.expires_at > now(),
+    ).order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())))
+
+
+def end_session(user: User, session_id: int) -> bool:
+    """End one log-in of `user` (its cookies answer logged out from the next request)."""
+    ended = db.session.execute(delete(UserSession).where(
+        UserSession.id == session_id, UserSession.user_id == user.id)).rowcount
+    db.session.flush()
+    return bool(ended)
+
+
+def end_sessions(user: User, keep: UserSession | None = None) -> int:
+    """End every log-in of `user`, except `keep` if given; how many ended."""
+    stmt = delete(UserSession).where(UserSession.user_id == user.id)
+    if keep is not None:
+        stmt = stmt.where(UserSession.id != keep.id)
+    ended = db.session.execute(stmt).rowcount
+    db.session.flush()
+    return ended
+
+
+def forget_expired(user: User) -> None:
+    """Drop the user's expired log-ins (on each new log-in: the table stays small)."""
+    db.session.execute(delete(UserSession).where(
+        UserSession.user_id == user.id, UserSession.expires_at <= now()))
