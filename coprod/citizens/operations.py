@@ -148,9 +148,10 @@ def _set_links(citizen: Citizen, collaboration: Collaboration, activity_ids, use
                guardian_ids) -> None:
     citizen.activities = _of_collaboration(Activity, collaboration.id,
                                            _ids(activity_ids, "activities"), "activities")
-    citizen.user_id = int(user_id) if user_id else None
-    if citizen.user_id is not None:
-        _users({citizen.user_id}, "user")
+    # The account is looked up before the citizen points at it: the lookup flushes the
+    # citizen, and an id of no account would fail that flush (a 500) instead of refusing.
+    user = _users(_ids([user_id] if user_id else [], "user"), "user")
+    citizen.user_id = user[0].id if user else None
     guardians = _users(_ids(guardian_ids, "guardians"), "guardians")
     if citizen.user_id is not None and citizen.user_id in {u.id for u in guardians}:
         raise OperationError(_("A citizen cannot be their own guardian."), field="guardians")

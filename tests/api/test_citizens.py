@@ -153,6 +153,21 @@ def test_patch_changes_only_what_is_sent(client, db, w):
     assert [a["id"] for a in data["activities"]] == [w.workplace.id]
 
 
+
+def test_an_account_that_does_not_exist_is_refused_naming_the_field(client, db, w):
+    """PATCH and POST with a user_id of no account: 422 naming "user", never the 500 of a
+    citizen flushed pointing at it (Schemathesis found it)."""
+    nobody = w.stranger.id + 1000
+    patched = client.patch(citizen_url(w), json={"user_id": nobody}, headers=w.h.coordinator)
+    assert patched.status_code == 422, patched.get_json()
+    assert patched.get_json()["field"] == "user"
+    created = client.post(url(w, "/citizens"), headers=w.h.coordinator, json={
+        "pseudonym": "Citizen D", "name": "X", "user_id": nobody})
+    assert created.status_code == 422 and created.get_json()["field"] == "user"
+    db.session.rollback()
+    assert db.session.get(Citizen, w.citizen.id).user_id == w.citizen_user.id
+
+
 # -- consents -------------------------------------------------------------------------------
 
 def test_consent_change_and_withdrawal_keep_the_whole_history(client, db, w):
