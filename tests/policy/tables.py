@@ -141,3 +141,15 @@ def base_world(status: CollaborationStatus,
     world.actors = {name: policy.actor_for(seat.user) for name, seat in people.items()}
     world.actors["anonymous"] = policy.Actor(user_id=None)
     return world
+
+
+def kept_and_defined_knowledge(db) -> tuple[set, set]:
+    """The PartnerKnowledge rows the SQL filters read, and the rows their definition gives
+    (coprod.policy.consent.knowledge_rows): equal whenever the session hook did its work."""
+    from coprod.citizens.models import PartnerKnowledge
+    from coprod.policy.consent import knowledge_rows
+
+    k = PartnerKnowledge
+    kept = set(db.session.execute(select(
+        k.consent_id, k.citizen_id, k.partner_id, k.category_id, k.starts_at, k.ends_at)))
+    return kept, set(db.session.execute(knowledge_rows()))

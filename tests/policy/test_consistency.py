@@ -33,12 +33,10 @@ from coprod.citizens.models import (
     ConsentGiver,
     ConsentMethod,
     ConsentStatus,
-    PartnerKnowledge,
 )
 from coprod.common import utcnow
 from coprod.messages.models import Conversation, Message, Participant
 from coprod.policy import visibility as visibility_rules
-from coprod.policy.consent import knowledge_rows
 from coprod.policy.rules import RULES, SCOPES
 from coprod.reflections.models import (
     Attribution,
@@ -67,6 +65,7 @@ from tests.factories import (
     ResponsibilityFactory,
     UserFactory,
 )
+from tests.policy.tables import kept_and_defined_knowledge
 
 # 300 worlds in the ci profile (tests/conftest.py), a tenth of them in dev, in shards that
 # xdist runs side by side.
@@ -392,10 +391,8 @@ def test_the_worlds_catch_a_planted_policy_bug(db, monkeypatch):
 
 def assert_knowledge_kept(db):
     """The PartnerKnowledge rows the SQL filters read are exactly their definition."""
-    kept = set(db.session.execute(select(
-        PartnerKnowledge.consent_id, PartnerKnowledge.citizen_id, PartnerKnowledge.partner_id,
-        PartnerKnowledge.category_id, PartnerKnowledge.starts_at, PartnerKnowledge.ends_at)))
-    assert kept == set(db.session.execute(knowledge_rows()))
+    kept, defined = kept_and_defined_knowledge(db)
+    assert kept == defined
 
 
 def check_world(db, spec):

@@ -14,22 +14,19 @@ from sqlalchemy import select
 
 from coprod import policy
 from coprod.citizens import operations as citizens
-from coprod.citizens.models import PartnerKnowledge
-from coprod.policy.consent import knowledge_rows
 from coprod.reflections import operations as reflections
 from coprod.reflections.models import Reflection
 from coprod.servicemap import operations as servicemap
 from tests.citizens.conftest import build_world
+from tests.policy.tables import kept_and_defined_knowledge
 
 
 def kept(db) -> set[tuple]:
-    return set(db.session.execute(select(
-        PartnerKnowledge.consent_id, PartnerKnowledge.citizen_id, PartnerKnowledge.partner_id,
-        PartnerKnowledge.category_id, PartnerKnowledge.starts_at, PartnerKnowledge.ends_at)))
+    return kept_and_defined_knowledge(db)[0]
 
 
 def defined(db) -> set[tuple]:
-    return set(db.session.execute(knowledge_rows()))
+    return kept_and_defined_knowledge(db)[1]
 
 
 def cafe_reads(db, world, reflection) -> bool:
