@@ -9,8 +9,10 @@ from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
 from flask_login import login_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from coprod.accounts import sessions
+from coprod.accounts.sessions import LAST_SEEN_RESOLUTION
 from coprod.accounts.models import ApiToken, User, spend_dummy_hash
 from coprod.accounts.operations import find_user_by_email
 from coprod.common import utcnow
@@ -74,9 +76,13 @@ def user_for_token(secret: str) -> User | None:
     token = db.session.scalar(
         select(ApiToken).where(
             ApiToken.token_hash == ApiToken.digest(secret), ApiToken.revoked_at.is_(None)
-        )
+        ).options(joinedload(ApiToken.user))
     )
     if token is None or not token.user.is_active:
         return None
-    token.last_used_at = utcnow()
+    moment = utcnow()
+    # Written at most once a minute, as a log-in's last_seen_at: a script polling the API
+    # should not cost a write (and a commit) on every call.
+    if token.last_used_at is None or moment - token.last_used_at >= LAST_SEEN_RESOLUTION:
+        token.last_used_at = moment
     return token.user

@@ -45,6 +45,7 @@ def authenticate() -> None:
     if user is None:
         raise _refuse(_("This access token is not valid or has been revoked."),
                       error="invalid_token")
-    db.session.commit()  # keep the token's last_used_at even if the call itself fails
+    if db.session.dirty:
+        db.session.commit()  # keep the token's last_used_at even if the call itself fails
     g.api_user = user
     g._login_user = user

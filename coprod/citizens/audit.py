@@ -36,6 +36,7 @@ from typing import TypeVar
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from coprod.citizens.models import (
     AuditAction,
@@ -96,10 +97,10 @@ def record_reads(actor, channel: Channel, *, reflections: Iterable[int] = (),
         return 0
     written = 0
     for kind, ids in zip(KINDS, (reflections, replies, messages), strict=True):
-        ids = sorted(set(ids))
+        model = _model_of(kind)
+        ids = sorted(set(ids) - _loaded_without_reference(model, ids))
         if not ids:
             continue
-        model = _model_of(kind)
         column = _reference_column(kind)
         readable = select(model.id).where(policy.where(actor, model, "read"))
         if hasattr(model, "withdrawn_at"):  # a withdrawn item shows nothing of what it said
@@ -115,6 +116,21 @@ def record_reads(actor, channel: Channel, *, reflections: Iterable[int] = (),
                    channel=channel)
             written += 1
     return written
+
+
+def _loaded_without_reference(model, ids: Iterable[int]) -> set[int]:
+    """The ids whose row this session holds with its citizen reference loaded and empty.
+
+    They mention no citizen, so there is no read to record: most pages show no note about a
+    citizen, and asking the database again for each of them cost a query per kind per page.
+    Anything not loaded that way is left to the query."""
+    found = set()
+    for ident in ids:
+        obj = db.session.identity_map.get(identity_key(model, ident))
+        if obj is not None and "citizen_reference" not in inspect(obj).unloaded \
+                and obj.citizen_reference is None:
+            found.add(ident)
+    return found
 
 
 def recorded_as_delivered(items: Iterable[T], actor, channel: Channel,

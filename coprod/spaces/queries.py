@@ -25,14 +25,20 @@ def my_collaborations(actor: Actor, *, status=None) -> list[Collaboration]:
     return list(db.session.scalars(stmt))
 
 
-def partners_of(actor: Actor, collaboration: Collaboration) -> list[Partner]:
+def partners_of(actor: Actor, collaboration: Collaboration, *, details: bool = False
+                ) -> list[Partner]:
+    """The partners the actor may see, by name. Their responsibilities and resources come
+    along only for the pages that show them (`details`): every page of a space asks for the
+    partners (filters, audiences), and two more queries each time were for nothing."""
     stmt = (
         policy.scoped(actor, Partner)
         .where(Partner.collaboration_id == collaboration.id)
-        .options(selectinload(Partner.responsibilities), selectinload(Partner.resources))
         .join(Organization, Partner.organization_id == Organization.id)
         .order_by(Organization.name, Partner.id)
     )
+    if details:
+        stmt = stmt.options(selectinload(Partner.responsibilities),
+                            selectinload(Partner.resources))
     return list(db.session.scalars(stmt).unique())
 
 

@@ -227,7 +227,7 @@ def charter_history(collaboration_id: int):
 def _partners_page(collab: Collaboration, add_form=None, status: int = 200,
                    error: str | None = None):
     actor = _actor()
-    partners = queries.partners_of(actor, collab)
+    partners = queries.partners_of(actor, collab, details=True)
     if add_form is None and policy.may(actor, "manage_partners", collab):
         add_form = forms.AddPartnerForm(organizations=_pickable_organizations(partners),
                                         formdata=None)

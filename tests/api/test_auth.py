@@ -4,6 +4,7 @@ and a browser's login cookie is not a token."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -40,9 +41,11 @@ def test_a_bad_token_is_named_invalid_token(client, db):
     assert re.search(r'error="?invalid_token"?', challenge), challenge
 
 
-def test_valid_token_answers_as_its_user_and_records_its_use(client, db, bearer):
+def test_valid_token_answers_as_its_user_and_records_its_use(client, db):
     user = UserFactory(email="ada@example.org", display_name="Ada")
-    headers = bearer(user)
+    _token, secret = create_token(user, "script")
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {secret}"}
     response = client.get("/api/v1/me", headers=headers)
     assert response.status_code == 200
     assert response.get_json() == {"id": user.id, "email": "ada@example.org",
@@ -96,3 +99,23 @@ def test_api_is_csrf_exempt(app, client, db, bearer, monkeypatch):
     assert response.status_code == 201, response.get_json()
     # the same app refuses a form post without its CSRF token
     assert client.post("/logout").status_code == 400
+
+
+def test_a_token_records_its_use_once_a_minute_not_on_every_call(client, db):
+    """A script polling the API costs no write per call: last_used_at moves once a minute."""
+    user = UserFactory()
+    token, secret = create_token(user, "poller")
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    db.session.expire_all()
+    first = token.last_used_at
+    assert first is not None
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    db.session.expire_all()
+    assert token.last_used_at == first
+    token.last_used_at = first - timedelta(minutes=2)
+    db.session.commit()
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    db.session.expire_all()
+    assert token.last_used_at > first
