@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from coprod.accounts import sessions
-from coprod.accounts.sessions import LAST_SEEN_RESOLUTION
 from coprod.accounts.models import ApiToken, User, spend_dummy_hash
 from coprod.accounts.operations import find_user_by_email
+from coprod.accounts.sessions import LAST_SEEN_RESOLUTION
 from coprod.common import utcnow
 from coprod.extensions import db, login_manager
 
