@@ -63,8 +63,8 @@ from bench import seed as seeding  # noqa: E402
 
 USER_AGENT = "coprod-bench"  # the session's "strong" protection binds it to the log-in's
 SECRET_KEY = "coprod-bench-secret-key-not-for-production"
-ENDPOINTS = ["feed", "api", "reflection", "search", "post"]
-LABELS = {"feed": "feed page", "api": "API list", "reflection": "reflection page",
+ENDPOINTS = ["me", "feed", "api", "reflection", "search", "post"]
+LABELS = {"me": "API who am I (floor)", "feed": "feed page", "api": "API list", "reflection": "reflection page",
           "search": "search", "post": "post a reflection", "bare": "bare Flask + psycopg"}
 
 
@@ -194,6 +194,9 @@ class Endpoint:
 def endpoints(found: seeding.Seeded) -> list[Endpoint]:
     c = found.collaboration_id
     return [
+        # The least an authenticated request of Coprod costs: the token's look-up and a small
+        # JSON answer, no policy query. Every other endpoint's ratio is bounded by this one's.
+        Endpoint("me", "/api/v1/me", 200, token=True),
         Endpoint("feed", f"/c/{c}/reflections", 200),
         Endpoint("api", f"/api/v1/collaborations/{c}/reflections", 200, token=True),
         Endpoint("reflection", f"/c/{c}/reflections/{found.reflection_id}", 200),
