@@ -64,6 +64,9 @@ def _init_extensions(app: Flask) -> None:
     from coprod.citizens import audit
 
     audit.install(app)
+    from coprod import readonly
+
+    readonly.install(app)
 
 
 def _register_blueprints(app: Flask) -> None:
