@@ -64,8 +64,9 @@ from bench import seed as seeding  # noqa: E402
 USER_AGENT = "coprod-bench"  # the session's "strong" protection binds it to the log-in's
 SECRET_KEY = "coprod-bench-secret-key-not-for-production"
 ENDPOINTS = ["me", "feed", "api", "reflection", "search", "post"]
-LABELS = {"me": "API who am I (floor)", "feed": "feed page", "api": "API list", "reflection": "reflection page",
-          "search": "search", "post": "post a reflection", "bare": "bare Flask + psycopg"}
+LABELS = {"me": "API who am I (floor)", "feed": "feed page", "api": "API list",
+          "reflection": "reflection page", "search": "search", "post": "post a reflection",
+          "bare": "bare Flask + psycopg"}
 
 
 def label(size: int) -> str:
