@@ -6,6 +6,7 @@ parser bug or a crafted link might still let in (scripts, event attributes, java
 
 from __future__ import annotations
 
+import functools
 import html
 
 import nh3
@@ -24,6 +25,12 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"},
 URL_SCHEMES = {"http", "https", "mailto"}
 
 
+# Rendering is a pure function of the text, and every page shows again what earlier pages
+# showed (the feed's twenty excerpts, a thread's replies): a worker keeps its latest answers.
+RENDERED_KEPT = 2048
+
+
+@functools.lru_cache(maxsize=RENDERED_KEPT)
 def render_markdown(text: str) -> Markup:
     """Safe HTML for a member's Markdown; links get rel=noopener noreferrer nofollow."""
     html = _parser.render(text or "")
@@ -32,6 +39,7 @@ def render_markdown(text: str) -> Markup:
     return Markup(clean)  # noqa: S704  (sanitized by nh3 just above)
 
 
+@functools.lru_cache(maxsize=RENDERED_KEPT)
 def plain_excerpt(text: str, length: int = 200) -> str:
     """A one-line excerpt of Markdown for lists and emails (no markup at all)."""
     flat = " ".join(html.unescape(nh3.clean(_parser.render(text or ""), tags=set())).split())
