@@ -2,10 +2,12 @@
 
     .venv/bin/python bench/http.py [--sizes 40,10000,100000] [--duration 10] [--connections 8]
                                    [--only feed,api,reflection,search,post] [--reseed]
+                                   [--database-prefix bench_]
 
 For each size N it
-  1. seeds the PostgreSQL database bench_<N> (bench_40, bench_10k, bench_100k on
-     --database-server) with one municipality collaboration of N reflections (bench/seed.py).
+  1. seeds the PostgreSQL database <prefix><N> (bench_40, bench_10k, bench_100k on
+     --database-server with the default --database-prefix bench_) with one municipality
+     collaboration of N reflections (bench/seed.py).
      THAT DATABASE IS WIPED when it does not hold a seed of this size, seed version and
      migration head (the table bench_seed says which); otherwise it is reused as it is, less
      the reflections earlier runs posted;
@@ -77,8 +79,9 @@ def label(size: int) -> str:
 
 # -- the seeded database ---------------------------------------------------------------------
 
-def database_url(server: str, size: int) -> str:
-    return f"{server.rstrip('/')}/bench_{label(size)}"
+def database_url(server: str, size: int, prefix: str = "bench_") -> str:
+    """The database of one size: <prefix><size> (bench_40, bench_10k, bench_100k)."""
+    return f"{server.rstrip('/')}/{prefix}{label(size)}"
 
 
 def ensure_database(url: str) -> None:
@@ -437,7 +440,7 @@ def end_backends(url: str) -> None:
 # -- one size --------------------------------------------------------------------------------
 
 def bench_size(size: int, args, only: set[str]) -> dict:
-    url = database_url(args.database_server, size)
+    url = database_url(args.database_server, size, args.database_prefix)
     ensure_database(url)
     instance = tempfile.mkdtemp(prefix="coprod-bench-")
     print(f"\n== {size} reflections ({url.rsplit('/', 1)[1]})", flush=True)
@@ -535,6 +538,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both apps)")
     parser.add_argument("--threads", type=int, default=2, help="gunicorn threads per worker")
     parser.add_argument("--database-server", default="postgresql+psycopg://postgres@127.0.0.1:5432")
+    parser.add_argument("--database-prefix", default="bench_",
+                        help="databases are <prefix><size>, e.g. bench_10k; another prefix "
+                             "keeps another run's seeds (each is wiped when reseeded)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/6")
     parser.add_argument("--reseed", action="store_true", help="seed even if a seed is stored")
     parser.add_argument("--time-limit", type=int, default=3600,

@@ -5,8 +5,9 @@
 For each size it takes the database bench/http.py seeded (bench_10k, bench_100k: run that
 first; this script seeds nothing and changes nothing but what a request itself writes), signs
 in as the bench's reader in process, makes one request to each endpoint and keeps the SQL
-statements it ran, with their parameters. Each SELECT is then run again under
-EXPLAIN (ANALYZE, BUFFERS) on a connection of its own with jit = off, as the app runs them.
+statements it ran, with their parameters. Each SELECT (or WITH ... SELECT) is then run again
+under EXPLAIN (ANALYZE, BUFFERS) on a connection of its own with jit = off, as the app runs
+them.
 It prints per endpoint the planning and execution time of all its statements together, the
 slowest statement with its plan's top line, and every sequential scan of a table that grows
 with the collaboration (reflections, replies, notifications, citizen references, partner
@@ -55,7 +56,7 @@ def statements_of(app, found, endpoint) -> list[tuple[str, dict]]:
     seen = []
 
     def note(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT") and not executemany:
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")) and not executemany:
             seen.append((statement, parameters))
 
     event.listen(engine, "before_cursor_execute", note)
@@ -108,10 +109,12 @@ def main() -> int:
     parser.add_argument("--only", default="feed,api,reflection,search")
     parser.add_argument("--database-server",
                         default="postgresql+psycopg://postgres@127.0.0.1:5432")
+    parser.add_argument("--database-prefix", default="bench_",
+                        help="the databases bench/http.py --database-prefix seeded")
     args = parser.parse_args()
     only = set(args.only.split(","))
     for size in [int(s) for s in args.sizes.split(",")]:
-        url = bench_http.database_url(args.database_server, size)
+        url = bench_http.database_url(args.database_server, size, args.database_prefix)
         with tempfile.TemporaryDirectory() as instance:
             app = bench_http.make_app(url, instance, WTF_CSRF_ENABLED=False)
             from coprod.extensions import db
@@ -119,8 +122,10 @@ def main() -> int:
             with app.app_context():
                 found = bench_http.stored_seed(db, size)
             if found is None:
-                print(f"bench_{bench_http.label(size)} holds no seed of the current schema: "
-                      f"run bench/http.py --sizes {size} first", file=sys.stderr)
+                name = f"{args.database_prefix}{bench_http.label(size)}"
+                print(f"{name} holds no seed of the current schema: run bench/http.py "
+                      f"--sizes {size} --database-prefix {args.database_prefix} first",
+                      file=sys.stderr)
                 return 1
             print(f"== {size} reflections ({re.sub('.*/', '', url)})")
             for endpoint in bench_http.endpoints(found):

@@ -16,6 +16,7 @@ from coprod import policy
 from coprod.api.common import ApiBlueprint, collaboration_or_404
 from coprod.api.pagination import PageArgsSchema, page_schema
 from coprod.api.schemas import Timestamp, choice
+from coprod.common import OperationError
 from coprod.reflections import export
 from coprod.reflections.models import (
     TAG_MAX,
@@ -42,6 +43,9 @@ class SearchArgsSchema(PageArgsSchema):
     q = fields.String(load_default="", validate=validate.Length(max=queries.QUERY_MAX),
                       metadata={"description": "Words to find (required; on PostgreSQL "
                                                "\"a phrase\", `or` and `-word` work too)."})
+    before = fields.String(load_default=None, validate=validate.Length(max=40), metadata={
+        "description": "The `older` of an earlier answer: the next set of results, older "
+                       "than that one."})
 
 
 def _query_or_422(q: str) -> str:
@@ -73,7 +77,16 @@ class SearchHitSchema(Schema):
     url = fields.Function(hit_url, metadata={"description": "The item's page on this site."})
 
 
-SearchHitPageSchema = page_schema(SearchHitSchema)
+class SearchHitPageSchema(page_schema(SearchHitSchema)):
+    """A page of the newest matches (at most queries.BOUND, best first); `more` and `older`
+    lead to the older ones."""
+
+    more = fields.Boolean(required=True, metadata={
+        "description": f"More than {queries.BOUND} matches: `total` counts the newest "
+                       f"{queries.BOUND}, which the pages go through; ask for the older ones "
+                       "with before=`older`."})
+    older = fields.String(required=True, allow_none=True, metadata={
+        "description": "With `more`: the value of `before` that asks for the older results."})
 
 
 @blp.route("/search")
@@ -82,12 +95,18 @@ class Search(MethodView):
     @blp.response(200, SearchHitPageSchema)
     @blp.fails_with(404)
     def get(self, args, collaboration_id: int):
-        """Reflections, replies and messages the caller may read here, best match first."""
+        """Reflections, replies and messages the caller may read here: of the newest
+        matches (at most 200), the best first; `older` asks for the ones before them."""
         collaboration = collaboration_or_404(collaboration_id)
+        try:
+            after = queries.Mark.parse(args["before"])
+        except OperationError as err:
+            abort(422, message=err.message, errors={"query": {"before": [err.message]}})
         found = queries.search(policy.current_actor(), _query_or_422(args["q"]), collaboration,
-                               page=args["page"], page_size=args["page_size"])
+                               page=args["page"], page_size=args["page_size"], after=after)
         return {"items": found.hits, "page": found.page, "page_size": found.page_size,
-                "total": found.total, "total_pages": found.total_pages}
+                "total": found.total, "total_pages": found.total_pages, "more": found.more,
+                "older": found.older.token() if found.older else None}
 
 
 # -- export ---------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
@@ -46,6 +46,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    true,
     union_all,
 )
 from sqlalchemy.orm import aliased
@@ -156,8 +157,11 @@ class _Matcher:
 
     PostgreSQL matches each text in its own language: one arm per language, the text's
     language = 'en' and search_vector @@ websearch_to_tsquery('coprod_english', q), and
-    so on; each arm is a scan of the GIN index (PostgreSQL ORs their bitmaps). SQLite matches
-    the row's id against its FTS5 table and ranks with bm25()."""
+    so on. The GIN index is scanned once, for the query of any language (the arms' queries
+    OR-ed: every row an arm matches matches it), and the arms check what it found: one
+    scan, not one per language, whose cost the planner weighs against walking the newest
+    rows (four scans looked dearer than a sequential scan). SQLite matches the row's id
+    against its FTS5 table and ranks with bm25()."""
 
     q: str
     words: tuple[str, ...]
@@ -166,13 +170,42 @@ class _Matcher:
     def matches(self, model):
         if self.fulltext:
             vector = search_vector(model)
-            return or_(*[and_(condition, vector.bool_op("@@")(tsquery))
-                         for condition, tsquery in self._per_language(model)])
+            return and_(self.indexed(model),
+                        or_(*[and_(condition, vector.bool_op("@@")(tsquery))
+                              for condition, tsquery in self._per_language(model)]))
         required, excluding = fts5_expressions(self.q)
         fts = _fts(model)
         arms = [model.id.in_(_fts_rows(fts, required))] if required else []
         arms += [model.id.not_in(_fts_rows(fts, unwanted)) for unwanted in excluding]
         return or_(false(), *arms)
+
+    def indexed(self, model):
+        """PostgreSQL: search_vector @@ (the query in every language, OR-ed), which the GIN
+        index answers in one scan; true of every row that matches (and of a few more)."""
+        queries = [tsquery for _condition, tsquery in self._per_language(model)]
+        any_language = queries[0]
+        for tsquery in queries[1:]:
+            any_language = any_language.op("||")(tsquery)
+        return search_vector(model).bool_op("@@")(any_language)
+
+    def common(self, models, cap: int) -> dict:
+        """Whether each model has `cap` texts or more that match (whoever may read them:
+        a count no one sees, that only chooses a plan): for those, walking the newest rows
+        finds the newest matches soonest; for the others, the GIN index finds them all at
+        once (see _newest_of). PostgreSQL's planner cannot tell, as it takes the matches to
+        be spread evenly: it may walk every row for a word that is in none. The GIN index
+        answers the count (a MATERIALIZED CTE is planned for all its rows, so no early-stop
+        plan) and stops at `cap`. SQLite: no count; its planner starts from FTS5."""
+        if not self.fulltext:
+            return {model: True for model in models}
+        counts = []
+        for model in models:
+            matching = (select(model.id).where(self.indexed(model))
+                        .cte(f"{model.__tablename__}_matching").prefix_with("MATERIALIZED"))
+            counts.append(select(func.count()).select_from(
+                select(matching.c.id).limit(cap).subquery()).scalar_subquery())
+        found = db.session.execute(select(*counts)).one()
+        return {model: n >= cap for model, n in zip(models, found, strict=True)}
 
     def rank(self, model):
         if self.fulltext:
@@ -217,40 +250,44 @@ def _no_int():
     return cast(null(), Integer)
 
 
+def _columns(kind: str, id_, collaboration_id, reflection_id, conversation_id, created_at,
+             body, partner_id, author_id, rank) -> list:
+    """One arm's columns, named alike in every arm."""
+    return [literal_column(f"'{kind}'").label("kind"), id_.label("id"),
+            collaboration_id.label("collaboration_id"), reflection_id.label("reflection_id"),
+            conversation_id.label("conversation_id"), created_at.label("created_at"),
+            body.label("body"), partner_id.label("partner_id"), author_id.label("author_id"),
+            rank.label("rank")]
+
+
 def _reflections(actor: Actor, m: _Matcher, collaboration_id: int | None):
-    """Readable, not withdrawn reflections; the author only where read_author allows."""
-    stmt = select(
-        literal_column("'reflection'").label("kind"), Reflection.id.label("id"),
-        Reflection.collaboration_id.label("collaboration_id"),
-        Reflection.id.label("reflection_id"), _no_int().label("conversation_id"),
-        Reflection.created_at.label("created_at"), Reflection.body.label("body"),
-        Reflection.partner_id.label("partner_id"),
-        case((policy.where(actor, Reflection, "read_author"), Reflection.author_id),
-             else_=_no_int()).label("author_id"),
-        m.rank(Reflection).label("rank"),
-    ).where(policy.where(actor, Reflection, "read"), Reflection.withdrawn_at.is_(None),
-            m.matches(Reflection))
+    """Readable, not withdrawn reflections (their author is asked for the page's rows only,
+    in _shown_author)."""
+    stmt = select(*_columns(
+        "reflection", Reflection.id, Reflection.collaboration_id, Reflection.id, _no_int(),
+        Reflection.created_at, Reflection.body, Reflection.partner_id, _no_int(),
+        m.rank(Reflection),
+    )).where(policy.where(actor, Reflection, "read"), Reflection.withdrawn_at.is_(None),
+             m.matches(Reflection))
     if collaboration_id is not None:
         stmt = stmt.where(Reflection.collaboration_id == collaboration_id)
-    return stmt
+    return stmt, Reflection
 
 
 def _replies(actor: Actor, m: _Matcher, collaboration_id: int | None):
-    """Readable replies, neither they nor their reflection withdrawn; the author only where
-    read_author allows (not the reflection's author who signed with the organization)."""
+    """Readable replies, neither they nor their reflection withdrawn (their author: see
+    _shown_author)."""
     # An alias: the policy's subqueries on `reflections` must not correlate with this join.
     parent = aliased(Reflection)
-    stmt = select(
-        literal_column("'reply'"), Reply.id, parent.collaboration_id, Reply.reflection_id,
-        _no_int(), Reply.created_at, Reply.body, Reply.partner_id,
-        case((policy.where(actor, Reply, "read_author"), Reply.author_id), else_=_no_int()),
-        m.rank(Reply),
-    ).join(parent, parent.id == Reply.reflection_id).where(
+    stmt = select(*_columns(
+        "reply", Reply.id, parent.collaboration_id, Reply.reflection_id, _no_int(),
+        Reply.created_at, Reply.body, Reply.partner_id, _no_int(), m.rank(Reply),
+    )).join(parent, parent.id == Reply.reflection_id).where(
         policy.where(actor, Reply, "read"), Reply.withdrawn_at.is_(None),
         parent.withdrawn_at.is_(None), m.matches(Reply))
     if collaboration_id is not None:
         stmt = stmt.where(parent.collaboration_id == collaboration_id)
-    return stmt
+    return stmt, Reply
 
 
 def _messages(actor: Actor, m: _Matcher, collaboration_id: int | None):
@@ -259,18 +296,83 @@ def _messages(actor: Actor, m: _Matcher, collaboration_id: int | None):
     seat_partner = select(Membership.partner_id).where(
         Membership.user_id == Message.author_id,
         Membership.collaboration_id == conversation.collaboration_id).scalar_subquery()
-    stmt = select(
-        literal_column("'message'"), Message.id, conversation.collaboration_id, _no_int(),
+    stmt = select(*_columns(
+        "message", Message.id, conversation.collaboration_id, _no_int(),
         Message.conversation_id, Message.created_at, Message.body, seat_partner,
         Message.author_id, m.rank(Message),
-    ).join(conversation, conversation.id == Message.conversation_id).where(
+    )).join(conversation, conversation.id == Message.conversation_id).where(
         policy.where(actor, Message, "read"), m.matches(Message))
     if collaboration_id is not None:
         stmt = stmt.where(conversation.collaboration_id == collaboration_id)
-    return stmt
+    return stmt, Message
 
 
-# -- results --------------------------------------------------------------------------------
+# -- the bounded set: the newest matches, ranked ---------------------------------------------
+
+BOUND = 200  # the newest matches a search ranks and pages through (ten pages); beyond, "200+"
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where a set of results ends, for the next set ("older results"): the oldest item in
+    it, in the order newest first, then kind, then id (newest first)."""
+
+    created_at: datetime
+    kind: str
+    id: int
+
+    def token(self) -> str:
+        """For a link: <microseconds since 1970>.<kind>.<id>."""
+        micros = round(self.created_at.timestamp() * 1_000_000)
+        return f"{micros}.{self.kind}.{self.id}"
+
+    @classmethod
+    def parse(cls, token: str | None) -> Mark | None:
+        """The mark of a link; None for none; a clear refusal for one that is no mark."""
+        if not token:
+            return None
+        parts = token.split(".")
+        if (len(parts) != 3 or parts[1] not in KINDS or not parts[0].isdigit()
+                or not parts[2].isdigit() or len(parts[0]) > 17 or len(parts[2]) > 12):
+            raise OperationError(_("This link to older results is not valid; search again."),
+                                 field="q")
+        at = datetime.fromtimestamp(int(parts[0]) / 1_000_000, tz=UTC)
+        return cls(at, parts[1], int(parts[2]))
+
+
+def _before(mark: Mark | None, kind: str, model):
+    """The arm's rows after `mark` in the order newest first, kind, id newest first."""
+    if mark is None:
+        return true()
+    older = model.created_at < mark.created_at
+    if kind > mark.kind:  # at the mark's instant, later kinds come after it
+        return or_(older, model.created_at == mark.created_at)
+    if kind == mark.kind:
+        return or_(older, and_(model.created_at == mark.created_at, model.id < mark.id))
+    return older
+
+
+# A word in this many texts of a table or more is common there: its newest matches are found
+# by walking the newest rows (at 100,000 texts, 200 matches in at most 10,000 rows); a rarer
+# one's come from the GIN index, every match (at most 2,000) checked and sorted by age.
+COMMON = 2000
+
+
+def _newest_of(arm, model, kind: str, mark: Mark | None, limit: int, walk: bool):
+    """An arm's newest `limit` rows. For a common word (`walk`), by the index on
+    created_at: the newest rows are read until enough match (a word in a sixth of the
+    texts: six rows a match). For a rarer one, every readable match, found by the GIN
+    index, then the newest of them: a MATERIALIZED CTE keeps PostgreSQL from planning the
+    walk, which would read every row of the collaboration for a word in a few of them."""
+    arm = arm.where(_before(mark, kind, model))
+    if walk:
+        newest = arm.order_by(model.created_at.desc(), model.id.desc()).limit(limit).subquery()
+        return select(newest)
+    every = arm.cte(f"{model.__tablename__}_found").prefix_with("MATERIALIZED")
+    newest = (select(every).order_by(every.c.created_at.desc(), every.c.id.desc())
+              .limit(limit).subquery())
+    return select(newest)
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -291,11 +393,18 @@ class Hit:
 
 @dataclass(frozen=True)
 class SearchPage:
+    """One page of a set of results: the newest BOUND matches (after `after`, for older
+    results), best first. `total` counts the set; `more` says that older matches exist
+    beyond it, and `older` is the mark to ask for them."""
+
     query: str
     hits: list[Hit]
     page: int
     page_size: int
     total: int
+    more: bool = False
+    older: Mark | None = None
+    after: Mark | None = None
 
     @property
     def total_pages(self) -> int:
@@ -303,30 +412,47 @@ class SearchPage:
 
 
 def search(actor: Actor, q: str, collaboration: Collaboration | None = None, *,
-           page: int = 1, page_size: int = PAGE_SIZE) -> SearchPage:
-    """One page of what the actor may read matching q, best first (in one collaboration, or
-    in all of the actor's): two queries, a count and the page."""
+           page: int = 1, page_size: int = PAGE_SIZE, after: Mark | None = None,
+           bound: int = BOUND) -> SearchPage:
+    """One page of what the actor may read matching q (in one collaboration, or in all of
+    the actor's): of the `bound` newest matches (older than `after`), best first.
+
+    Two statements: how common the words are (which chooses the plan, see _newest_of), then
+    each kind's newest matches, the newest `bound` of them counted (one more tells that
+    there are more) and ranked, the page cut and the names joined to its rows. Ranking
+    every match of a common word costs what the matches are (a sixth of 100,000 texts:
+    about a second); the newest 200 cost what 200 are, however many match.
+    """
     q = clean_query(q)
     page, page_size = max(1, page), max(1, min(page_size, PAGE_SIZE_MAX))
     if not q:
-        return SearchPage(q, [], page, page_size, 0)
+        return SearchPage(q, [], page, page_size, 0, after=after)
     m = _matcher(q)
     scope = collaboration.id if collaboration is not None else None
     candidates = [_reflections(actor, m, scope), _replies(actor, m, scope),
                   _messages(actor, m, scope)]
-    total = db.session.scalar(select(func.count()).select_from(
-        union_all(*[_counted(c) for c in candidates]).subquery()))
-    found = union_all(*candidates).subquery("found")
-    rows = db.session.execute(_page_of(found, page, page_size)).all() if total else []
+    common = m.common([model for _stmt, model in candidates], COMMON)
+    arms = [_newest_of(stmt, model, KIND_OF[model], after, bound + 1, common[model])
+            for stmt, model in candidates]
+    rows = db.session.execute(_page_of(actor, union_all(*arms).subquery("matches"), page,
+                                       page_size, bound)).all()
+    hits_rows = [row for row in rows if row.place is not None]
+    if rows:
+        found = rows[0].found
+    elif page > 1:  # past the last page: count the set, to say so
+        found = db.session.scalar(select(func.count()).select_from(
+            _newest(union_all(*arms).subquery("matches"), bound).subquery()))
+    else:
+        found = 0
+    older = next((Mark(row.created_at, row.kind, row.id) for row in rows
+                  if row.nth == bound and found > bound), None)
     words = list(m.words)
-    hits = [_hit(row, words) for row in rows]
+    hits = [_hit(row, words) for row in hits_rows]
     _note_reads(hits)
-    return SearchPage(q, hits, page, page_size, total)
+    return SearchPage(q, hits, page, page_size, min(found, bound), found > bound, older, after)
 
 
-def _counted(candidates):
-    """The same rows with nothing but a constant: counting needs no rank nor author."""
-    return candidates.with_only_columns(literal(1), maintain_column_froms=True)
+KIND_OF = {Reflection: "reflection", Reply: "reply", Message: "message"}
 
 
 def _note_reads(hits: list[Hit]) -> None:
@@ -335,24 +461,65 @@ def _note_reads(hits: list[Hit]) -> None:
         audit.note_reads(kind, [hit.id for hit in hits if hit.kind == kind])
 
 
-def _page_of(found, page: int, page_size: int):
-    """The page's rows with the names shown beside them (organization, author, space): the
-    page is cut first, so the names are joined to its rows only, not to every match."""
-    order = (found.c.rank.desc(), found.c.created_at.desc(), found.c.kind, found.c.id.desc())
-    cut = (select(found).order_by(*order).limit(page_size).offset((page - 1) * page_size)
-           .subquery("cut"))
+def _age_order(rows):
+    return (rows.c.created_at.desc(), rows.c.kind, rows.c.id.desc())
+
+
+def _rank_order(rows):
+    return (rows.c.rank.desc(), *_age_order(rows))
+
+
+def _newest(matches, bound: int):
+    """The newest bound + 1 matches of every kind (the one more tells there are more)."""
+    return select(matches).order_by(*_age_order(matches)).limit(bound + 1)
+
+
+def _page_of(actor: Actor, matches, page: int, page_size: int, bound: int):
+    """The page's rows, best first, with the names shown beside them (organization, author,
+    space), and the set's oldest row (its mark, for older results) when there are more.
+
+    Each row says how many the set has (`found`, up to bound + 1), its place in age order
+    (`nth`) and in rank order (`place`; None for the mark's row when it is not on the
+    page). The author and the names are looked up for the rows kept only."""
+    newest = _newest(matches, bound).subquery("newest")
+    counted = select(newest, func.row_number().over(order_by=_age_order(newest)).label("nth"),
+                     func.count().over().label("found")).subquery("counted")
+    ranked = (select(counted, func.row_number().over(order_by=_rank_order(counted))
+                     .label("place"))
+              .where(counted.c.nth <= bound).subquery("ranked"))
+    first = (page - 1) * page_size + 1
+    on_page = ranked.c.place.between(first, first + page_size - 1)
+    kept = (select(*[c for c in ranked.c if c.name not in ("place", "author_id")],
+                   case((on_page, ranked.c.place), else_=_no_int()).label("place"),
+                   _shown_author(actor, ranked).label("author_id"))
+            .where(or_(on_page, and_(ranked.c.nth == bound, ranked.c.found > bound)))
+            .subquery("kept"))
     author = aliased(User)
     return (
-        select(cut, Organization.name.label("partner"), author.display_name.label("author"),
+        select(kept, Organization.name.label("partner"), author.display_name.label("author"),
                Collaboration.title.label("collaboration_title"),
                Conversation.subject.label("subject"))
-        .join(Collaboration, Collaboration.id == cut.c.collaboration_id)
-        .outerjoin(Partner, Partner.id == cut.c.partner_id)
+        .join(Collaboration, Collaboration.id == kept.c.collaboration_id)
+        .outerjoin(Partner, Partner.id == kept.c.partner_id)
         .outerjoin(Organization, Organization.id == Partner.organization_id)
-        .outerjoin(author, author.id == cut.c.author_id)
-        .outerjoin(Conversation, Conversation.id == cut.c.conversation_id)
-        .order_by(cut.c.rank.desc(), cut.c.created_at.desc(), cut.c.kind, cut.c.id.desc())
+        .outerjoin(author, author.id == kept.c.author_id)
+        .outerjoin(Conversation, Conversation.id == kept.c.conversation_id)
+        .order_by(kept.c.place)
     )
+
+
+def _shown_author(actor: Actor, rows):
+    """The author of a row where the policy's read_author allows (not the author who signed
+    with the organization); a message's author, always. Asked per kept row, by primary key:
+    in the arms, read_author over every candidate cost PostgreSQL a hashed set of every
+    readable reflection (about 100 ms at 100,000)."""
+    of_reflection = select(Reflection.author_id).where(
+        Reflection.id == rows.c.id,
+        policy.where(actor, Reflection, "read_author")).scalar_subquery()
+    of_reply = select(Reply.author_id).where(
+        Reply.id == rows.c.id, policy.where(actor, Reply, "read_author")).scalar_subquery()
+    return case((rows.c.kind == "reflection", of_reflection),
+                (rows.c.kind == "reply", of_reply), else_=rows.c.author_id)
 
 
 def _hit(row, words: list[str]) -> Hit:

@@ -84,7 +84,8 @@ def search(collaboration_id: int):
         q = queries.clean_query(form.q.data) if form.validate() else ""
         if q:
             found = queries.search(policy.current_actor(), q,
-                                   None if form.everywhere.data else collab, page=page_number)
+                                   None if form.everywhere.data else collab, page=page_number,
+                                   after=queries.Mark.parse(request.args.get("before")))
     except OperationError as err:
         form.q.errors = [*form.q.errors, err.message]
     status = FORM_INVALID if form.q.errors else 200
