@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from coprod import policy
 from coprod.citizens import audit
-from coprod.common import UTC
+from coprod.common import UTC, UTCDateTime
 from coprod.extensions import db
 from coprod.inputs import DB_INT_MAX
 from coprod.policy import Actor
@@ -210,15 +210,21 @@ def _unread(actor: Actor, collaboration: Collaboration, items: list[Reflection])
 UNREAD_COUNTED = 100
 
 
+NEVER = datetime(1, 1, 1, tzinfo=UTC)  # before any reflection: a reader who never visited
+
+
 def unread_count(actor: Actor, collaboration: Collaboration) -> int:
     """How many readable reflections by others are newer than the reader's last visit, up
-    to UNREAD_COUNTED (newest first on the feed's index, so it stops early)."""
+    to UNREAD_COUNTED (newest first on the feed's index, so it stops early). The visit is one
+    bound of the index's range (never visited: from the beginning), so a reader with nothing
+    new reads no row; `seen IS NULL OR created_at > seen` had the index walk every
+    reflection of the collaboration (100,000: about 15 ms) to find none."""
     seen = select(FeedVisit.seen_at).where(
         FeedVisit.user_id == actor.user_id,
         FeedVisit.collaboration_id == collaboration.id).scalar_subquery()
     stmt = readable_reflections(actor, collaboration).where(
         Reflection.author_id != actor.user_id,
-        or_(seen.is_(None), Reflection.created_at > seen))
+        Reflection.created_at > func.coalesce(seen, literal(NEVER, UTCDateTime())))
     newest = (stmt.with_only_columns(Reflection.id)
               .order_by(Reflection.created_at.desc(), Reflection.id.desc())
               .limit(UNREAD_COUNTED))
