@@ -22,11 +22,13 @@ For each size N it
      and consents for the citizens (the expensive reader), checks that the endpoint answers
      as it should (which also warms a worker up), then drives it with wrk (-t1,
      --connections, --duration, --latency, bench/wrk.lua): the feed page, the API list with
-     a personal access token, a reflection page (about a citizen, with replies), a search,
+     a personal access token, a reflection page (about a citizen, with replies), a search
+     (then again with one connection, wrk -c1: the issue's search target is single-client),
      posting a reflection (web form, CSRF); and the bare baseline;
-  5. prints, per size and endpoint, req/s, p50, p99 (wrk; "> duration" when no request
-     finished), statements per request and the time of one request alone, and req/s as a
-     fraction of the bare baseline's; the machine's load average before and after.
+  5. prints, per size and endpoint, req/s, p50, p95, p99 (wrk; p95 from bench/wrk.lua's
+     done(); "> duration" when no request finished), statements per request and the time of
+     one request alone, and req/s as a fraction of the bare baseline's; the machine's load
+     average before and after.
 
 Bounded: the whole run stops itself after --time-limit seconds (servers included), and
 listens on 127.0.0.1 only. Redis: --redis-url (rate limits; nothing else is queued).
@@ -68,7 +70,10 @@ SECRET_KEY = "coprod-bench-secret-key-not-for-production"
 ENDPOINTS = ["me", "feed", "api", "reflection", "search", "post"]
 LABELS = {"me": "API who am I (floor)", "feed": "feed page", "api": "API list",
           "reflection": "reflection page", "search": "search", "post": "post a reflection",
-          "bare": "bare Flask + psycopg"}
+          "bare": "bare Flask + psycopg", "search1": "search, one client"}
+# The issue's target for search is single-client: after the search's run with --connections,
+# one more with a single connection (wrk -c1), whose p95 is the figure to compare with 50 ms.
+SINGLE = {"search": "search1"}
 
 
 def label(size: int) -> str:
@@ -367,6 +372,7 @@ class Figures:
     statuses: dict
     errors: str = ""
     expect: int = 200
+    p95: float = 0.0  # seconds
 
     @property
     def refused(self) -> dict:
@@ -382,8 +388,10 @@ def _seconds(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def run_wrk(url: str, args, env: dict, expect: int = 200) -> Figures:
-    command = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
+def run_wrk(url: str, args, env: dict, expect: int = 200, connections: int | None = None
+            ) -> Figures:
+    command = ["wrk", "-t1", f"-c{connections or args.connections}", f"-d{args.duration}s",
+               "--latency",
                "--timeout", "60s", "-s", str(ROOT / "bench" / "wrk.lua"), url]
     out = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True,
                          timeout=args.duration + 90).stdout
@@ -394,8 +402,10 @@ def run_wrk(url: str, args, env: dict, expect: int = 200) -> Figures:
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     statuses = dict(re.findall(r"status (\S+) (\d+)", out))
     errors = re.search(r"Socket errors: (.*)", out)
+    p95 = re.search(r"^p95 (\d+)$", out, re.M)  # bench/wrk.lua's done(), in microseconds
     return Figures(rps, p50, p99, requests, {k: int(v) for k, v in statuses.items()},
-                   errors.group(1) if errors else "", expect)
+                   errors.group(1) if errors else "", expect,
+                   int(p95.group(1)) * 1e-6 if p95 else 0.0)
 
 
 def check(browser: Browser, endpoint: Endpoint, env: dict) -> None:
@@ -410,9 +420,10 @@ def check(browser: Browser, endpoint: Endpoint, env: dict) -> None:
         raise SystemExit(f"{endpoint.name}: {status} {location} {body[:300]}")
 
 
-def drive(coprod: Server, endpoint: Endpoint, found: seeding.Seeded, args) -> Figures:
+def drive(coprod: Server, endpoint: Endpoint, found: seeding.Seeded, args,
+          connections: int | None = None) -> Figures:
     """Sign in, check that the endpoint answers as it should (the request also warms a worker
-    up), then wrk it."""
+    up), then wrk it (with --connections, or `connections`)."""
     browser = Browser(coprod.url)
     browser.sign_in(found.reader_email, found.password)
     wrk_env = {"BENCH_USER_AGENT": USER_AGENT}
@@ -424,7 +435,7 @@ def drive(coprod: Server, endpoint: Endpoint, found: seeding.Seeded, args) -> Fi
     else:  # the session as it is now: the form's page put the CSRF secret in it
         wrk_env["BENCH_COOKIE"] = browser.cookie
     check(browser, endpoint, wrk_env)
-    return run_wrk(coprod.url + endpoint.path, args, wrk_env, endpoint.expect)
+    return run_wrk(coprod.url + endpoint.path, args, wrk_env, endpoint.expect, connections)
 
 
 def end_backends(url: str) -> None:
@@ -474,13 +485,19 @@ def bench_size(size: int, args, only: set[str]) -> dict:
                 try:
                     coprod.wait_ready("/healthz")
                     results[endpoint.name] = drive(coprod, endpoint, found, args)
+                    single = SINGLE.get(endpoint.name)
+                    if single:
+                        results[single] = drive(coprod, endpoint, found, args, connections=1)
                 finally:
                     coprod.stop()
                     end_backends(url)
-                figures = results[endpoint.name]
-                print(f"  {LABELS[endpoint.name]}: {figures.rps:.1f} req/s, p50 "
-                      f"{_ms(figures.p50)}, p99 {_ms(figures.p99)}, {figures.requests} "
-                      f"requests, answers {figures.statuses}", flush=True)
+                for name in (endpoint.name, SINGLE.get(endpoint.name)):
+                    if name in results:
+                        figures = results[name]
+                        print(f"  {LABELS[name]}: {figures.rps:.1f} req/s, p50 "
+                              f"{_ms(figures.p50)}, p95 {_ms(figures.p95)}, p99 "
+                              f"{_ms(figures.p99)}, {figures.requests} requests, answers "
+                              f"{figures.statuses}", flush=True)
         finally:
             bare.stop()
         with app.app_context():
@@ -506,23 +523,24 @@ def report(runs: list[dict], args) -> str:
              *(f"{run['size']:,} reflections: load average {run['load'][0]:.1f} before, "
                f"{run['load'][1]:.1f} after ({os.cpu_count()} cores)" for run in runs),
              "",
-             "| reflections | endpoint | req/s | p50 | p99 | statements | alone | × bare |",
-             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| reflections | endpoint | req/s | p50 | p95 | p99 | statements | alone | × bare |",
+             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for run in runs:
         bare = run["results"]["bare"]
-        for name in ["bare", *ENDPOINTS]:
+        for name in ["bare", *[n for e in ENDPOINTS for n in (e, SINGLE.get(e)) if n]]:
             figures = run["results"].get(name)
             if figures is None:
                 continue
             flag = f" (answers {figures.refused})" if figures.refused else ""
             if figures.errors:
                 flag += f" (socket errors: {figures.errors})"
-            statements, alone = (1, "") if name == "bare" else run["statements"][name]
+            counted = next((e for e, n in SINGLE.items() if n == name), name)
+            statements, alone = (1, "") if name == "bare" else run["statements"][counted]
             ratio = figures.rps / bare.rps if bare.rps else 0
-            p50, p99 = (_ms(figures.p50), _ms(figures.p99)) if figures.requests else (
-                f"> {args.duration} s", f"> {args.duration} s")
+            p50, p95, p99 = ((_ms(figures.p50), _ms(figures.p95), _ms(figures.p99))
+                             if figures.requests else (f"> {args.duration} s",) * 3)
             lines.append(f"| {run['size']:,} | {LABELS[name]}{flag} | {figures.rps:.1f} | "
-                         f"{p50} | {p99} | {statements} | {alone and _ms(alone)} | "
+                         f"{p50} | {p95} | {p99} | {statements} | {alone and _ms(alone)} | "
                          f"{ratio:.3f} |")
     return "\n".join(lines)
 

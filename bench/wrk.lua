@@ -4,7 +4,8 @@
 --   BENCH_AUTHORIZATION  "Bearer <token>", for the API
 --   BENCH_FORM           a urlencoded form to POST; "{n}" in it is numbered per request
 -- done() prints "status <code> <count>" for every status seen, and "status login <count>"
--- for redirects to the log-in page, so bench/http.py can tell a working run from a refused one.
+-- for redirects to the log-in page, so bench/http.py can tell a working run from a refused one;
+-- and "p95 <microseconds>", which wrk's --latency table does not show.
 
 wrk.headers["User-Agent"] = os.getenv("BENCH_USER_AGENT") or "coprod-bench"
 local cookie = os.getenv("BENCH_COOKIE")
@@ -47,4 +48,5 @@ done = function(summary, latency, requests)
   for key, count in pairs(total) do
     io.write(string.format("status %s %d\n", key, count))
   end
+  io.write(string.format("p95 %d\n", latency:percentile(95)))
 end

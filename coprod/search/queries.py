@@ -28,6 +28,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
@@ -167,51 +168,71 @@ class _Matcher:
     words: tuple[str, ...]
     fulltext: bool
 
-    def matches(self, model):
+    def matches(self, model, walk: bool = False):
+        """SQL: the row matches the query. On PostgreSQL, for an arm that walks the newest
+        rows (`walk`), the language arms only: with the GIN index's condition too, the
+        planner multiplies two estimates of one fact, takes a common word for a rare one
+        and reads every match by the index after all."""
         if self.fulltext:
             vector = search_vector(model)
-            return and_(self.indexed(model),
-                        or_(*[and_(condition, vector.bool_op("@@")(tsquery))
-                              for condition, tsquery in self._per_language(model)]))
+            in_its_language = or_(*[and_(condition, vector.bool_op("@@")(tsquery))
+                                    for condition, tsquery in self._per_language(model)])
+            return in_its_language if walk else and_(self.indexed(model), in_its_language)
         required, excluding = fts5_expressions(self.q)
         fts = _fts(model)
         arms = [model.id.in_(_fts_rows(fts, required))] if required else []
         arms += [model.id.not_in(_fts_rows(fts, unwanted)) for unwanted in excluding]
         return or_(false(), *arms)
 
-    def indexed(self, model):
-        """PostgreSQL: search_vector @@ (the query in every language, OR-ed), which the GIN
-        index answers in one scan; true of every row that matches (and of a few more)."""
-        queries = [tsquery for _condition, tsquery in self._per_language(model)]
-        any_language = queries[0]
-        for tsquery in queries[1:]:
-            any_language = any_language.op("||")(tsquery)
-        return search_vector(model).bool_op("@@")(any_language)
+    @cached_property
+    def tsqueries(self) -> list:
+        """websearch_to_tsquery(configuration, q) for each language with a configuration of
+        its own, and last the one of all the others (built once, shared by every arm)."""
+        return [func.websearch_to_tsquery(config_of(code), self.q)
+                for code in [*CONFIGS, ""]]
 
-    def common(self, models, cap: int) -> dict:
-        """Whether each model has `cap` texts or more that match (whoever may read them:
-        a count no one sees, that only chooses a plan): for those, walking the newest rows
-        finds the newest matches soonest; for the others, the GIN index finds them all at
-        once (see _newest_of). PostgreSQL's planner cannot tell, as it takes the matches to
-        be spread evenly: it may walk every row for a word that is in none. The GIN index
-        answers the count (a MATERIALIZED CTE is planned for all its rows, so no early-stop
-        plan) and stops at `cap`. SQLite: no count; its planner starts from FTS5."""
+    @cached_property
+    def any_language(self):
+        """The query in every language, OR-ed: every row an arm matches matches it."""
+        any_language = self.tsqueries[0]
+        for tsquery in self.tsqueries[1:]:
+            any_language = any_language.op("||")(tsquery)
+        return any_language
+
+    def indexed(self, model):
+        """PostgreSQL: search_vector @@ the query in any language, which the GIN index
+        answers in one scan; true of every row that matches (and of a few more)."""
+        return search_vector(model).bool_op("@@")(self.any_language)
+
+    def common(self, scopes, bound: int) -> dict:
+        """Whether the words are common in each kind's texts of the scope, which chooses
+        the plan of its arm (see _newest_of), from counts no one sees (whoever may read the
+        texts), each stopping early: more than `bound` texts match, in any collaboration
+        (the GIN index answers, a MATERIALIZED CTE being planned for all its rows: no plan
+        that walks every row for a word in none; and no join, which hashed every reflection
+        for the replies), and then SAMPLE_COMMON or more of the scope's SAMPLE newest do
+        (read by the index on created_at). PostgreSQL's planner cannot tell: it takes matches
+        to be spread evenly. SQLite: no count (its planner starts from FTS5)."""
         if not self.fulltext:
-            return {model: True for model in models}
+            return {model: True for model, _scoped in scopes}
         counts = []
-        for model in models:
+        for model, scoped in scopes:
             matching = (select(model.id).where(self.indexed(model))
                         .cte(f"{model.__tablename__}_matching").prefix_with("MATERIALIZED"))
-            counts.append(select(func.count()).select_from(
-                select(matching.c.id).limit(cap).subquery()).scalar_subquery())
+            many = _count(select(matching.c.id).limit(bound + 1))
+            newest = (scoped.add_columns(search_vector(model).label("vector"))
+                      .order_by(model.created_at.desc()).limit(SAMPLE).subquery())
+            often = _count(select(literal(1)).select_from(newest).where(
+                newest.c.vector.bool_op("@@")(self.any_language)).limit(SAMPLE_COMMON))
+            counts.append(case((many > bound, often), else_=0))
         found = db.session.execute(select(*counts)).one()
-        return {model: n >= cap for model, n in zip(models, found, strict=True)}
+        return {model: n >= SAMPLE_COMMON
+                for (model, _scoped), n in zip(scopes, found, strict=True)}
 
     def rank(self, model):
         if self.fulltext:
-            return cast(func.ts_rank(search_vector(model),
-                                     case(*self._per_language(model)[:-1],
-                                          else_=self._per_language(model)[-1][1])), Float)
+            *arms, (_others, other) = self._per_language(model)
+            return cast(func.ts_rank(search_vector(model), case(*arms, else_=other)), Float)
         required, _excluding = fts5_expressions(self.q)
         if required is None:
             return cast(literal(0.0), Float)
@@ -225,10 +246,14 @@ class _Matcher:
     def _per_language(self, model) -> list[tuple]:
         """(the row's language is L, websearch_to_tsquery(L's configuration, q)), for each
         language with a configuration of its own, and last for all the others."""
-        arms = [(model.language == code, func.websearch_to_tsquery(config_of(code), self.q))
-                for code in CONFIGS]
-        return [*arms, (model.language.not_in(list(CONFIGS)),
-                        func.websearch_to_tsquery(config_of(""), self.q))]
+        conditions = [model.language == code for code in CONFIGS]
+        return list(zip([*conditions, model.language.not_in(list(CONFIGS))], self.tsqueries,
+                        strict=True))
+
+
+def _count(rows):
+    """SELECT count(*) of some rows, as a value."""
+    return select(func.count()).select_from(rows.subquery()).scalar_subquery()
 
 
 def _fts(model):
@@ -260,7 +285,7 @@ def _columns(kind: str, id_, collaboration_id, reflection_id, conversation_id, c
             rank.label("rank")]
 
 
-def _reflections(actor: Actor, m: _Matcher, collaboration_id: int | None):
+def _reflections(actor: Actor, m: _Matcher, collaboration_id: int | None, walk: bool):
     """Readable, not withdrawn reflections (their author is asked for the page's rows only,
     in _shown_author)."""
     stmt = select(*_columns(
@@ -268,13 +293,13 @@ def _reflections(actor: Actor, m: _Matcher, collaboration_id: int | None):
         Reflection.created_at, Reflection.body, Reflection.partner_id, _no_int(),
         m.rank(Reflection),
     )).where(policy.where(actor, Reflection, "read"), Reflection.withdrawn_at.is_(None),
-             m.matches(Reflection))
+             m.matches(Reflection, walk))
     if collaboration_id is not None:
         stmt = stmt.where(Reflection.collaboration_id == collaboration_id)
-    return stmt, Reflection
+    return stmt
 
 
-def _replies(actor: Actor, m: _Matcher, collaboration_id: int | None):
+def _replies(actor: Actor, m: _Matcher, collaboration_id: int | None, walk: bool):
     """Readable replies, neither they nor their reflection withdrawn (their author: see
     _shown_author)."""
     # An alias: the policy's subqueries on `reflections` must not correlate with this join.
@@ -284,13 +309,13 @@ def _replies(actor: Actor, m: _Matcher, collaboration_id: int | None):
         Reply.created_at, Reply.body, Reply.partner_id, _no_int(), m.rank(Reply),
     )).join(parent, parent.id == Reply.reflection_id).where(
         policy.where(actor, Reply, "read"), Reply.withdrawn_at.is_(None),
-        parent.withdrawn_at.is_(None), m.matches(Reply))
+        parent.withdrawn_at.is_(None), m.matches(Reply, walk))
     if collaboration_id is not None:
         stmt = stmt.where(parent.collaboration_id == collaboration_id)
-    return stmt, Reply
+    return stmt
 
 
-def _messages(actor: Actor, m: _Matcher, collaboration_id: int | None):
+def _messages(actor: Actor, m: _Matcher, collaboration_id: int | None, walk: bool):
     """Messages of conversations the actor takes part in; the author's partner by their seat."""
     conversation = aliased(Conversation)  # kept apart from the policy's subqueries, as above
     seat_partner = select(Membership.partner_id).where(
@@ -301,10 +326,29 @@ def _messages(actor: Actor, m: _Matcher, collaboration_id: int | None):
         Message.conversation_id, Message.created_at, Message.body, seat_partner,
         Message.author_id, m.rank(Message),
     )).join(conversation, conversation.id == Message.conversation_id).where(
-        policy.where(actor, Message, "read"), m.matches(Message))
+        policy.where(actor, Message, "read"), m.matches(Message, walk))
     if collaboration_id is not None:
         stmt = stmt.where(conversation.collaboration_id == collaboration_id)
-    return stmt, Message
+    return stmt
+
+
+ARMS = {Reflection: _reflections, Reply: _replies, Message: _messages}
+
+
+def _scoped(model, collaboration_id: int | None):
+    """A select from a searchable table, of the rows in the collaboration (all if None)."""
+    rows = select().select_from(model)
+    if collaboration_id is None:
+        return rows
+    if model is Reflection:
+        return rows.where(Reflection.collaboration_id == collaboration_id)
+    if model is Reply:
+        parent = aliased(Reflection)
+        return rows.join(parent, parent.id == Reply.reflection_id).where(
+            parent.collaboration_id == collaboration_id)
+    conversation = aliased(Conversation)
+    return rows.join(conversation, conversation.id == Message.conversation_id).where(
+        conversation.collaboration_id == collaboration_id)
 
 
 # -- the bounded set: the newest matches, ranked ---------------------------------------------
@@ -352,10 +396,12 @@ def _before(mark: Mark | None, kind: str, model):
     return older
 
 
-# A word in this many texts of a table or more is common there: its newest matches are found
-# by walking the newest rows (at 100,000 texts, 200 matches in at most 10,000 rows); a rarer
-# one's come from the GIN index, every match (at most 2,000) checked and sorted by age.
-COMMON = 2000
+# A word in more than BOUND texts of a kind, and in SAMPLE_COMMON of its newest SAMPLE (1 %)
+# or more, is common there: its newest matches are found by walking the newest rows (200
+# matches in about 20,000 rows at most); a rarer word's come from the GIN index, every match
+# checked and sorted by age.
+SAMPLE = 2000
+SAMPLE_COMMON = 20
 
 
 def _newest_of(arm, model, kind: str, mark: Mark | None, limit: int, walk: bool):
@@ -429,11 +475,9 @@ def search(actor: Actor, q: str, collaboration: Collaboration | None = None, *,
         return SearchPage(q, [], page, page_size, 0, after=after)
     m = _matcher(q)
     scope = collaboration.id if collaboration is not None else None
-    candidates = [_reflections(actor, m, scope), _replies(actor, m, scope),
-                  _messages(actor, m, scope)]
-    common = m.common([model for _stmt, model in candidates], COMMON)
-    arms = [_newest_of(stmt, model, KIND_OF[model], after, bound + 1, common[model])
-            for stmt, model in candidates]
+    walk = m.common([(model, _scoped(model, scope)) for model in ARMS], bound)
+    arms = [_newest_of(arm(actor, m, scope, walk[model]), model, KIND_OF[model], after,
+                       bound + 1, walk[model]) for model, arm in ARMS.items()]
     rows = db.session.execute(_page_of(actor, union_all(*arms).subquery("matches"), page,
                                        page_size, bound)).all()
     hits_rows = [row for row in rows if row.place is not None]
