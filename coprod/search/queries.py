@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from flask_babel import gettext as _
@@ -356,6 +356,10 @@ def _scoped(model, collaboration_id: int | None):
 BOUND = 200  # the newest matches a search ranks and pages through (ten pages); beyond, "200+"
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MARK = re.compile(r"([0-9]{1,16})\.(reflection|reply|message)\.([0-9]{1,10})")
+
+
 @dataclass(frozen=True)
 class Mark:
     """Where a set of results ends, for the next set ("older results"): the oldest item in
@@ -367,7 +371,7 @@ class Mark:
 
     def token(self) -> str:
         """For a link: <microseconds since 1970>.<kind>.<id>."""
-        micros = round(self.created_at.timestamp() * 1_000_000)
+        micros = (self.created_at - EPOCH) // timedelta(microseconds=1)
         return f"{micros}.{self.kind}.{self.id}"
 
     @classmethod
@@ -375,13 +379,12 @@ class Mark:
         """The mark of a link; None for none; a clear refusal for one that is no mark."""
         if not token:
             return None
-        parts = token.split(".")
-        if (len(parts) != 3 or parts[1] not in KINDS or not parts[0].isdigit()
-                or not parts[2].isdigit() or len(parts[0]) > 17 or len(parts[2]) > 12):
+        found = _MARK.fullmatch(token)
+        if found is None:
             raise OperationError(_("This link to older results is not valid; search again."),
                                  field="q")
-        at = datetime.fromtimestamp(int(parts[0]) / 1_000_000, tz=UTC)
-        return cls(at, parts[1], int(parts[2]))
+        micros, kind, id_ = found.groups()
+        return cls(EPOCH + timedelta(microseconds=int(micros)), kind, int(id_))
 
 
 def _before(mark: Mark | None, kind: str, model):
@@ -459,7 +462,7 @@ class SearchPage:
 
 def search(actor: Actor, q: str, collaboration: Collaboration | None = None, *,
            page: int = 1, page_size: int = PAGE_SIZE, after: Mark | None = None,
-           bound: int = BOUND) -> SearchPage:
+           bound: int | None = None) -> SearchPage:
     """One page of what the actor may read matching q (in one collaboration, or in all of
     the actor's): of the `bound` newest matches (older than `after`), best first.
 
@@ -471,6 +474,7 @@ def search(actor: Actor, q: str, collaboration: Collaboration | None = None, *,
     """
     q = clean_query(q)
     page, page_size = max(1, page), max(1, min(page_size, PAGE_SIZE_MAX))
+    bound = bound or BOUND
     if not q:
         return SearchPage(q, [], page, page_size, 0, after=after)
     m = _matcher(q)
