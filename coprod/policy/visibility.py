@@ -76,13 +76,20 @@ def partner_reads(reflection, partner_id: int) -> bool:
 def reflection_readers_clause(actor, reflections=None):
     """SQL: the reflections (of table `reflections`, or of the alias given) the actor may
     read. The visibility has one shape, built once per process, with the user as a bound
-    value (see content_clause)."""
+    value (see content_clause); the copy with the actor's values is kept for the actor's
+    lifetime, as several rules ask for it (reading a reflection, its replies, their authors:
+    a search asked four times)."""
     Reflection, _, _ = _models()
     if actor.user_id is None:
         return false()
     reflections = Reflection.__table__ if reflections is None else reflections
-    return and_(content_clause(actor, reflections.c.id),
-                with_values(_visibility_clause(reflections), policy_user_id=actor.user_id))
+    key = ("reflection_readers", reflections)
+    clause = actor.memo.get(key)
+    if clause is None:
+        clause = actor.memo[key] = and_(
+            content_clause(actor, reflections.c.id),
+            with_values(_visibility_clause(reflections), policy_user_id=actor.user_id))
+    return clause
 
 
 @functools.cache
