@@ -1,10 +1,12 @@
 """Search what a member may read: every candidate is filtered by the policy in SQL.
 
 One UNION of three selects (reflections, replies, messages), each restricted by
-policy.where(actor, Model, "read") and by the text match, is counted and cut into pages in
-the database; only the page's rows come back. Both databases read the query the same way,
-as PostgreSQL's websearch_to_tsquery does: words (all required), "quoted phrases", OR between
-alternatives, -word or -"phrase" to leave out; best first, then newest.
+policy.where(actor, Model, "read") and by the text match, and each cut to its newest BOUND + 1
+rows; of these, the newest BOUND are counted (one more says "more than BOUND"), ranked and cut
+into pages in the database, and only the page's rows come back (search()). Older matches come
+in sets of their own, after the Mark of the previous set's oldest. Both databases read the
+query the same way, as PostgreSQL's websearch_to_tsquery does: words (all required), "quoted
+phrases", OR between alternatives, -word or -"phrase" to leave out; best first, then newest.
 
 PostgreSQL matches each text in its own language (coprod/search/__init__.py), with the
 GIN-indexed stored search_vector against websearch_to_tsquery(<that language's
