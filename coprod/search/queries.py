@@ -177,9 +177,11 @@ class _Matcher:
         and reads every match by the index after all."""
         if self.fulltext:
             vector = search_vector(model)
-            in_its_language = or_(*[and_(condition, vector.bool_op("@@")(tsquery))
-                                    for condition, tsquery in self._per_language(model)])
-            return in_its_language if walk else and_(self.indexed(model), in_its_language)
+            if walk:
+                return vector.bool_op("@@")(self._in_its_language(model))
+            return and_(self.indexed(model),
+                        or_(*[and_(condition, vector.bool_op("@@")(tsquery))
+                              for condition, tsquery in self._per_language(model)]))
         required, excluding = fts5_expressions(self.q)
         fts = _fts(model)
         arms = [model.id.in_(_fts_rows(fts, required))] if required else []
@@ -214,27 +216,29 @@ class _Matcher:
         that walks every row for a word in none; and no join, which hashed every reflection
         for the replies), and then SAMPLE_COMMON or more of the scope's SAMPLE newest do
         (read by the index on created_at). PostgreSQL's planner cannot tell: it takes matches
-        to be spread evenly. SQLite: no count (its planner starts from FTS5)."""
+        to be spread evenly. None where nothing matches at all (no arm to search). SQLite: no
+        count (its planner starts from FTS5)."""
         if not self.fulltext:
             return {model: True for model, _scoped in scopes}
         counts = []
         for model, scoped in scopes:
             matching = (select(model.id).where(self.indexed(model))
                         .cte(f"{model.__tablename__}_matching").prefix_with("MATERIALIZED"))
-            many = _count(select(matching.c.id).limit(bound + 1))
             newest = (scoped.add_columns(search_vector(model).label("vector"))
                       .order_by(model.created_at.desc()).limit(SAMPLE).subquery())
             often = _count(select(literal(1)).select_from(newest).where(
                 newest.c.vector.bool_op("@@")(self.any_language)).limit(SAMPLE_COMMON))
-            counts.append(case((many > bound, often), else_=0))
+            # the CTE's rows are made once; the second count reads them again
+            counts += [_count(select(matching.c.id).limit(bound + 1)),
+                       case((_count(select(matching.c.id).limit(bound + 1)) > bound, often),
+                            else_=0)]
         found = db.session.execute(select(*counts)).one()
-        return {model: n >= SAMPLE_COMMON
-                for (model, _scoped), n in zip(scopes, found, strict=True)}
+        return {model: None if not found[2 * i] else found[2 * i + 1] >= SAMPLE_COMMON
+                for i, (model, _scoped) in enumerate(scopes)}
 
     def rank(self, model):
         if self.fulltext:
-            *arms, (_others, other) = self._per_language(model)
-            return cast(func.ts_rank(search_vector(model), case(*arms, else_=other)), Float)
+            return cast(func.ts_rank(search_vector(model), self._in_its_language(model)), Float)
         required, _excluding = fts5_expressions(self.q)
         if required is None:
             return cast(literal(0.0), Float)
@@ -244,6 +248,11 @@ class _Matcher:
                 .where(literal_column(fts.name).op("MATCH")(required),
                        fts.c.rowid == model.id).scalar_subquery())
         return cast(-func.coalesce(bm25, 0.0), Float)
+
+    def _in_its_language(self, model):
+        """SQL: the query in the row's language (a CASE on its language column)."""
+        *arms, (_others, other) = self._per_language(model)
+        return case(*arms, else_=other)
 
     def _per_language(self, model) -> list[tuple]:
         """(the row's language is L, websearch_to_tsquery(L's configuration, q)), for each
@@ -468,11 +477,13 @@ def search(actor: Actor, q: str, collaboration: Collaboration | None = None, *,
     """One page of what the actor may read matching q (in one collaboration, or in all of
     the actor's): of the `bound` newest matches (older than `after`), best first.
 
-    Two statements: how common the words are (which chooses the plan, see _newest_of), then
-    each kind's newest matches, the newest `bound` of them counted (one more tells that
-    there are more) and ranked, the page cut and the names joined to its rows. Ranking
-    every match of a common word costs what the matches are (a sixth of 100,000 texts:
-    about a second); the newest 200 cost what 200 are, however many match.
+    Two statements: how common the words are in each kind's texts (which chooses the plan,
+    see _newest_of; a kind with no match at all is left out, and a search that matches
+    nothing ends there), then each kind's newest matches, the newest `bound` of them
+    counted (one more tells that there are more) and ranked, the page cut and the names
+    joined to its rows. Ranking every match of a common word costs what the matches are (a
+    sixth of 100,000 texts: about a second); the newest 200 cost what 200 are, however many
+    match.
     """
     q = clean_query(q)
     page, page_size = max(1, page), max(1, min(page_size, PAGE_SIZE_MAX))
@@ -482,16 +493,20 @@ def search(actor: Actor, q: str, collaboration: Collaboration | None = None, *,
     m = _matcher(q)
     scope = collaboration.id if collaboration is not None else None
     walk = m.common([(model, _scoped(model, scope)) for model in ARMS], bound)
+    # a kind none of whose texts matches (whoever may read them) has no arm to search
     arms = [_newest_of(arm(actor, m, scope, walk[model]), model, KIND_OF[model], after,
-                       bound + 1, walk[model]) for model, arm in ARMS.items()]
-    rows = db.session.execute(_page_of(actor, union_all(*arms).subquery("matches"), page,
-                                       page_size, bound)).all()
+                       bound + 1, walk[model])
+            for model, arm in ARMS.items() if walk[model] is not None]
+    if not arms:
+        return SearchPage(q, [], page, page_size, 0, after=after)
+    matches = union_all(*arms).subquery("matches")
+    rows = db.session.execute(_page_of(actor, matches, page, page_size, bound)).all()
     hits_rows = [row for row in rows if row.place is not None]
     if rows:
         found = rows[0].found
     elif page > 1:  # past the last page: count the set, to say so
         found = db.session.scalar(select(func.count()).select_from(
-            _newest(union_all(*arms).subquery("matches"), bound).subquery()))
+            _newest(matches, bound).subquery()))
     else:
         found = 0
     older = next((Mark(row.created_at, row.kind, row.id) for row in rows

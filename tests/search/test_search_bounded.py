@@ -135,10 +135,13 @@ def test_postgresql_walks_for_a_common_word_only(world):
     m = queries._matcher("minibussen")
     scopes = [(model, queries._scoped(model, world.collab.id))
               for model in (Reflection, Reply, Message)]
-    assert m.common(scopes, bound=5) == {Reflection: True, Reply: False, Message: False}
-    assert m.common(scopes, bound=100) == {Reflection: False, Reply: False, Message: False}
+    # None: no text of that kind matches at all (the search leaves its arm out)
+    assert m.common(scopes, bound=5) == {Reflection: True, Reply: None, Message: None}
+    assert m.common(scopes, bound=100) == {Reflection: False, Reply: None, Message: None}
     rare = queries._matcher("zzorgonly")
-    assert rare.common(scopes, bound=0) == {Reflection: False, Reply: False, Message: False}
+    assert rare.common(scopes, bound=0) == {Reflection: False, Reply: None, Message: None}
+    assert queries._matcher("zzreplyorgonly").common(scopes, bound=5) == {
+        Reflection: None, Reply: False, Message: None}
 
 
 def test_a_search_is_two_statements_on_postgresql_whatever_it_finds(world, db):
@@ -152,6 +155,11 @@ def test_a_search_is_two_statements_on_postgresql_whatever_it_finds(world, db):
     with statements_run(db) as run:
         queries.search(ann, "borgerne", world.collab, page=99)  # past the end: counted too
     assert len(run) == 3
+    # a word in no text at all: the first count says so, and the search ends there
+    assert count_statements(db, queries.search, ann, "zznowhere", world.collab) == 1
+    # one in texts Ann may not read: searched, through the policy, and not found
+    nothing = queries.search(ann, "zzmsganecy", world.collab)
+    assert (nothing.total, nothing.hits) == (0, [])
 
 
 # -- the mark of older results --------------------------------------------------------------
