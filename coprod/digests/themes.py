@@ -442,13 +442,14 @@ def nearest(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     second per thousand texts)."""
     n = len(vectors)
     data = np.ascontiguousarray(vectors, dtype=np.float32)
-    rows = max(1, min(n, NEIGHBOUR_MEMORY_MB * 2**20 // (8 * max(n, 1))))
+    # a block row: its similarities (float32) and argpartition's indexes (int64)
+    rows = max(1, min(n, NEIGHBOUR_MEMORY_MB * 2**20 // (12 * max(n, 1))))
     indexes = np.empty((n, k), dtype=np.int64)
     similarities = np.empty((n, k), dtype=np.float32)
     for start in range(0, n, rows):
         block = data[start:start + rows] @ data.T
         block[np.arange(len(block)), np.arange(start, start + len(block))] = -np.inf
-        top = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        top = np.argpartition(block, n - k, axis=1)[:, n - k:]  # the k largest, unordered
         near = np.take_along_axis(block, top, axis=1)
         order = np.lexsort((top, -near), axis=1)  # the nearest first, ties by index
         indexes[start:start + rows] = np.take_along_axis(top, order, axis=1)
