@@ -365,9 +365,11 @@ def erase_citizen(actor: Actor, citizen: Citizen) -> Citizen:
     """Erase a citizen on request: the record's personal data and every reference go.
 
     Content that referenced the citizen stays, de-identified: the citizen's name and pseudonym
-    are replaced in its text and its earlier versions are dropped. Consents and the audit stay
-    (the law requires them); the erasure itself is audited.
+    are replaced in its text and its earlier versions (and any vector of its text) are
+    dropped. Consents and the audit stay (the law requires them); the erasure itself is
+    audited.
     """
+    from coprod.digests.vectors import forget as forget_vectors
     from coprod.messages.models import Message
     from coprod.reflections.models import Reflection, ReflectionRevision, Reply
 
@@ -385,6 +387,8 @@ def erase_citizen(actor: Actor, citizen: Citizen) -> Citizen:
             if model is Reflection:
                 db.session.execute(delete(ReflectionRevision).where(
                     ReflectionRevision.reflection_id == ident))
+                db.session.flush()  # the redaction first: see vectors.forget()
+                forget_vectors([ident])  # a vector of the unredacted text must not remain
         db.session.delete(reference)
     audit.record(actor, citizen, AuditAction.CITIZEN_ERASED, object_type="citizen",
                  object_id=citizen.id)

