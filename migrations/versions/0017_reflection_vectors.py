@@ -6,9 +6,7 @@ restarts (issue 13). Rows go with the reflection (ON DELETE CASCADE) and are del
 text is withdrawn, edited or redacted (coprod/digests/vectors.py). Empty at first: the next
 digest build fills it.
 
-Chained after 0016: 0017 may be taken by another branch; renumber on merge.
-
-Revision ID: 0018
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-03 13:10:00.000000
 
@@ -20,7 +18,7 @@ import coprod.common
 
 
 # revision identifiers, used by Alembic.
-revision = '0018'
+revision = '0017'
 down_revision = '0016'
 branch_labels = None
 depends_on = None
