@@ -164,6 +164,17 @@ def make_app(instance: Path, database_url: str = TEST_DATABASE_URL, **overrides)
     return app
 
 
+def celery_back_to(app) -> None:
+    """Make `app`'s Celery the one tasks run in again, after another app was created.
+
+    Creating an app makes its Celery both the default and the thread's current one, and
+    @shared_task functions run in the current one's Flask app: setting the default back alone
+    left a task called afterwards working in the other app's (dropped) database."""
+    celery = app.extensions["celery"]
+    celery.set_default()
+    celery.set_current()
+
+
 def dispose(app) -> None:
     """Close an app's pooled connections (of its own engine, if it shares the test's)."""
     from coprod.extensions import db

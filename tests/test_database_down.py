@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from coprod.accounts.operations import create_token
-from tests.conftest import dispose, make_app
+from tests.conftest import celery_back_to, dispose, make_app
 from tests.factories import PASSWORD, UserFactory
 
 CLOSED_PORT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:1/x?connect_timeout=2"
@@ -21,7 +21,7 @@ def down_app(app, tmp_path):
     other = make_app(tmp_path / "down", SQLALCHEMY_DATABASE_URI=CLOSED_PORT_DATABASE)
     yield other
     dispose(other)
-    app.extensions["celery"].set_default()
+    celery_back_to(app)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from coprod.accounts.models import Role
 from coprod.accounts.operations import create_token
 from coprod.reflections import operations as reflections
 from coprod.reflections.models import Visibility
-from tests.conftest import dispose, make_app
+from tests.conftest import celery_back_to, dispose, make_app
 from tests.factories import CollaborationFactory, PartnerFactory, member
 
 FIELDS = dict(kind="works", perspective="collaboration", component="routines",
@@ -129,7 +129,7 @@ def failing_app(app, tmp_path):
 
     yield other
     dispose(other)
-    app.extensions["celery"].set_default()
+    celery_back_to(app)
 
 
 @pytest.mark.parametrize(("code", "finnish", "danish"), [

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.conftest import TEST_REDIS_URL, dispose, make_app
+from tests.conftest import TEST_REDIS_URL, celery_back_to, dispose, make_app
 
 CLOSED_PORT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:1/x?connect_timeout=2"
 CLOSED_PORT_BROKER = "redis://127.0.0.1:1/0"
@@ -24,7 +24,7 @@ def second_app(app, tmp_path):
     yield make_second
     for other in made:
         dispose(other)
-    app.extensions["celery"].set_default()
+    celery_back_to(app)
 
 
 def timed_get(app, path="/healthz"):

@@ -20,7 +20,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
 from coprod.search import is_fts_table, is_search_vector
-from tests.conftest import TEST_DATABASE_URL, make_app
+from tests.conftest import TEST_DATABASE_URL, celery_back_to, make_app
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 REVISION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.py$")
@@ -118,7 +118,7 @@ def test_empty_to_head_to_base_to_head_matches_the_models(app, database, request
             db.session.remove()
             db.engine.dispose()
     finally:
-        app.extensions["celery"].set_default()
+        celery_back_to(app)
 
 
 def test_every_constraint_and_index_is_named_by_the_convention(app, db):

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, text
 
 from coprod.extensions import db as coprod_db
 from coprod.spaces.models import Organization
-from tests.conftest import dispose, make_app
+from tests.conftest import celery_back_to, dispose, make_app
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.committed  # one connection across requests, commits for real
@@ -35,7 +35,7 @@ def own_app(app, tmp_path):
     other.add_url_rule("/test-writes/<how>", view_func=writes_without_commit)
     yield other
     dispose(other)
-    app.extensions["celery"].set_default()
+    celery_back_to(app)
 
 
 def _prepared_statements(app) -> int:

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from coprod.mail.outbox import SEND_TASK
-from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, dispose, make_app
+from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, celery_back_to, dispose, make_app
 from tests.smtp import smtp_server  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +43,7 @@ def close_app(app, default_celery_of=None) -> None:
     """Close a second app's connections; give the Celery default back to the session app."""
     dispose(app)
     if default_celery_of is not None:
-        default_celery_of.extensions["celery"].set_default()
+        celery_back_to(default_celery_of)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from coprod.messages.models import Message
 from coprod.reflections import operations
 from coprod.reflections.models import Reflection, Reply
 from coprod.search import queries
-from tests.conftest import make_app
+from tests.conftest import celery_back_to, make_app
 from tests.factories import member
 from tests.search.world import COMMON, FINNISH, PEOPLE, READERS, build_world, leave
 
@@ -310,7 +310,7 @@ def sqlite_world(app, tmp_path):
             db.session.remove()
             db.engine.dispose()
     finally:
-        app.extensions["celery"].set_default()
+        celery_back_to(app)
 
 
 def test_sqlite_finds_what_each_member_may_read(sqlite_world):
