@@ -80,14 +80,15 @@ def require(actor: Actor, action: str, obj) -> None:
         raise NotFound() if action == "read" else Forbidden()
 
 
-def get_or_404(actor: Actor, model: type, ident, action: str = "read"):
-    """Load one object through the read filter in SQL, then check the action."""
+def get_or_404(actor: Actor, model: type, ident, action: str = "read", options=()):
+    """Load one object through the read filter in SQL, then check the action. `options`:
+    loader options for what the caller will read of it (in the same query)."""
     pk = model.__mapper__.primary_key[0]
     try:
         ident = int(ident)
     except (TypeError, ValueError):
         raise NotFound() from None
-    obj = db.session.scalar(scoped(actor, model, "read").where(pk == ident))
+    obj = db.session.scalar(scoped(actor, model, "read").where(pk == ident).options(*options))
     if obj is None:
         raise NotFound()
     if action != "read" and not may(actor, action, obj):

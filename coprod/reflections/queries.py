@@ -234,7 +234,13 @@ def unread_count(actor: Actor, collaboration: Collaboration) -> int:
 def reflection_with_thread(actor: Actor, reflection_id: int) -> tuple[Reflection, list[Reply],
                                                                       list[Reaction]]:
     """A readable reflection (404 otherwise) with its replies and reactions, in fixed queries."""
-    reflection = policy.get_or_404(actor, Reflection, reflection_id)
+    from coprod.citizens.models import CitizenReference
+
+    # Its note about a citizen (the citizen, the categories) is read by the page and by the
+    # mention list's policy checks: loaded with it, not one lazy query after another.
+    reflection = policy.get_or_404(actor, Reflection, reflection_id, options=(
+        joinedload(Reflection.citizen_reference).joinedload(CitizenReference.citizen),
+        joinedload(Reflection.citizen_reference).selectinload(CitizenReference.categories)))
     replies = list(db.session.scalars(
         policy.scoped(actor, Reply).where(Reply.reflection_id == reflection.id)
         .order_by(Reply.created_at, Reply.id)
