@@ -175,6 +175,25 @@ def celery_back_to(app) -> None:
     celery.set_current()
 
 
+def published_tasks(app, task: str) -> list[tuple[list, dict]]:
+    """Take every message off the in-memory broker's default queue (the memory transport is
+    shared by the whole process); return (positional arguments, headers) of those of `task`."""
+    found = []
+    with app.extensions["celery"].connection_for_read() as conn:
+        queue = conn.SimpleQueue("celery", no_ack=True)
+        try:
+            while True:
+                try:
+                    message = queue.get(block=False)
+                except queue.Empty:
+                    break
+                if message.headers.get("task") == task:
+                    found.append((message.payload[0], message.headers))
+        finally:
+            queue.close()
+    return found
+
+
 def dispose(app) -> None:
     """Close an app's pooled connections (of its own engine, if it shares the test's)."""
     from coprod.extensions import db

@@ -83,8 +83,8 @@ def current_actor() -> Actor:
         user = g.get("api_user") or current_user
         actor = actor_for(user)
         if actor.user_id is not None:
-            # The row was loaded for this request (the session's or the token's user): whether
-            # they administer the installation is on it, with no query of its own.
-            actor.memo["is_administrator"] = bool(user.is_admin and user.is_active)
+            from coprod.policy.installation import knows_administrator
+
+            knows_administrator(actor, user)
         g.coprod_actor = actor
     return actor

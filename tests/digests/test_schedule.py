@@ -17,6 +17,7 @@ from coprod.mail.models import OutboxEmail
 from coprod.policy import actor_for
 from coprod.reflections import operations as reflections
 from coprod.spaces.models import CollaborationStatus
+from tests.conftest import published_tasks
 from tests.factories import CollaborationFactory, PartnerFactory, member
 
 FIELDS = dict(kind="works", perspective="citizens", component="routines",
@@ -53,20 +54,7 @@ def collab(db):
 
 def queued_builds(app) -> list[tuple]:
     """Take the build tasks off the in-memory broker: their arguments."""
-    found = []
-    with app.extensions["celery"].connection_for_read() as conn:
-        queue = conn.SimpleQueue("celery", no_ack=True)
-        try:
-            while True:
-                try:
-                    message = queue.get(block=False)
-                except queue.Empty:
-                    break
-                if message.headers.get("task") == tasks.BUILD_TASK:
-                    found.append(tuple(message.payload[0]))
-        finally:
-            queue.close()
-    return found
+    return [tuple(args) for args, _headers in published_tasks(app, tasks.BUILD_TASK)]
 
 
 @pytest.fixture

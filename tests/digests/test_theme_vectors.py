@@ -19,6 +19,7 @@ from coprod.policy import actor_for
 from coprod.reflections import operations as reflections
 from coprod.reflections.models import Reflection, Visibility
 from tests.citizens.conftest import build_world
+from tests.conftest import published_tasks
 from tests.factories import CollaborationFactory, PartnerFactory, member
 
 REFLECTION = {"kind": "improve", "perspective": "citizens", "component": "routines",
@@ -226,20 +227,7 @@ def published_embeds(app) -> list[list[int]]:
     """Take the embed tasks off the in-memory broker: the reflection ids of each."""
     from coprod.digests.vectors import EMBED_TASK
 
-    found = []
-    with app.extensions["celery"].connection_for_read() as conn:
-        queue = conn.SimpleQueue("celery", no_ack=True)
-        try:
-            while True:
-                try:
-                    message = queue.get(block=False)
-                except queue.Empty:
-                    break
-                if message.headers.get("task") == EMBED_TASK:
-                    found.append(message.payload[0][0])
-        finally:
-            queue.close()
-    return found
+    return [args[0] for args, _headers in published_tasks(app, EMBED_TASK)]
 
 
 def test_a_reflection_is_embedded_by_a_worker_soon_after_it_is_written(app, db, model):

@@ -13,7 +13,14 @@ import pytest
 import redis
 
 from coprod.mail.outbox import SEND_TASK
-from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, celery_back_to, dispose, make_app
+from tests.conftest import (
+    TEST_DATABASE_URL,
+    TEST_REDIS_URL,
+    celery_back_to,
+    dispose,
+    make_app,
+    published_tasks,
+)
 from tests.smtp import smtp_server  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,22 +138,8 @@ def start_worker(tmp_path):
 
 
 def published_sends(app) -> list[tuple[int, dict]]:
-    """Take every message off the in-memory broker's default queue: (outbox id, headers) of
-    each send task. The memory transport is shared by the whole process."""
-    found = []
-    with app.extensions["celery"].connection_for_read() as conn:
-        queue = conn.SimpleQueue("celery", no_ack=True)
-        try:
-            while True:
-                try:
-                    message = queue.get(block=False)
-                except queue.Empty:
-                    break
-                if message.headers.get("task") == SEND_TASK:
-                    found.append((message.payload[0][0], message.headers))
-        finally:
-            queue.close()
-    return found
+    """Take every message off the in-memory broker: (outbox id, headers) of each send task."""
+    return [(args[0], headers) for args, headers in published_tasks(app, SEND_TASK)]
 
 
 @pytest.fixture
