@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/http.py [--sizes 40,10000,100000] [--duration 10] [--connections 8]
                                    [--only feed,api,reflection,search,post] [--reseed]
-                                   [--database-prefix bench_]
+                                   [--database-prefix bench_] [--no-page-cache]
 
 For each size N it
   1. seeds the PostgreSQL database <prefix><N> (bench_40, bench_10k, bench_100k on
@@ -13,7 +13,9 @@ For each size N it
      the reflections earlier runs posted;
   2. counts the SQL statements of one request to each endpoint and times it, alone, in
      process (Flask's test client, a SQLAlchemy before_cursor_execute event, after one
-     warm-up request; CSRF is off in that app, which changes no query);
+     warm-up request; CSRF is off in that app, which changes no query): once built (the
+     page cache emptied before it), once again with nothing changed (answered from the
+     page cache where the endpoint has one, coprod/pagecache.py);
   3. serves bench/bare_app.py, and Coprod, with gunicorn as the Dockerfile and
      docker-compose.yml do (--workers 2 here for two cores, --threads 2, an access log), on
      loopback ports; Coprod afresh for each endpoint, so that requests wrk leaves unanswered
@@ -29,6 +31,10 @@ For each size N it
      done(); "> duration" when no request finished), statements per request and the time of
      one request alone, and req/s as a fraction of the bare baseline's; the machine's load
      average before and after.
+
+wrk sends one reader's requests, so a cached endpoint is answered from the page cache after
+its first request: what a member rereading a page gets. --no-page-cache serves every request
+built, as the first reader after any change gets it.
 
 Bounded: the whole run stops itself after --time-limit seconds (servers included), and
 listens on 127.0.0.1 only. Redis: --redis-url (rate limits; nothing else is queued).
@@ -222,11 +228,14 @@ def endpoints(found: seeding.Seeded) -> list[Endpoint]:
 # -- statements per request, in process -------------------------------------------------------
 
 def count_statements(app, found: seeding.Seeded, wanted: list[Endpoint]
-                     ) -> dict[str, tuple[int, float]]:
-    """SQL statements and seconds of one request to each endpoint, alone, in process (after
-    a warm-up request)."""
+                     ) -> dict[str, tuple[int, float, int, float]]:
+    """(statements, seconds) of one request to each endpoint built, then (statements,
+    seconds) of the same request answered again with nothing changed (from the worker's page
+    cache where the endpoint has one, coprod/pagecache.py), alone, in process, after a
+    warm-up request."""
     from sqlalchemy import event
 
+    from coprod import pagecache
     from coprod.extensions import db
 
     counts = {}
@@ -239,13 +248,17 @@ def count_statements(app, found: seeding.Seeded, wanted: list[Endpoint]
     if response.status_code != 302:
         raise SystemExit(f"in-process log-in failed: {response.status_code}")
     for endpoint in wanted:
-        seen = []
-
-        def note(*_args, seen=seen):
-            seen.append(1)
-
+        figures = []
         headers = {"Authorization": f"Bearer {found.token}"} if endpoint.token else {}
-        for attempt in range(2):  # the first warms caches up; the second is counted
+        for attempt in range(3):  # a warm-up; the page built; the page again
+            seen = []
+
+            def note(*_args, seen=seen):
+                seen.append(1)
+
+            if attempt == 1:
+                with app.app_context():
+                    pagecache.clear()
             if attempt:
                 event.listen(engine, "before_cursor_execute", note)
                 started = time.perf_counter()
@@ -259,10 +272,11 @@ def count_statements(app, found: seeding.Seeded, wanted: list[Endpoint]
             finally:
                 if attempt:
                     event.remove(engine, "before_cursor_execute", note)
+                    figures += [len(seen), time.perf_counter() - started]
             if response.status_code != endpoint.expect:
                 raise SystemExit(f"{endpoint.name}: {response.status_code} in process, "
                                  f"expected {endpoint.expect}")
-        counts[endpoint.name] = (len(seen), time.perf_counter() - started)
+        counts[endpoint.name] = tuple(figures)
     return counts
 
 
@@ -470,7 +484,8 @@ def bench_size(size: int, args, only: set[str]) -> dict:
         logdir.mkdir()
         env = {"DATABASE_URL": url, "REDIS_URL": args.redis_url, "SECRET_KEY": SECRET_KEY,
                "COPROD_INSTANCE_PATH": instance, "BENCH_DATABASE_URL": url}
-        coprod_env = {**env, "BASE_URL": "http://127.0.0.1"}
+        coprod_env = {**env, "BASE_URL": "http://127.0.0.1",
+                      **({"PAGE_CACHE_MIB": "0"} if args.no_page_cache else {})}
         bare = Server("bare", "bench.bare_app:app", env, args, logdir)
         try:
             bare.wait_ready(f"/c/{found.collaboration_id}/reflections")
@@ -519,11 +534,14 @@ def _ms(seconds: float) -> str:
 
 def report(runs: list[dict], args) -> str:
     lines = [f"wrk -t1 -c{args.connections} -d{args.duration}s; gunicorn --workers "
-             f"{args.workers} --threads {args.threads}; statements: one request in process",
+             f"{args.workers} --threads {args.threads}; page cache "
+             f"{'off' if args.no_page_cache else 'on'}; statements: one request in process, "
+             "built, then again with nothing changed",
              *(f"{run['size']:,} reflections: load average {run['load'][0]:.1f} before, "
                f"{run['load'][1]:.1f} after ({os.cpu_count()} cores)" for run in runs),
              "",
-             "| reflections | endpoint | req/s | p50 | p95 | p99 | statements | alone | × bare |",
+             "| reflections | endpoint | req/s | p50 | p95 | p99 | statements built / again "
+             "| alone built / again | × bare |",
              "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for run in runs:
         bare = run["results"]["bare"]
@@ -535,12 +553,16 @@ def report(runs: list[dict], args) -> str:
             if figures.errors:
                 flag += f" (socket errors: {figures.errors})"
             counted = next((e for e, n in SINGLE.items() if n == name), name)
-            statements, alone = (1, "") if name == "bare" else run["statements"][counted]
+            if name == "bare":
+                statements, alone = "1", ""
+            else:
+                built, built_s, again, again_s = run["statements"][counted]
+                statements, alone = f"{built} / {again}", f"{_ms(built_s)} / {_ms(again_s)}"
             ratio = figures.rps / bare.rps if bare.rps else 0
             p50, p95, p99 = ((_ms(figures.p50), _ms(figures.p95), _ms(figures.p99))
                              if figures.requests else (f"> {args.duration} s",) * 3)
             lines.append(f"| {run['size']:,} | {LABELS[name]}{flag} | {figures.rps:.1f} | "
-                         f"{p50} | {p95} | {p99} | {statements} | {alone and _ms(alone)} | "
+                         f"{p50} | {p95} | {p99} | {statements} | {alone} | "
                          f"{ratio:.3f} |")
     return "\n".join(lines)
 
@@ -564,6 +586,9 @@ def main() -> int:
     parser.add_argument("--time-limit", type=int, default=3600,
                         help="seconds after which the run stops itself, servers included")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--no-page-cache", action="store_true",
+                        help="serve Coprod with its page cache off (PAGE_CACHE_MIB=0): every "
+                             "page built, as the first reader after a change gets it")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing (Debian: apt-get install wrk)")

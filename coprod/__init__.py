@@ -70,6 +70,9 @@ def _init_extensions(app: Flask) -> None:
     from coprod import readonly
 
     readonly.install(app)
+    from coprod import pagecache
+
+    pagecache.install(app)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -166,6 +166,9 @@ def load(instance_path: str, overrides: dict | None = None) -> dict:
         "PREFERRED_URL_SCHEME": "https" if https else "http",
         "TRUST_PROXY_HEADERS": _bool(env.get("TRUST_PROXY_HEADERS")),
         "WTF_CSRF_TIME_LIMIT": None,
+        # Pages kept by each worker, answered again while nothing they show changed
+        # (coprod/pagecache.py); 0 turns the cache off.
+        "PAGE_CACHE_BYTES": int(env.get("PAGE_CACHE_MIB", "64")) * 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": "UTC",
         "BABEL_TRANSLATION_DIRECTORIES": str(TRANSLATIONS_DIR),

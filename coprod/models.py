@@ -21,6 +21,7 @@ from coprod.citizens.models import (  # noqa: F401
 from coprod.digests.models import Digest, DigestPreference, DigestSettings  # noqa: F401
 from coprod.mail.models import OutboxEmail  # noqa: F401
 from coprod.messages.models import Conversation, Message, Participant  # noqa: F401
+from coprod.pagecache import PageEpoch  # noqa: F401
 from coprod.reflections.models import (  # noqa: F401
     FeedVisit,
     ImprovementAction,

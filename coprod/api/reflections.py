@@ -35,6 +35,7 @@ from coprod.api.schemas import (
 from coprod.citizens import audit
 from coprod.extensions import db
 from coprod.markdown import render_markdown
+from coprod.pagecache import cached_page
 from coprod.policy import Actor
 from coprod.reflections import operations, queries
 from coprod.reflections.models import (
@@ -398,6 +399,7 @@ def _reply_views(replies: list[Reply]) -> list[ReplyView]:
 
 @blp.route("")
 class Reflections(MethodView):
+    @cached_page
     @blp.arguments(FeedArgsSchema, location="query")
     @blp.response(200, FeedPageSchema)
     @blp.fails_with(400, 404)

@@ -192,6 +192,27 @@ def forget_reads(kind: str, ids: Iterable[int]) -> None:
         g.setdefault(_HIDDEN, {k: set() for k in KINDS})[kind].update(ids)
 
 
+def reads_to_record() -> dict[str, set[int]]:
+    """The items this request has shown so far that reference a citizen: what its end would
+    record. A page kept to be answered again (coprod.pagecache) notes the same reads each time
+    it is answered, and the policy is asked again then; a page that shows no note about a
+    citizen (most) costs nothing when answered again. One query per kind with items whose
+    reference is not loaded."""
+    if not has_request_context():
+        return {}
+    noted, hidden = g.get(_NOTED) or {}, g.get(_HIDDEN) or {}
+    found = {}
+    for kind, ids in noted.items():
+        ids = ids - hidden.get(kind, set())
+        ids -= _loaded_without_reference(_model_of(kind), ids)
+        if ids:
+            column = _reference_column(kind)
+            ids = set(db.session.scalars(select(column).where(column.in_(sorted(ids)))))
+        if ids:
+            found[kind] = ids
+    return found
+
+
 def forget_noted() -> None:
     """This request answers with an error: it shows none of what it read."""
     if has_request_context():

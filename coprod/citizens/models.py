@@ -156,6 +156,9 @@ class Consent(db.Model):
     __tablename__ = "consents"
     __table_args__ = (
         CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="period_order"),
+        # The next period to start or end: until then a kept page stays true (pagecache).
+        Index("ix_consents_starts_at", "starts_at"),
+        Index("ix_consents_ends_at", "ends_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

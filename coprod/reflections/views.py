@@ -28,6 +28,7 @@ from coprod.common import OperationError
 from coprod.extensions import db
 from coprod.forms import attempt, show_refusal
 from coprod.markdown import plain_excerpt, render_markdown
+from coprod.pagecache import cached_page
 from coprod.reflections import forms, operations, queries
 from coprod.reflections.models import ActionStatus, Reflection, Reply, Visibility
 from coprod.routines import answers
@@ -141,6 +142,7 @@ def about_choices(actor: policy.Actor, collab: Collaboration) -> dict:
 # -- the feed -------------------------------------------------------------------------------
 
 @bp.get("/c/<int:collaboration_id>/reflections")
+@cached_page
 def feed(collaboration_id: int):
     """What the user may read, newest first, filtered, a page at a time, new ones marked."""
     actor = _actor()
@@ -384,6 +386,7 @@ def _show_page(collab: Collaboration, reflection_id: int, *, reply_form=None,
 
 
 @bp.get("/c/<int:collaboration_id>/reflections/<int:reflection_id>")
+@cached_page
 def show(collaboration_id: int, reflection_id: int):
     """A reflection, how it is classified, who may read it, its reactions and replies."""
     return _show_page(_collaboration(collaboration_id), reflection_id)

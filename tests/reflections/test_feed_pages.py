@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from coprod import policy
+from coprod import pagecache, policy
 from coprod.extensions import db
 from coprod.reflections import operations
 from coprod.reflections.models import Reflection
@@ -222,9 +222,12 @@ def test_the_feed_page_runs_the_same_queries_for_few_and_many(world, browser_for
             operations.react(policy.actor_for(reactor), r)
             db.session.commit()
 
-    def visit():
+    def visit(built=True):
         db.session.expire_all()
-        return count_queries(lambda: _feed(world, browser))
+        if built:
+            pagecache.clear()  # the page is built, not answered from the worker's cache
+        url = f"/c/{world.collab.id}/reflections"  # the test's objects, refreshed outside
+        return count_queries(lambda: browser.get(url))
 
     grow_to(2)
     visit()  # the first visit records it; the next ones update the record
@@ -233,4 +236,10 @@ def test_the_feed_page_runs_the_same_queries_for_few_and_many(world, browser_for
     many = visit()
     assert few == many
     # What one page costs (issue 12): it was 25; more means someone added a query per page.
-    assert many <= 18, many
+    # One of them reads the cache's key (coprod/pagecache.py).
+    assert many <= 19, many
+    # The same page again, nothing changed: the log-in, the key, and the page from memory.
+    # (The visit before showed unread reflections: the page after it shows none, and is
+    # built once more before it is kept.)
+    visit(built=False)
+    assert visit(built=False) <= 2

@@ -1,0 +1,255 @@
+"""Pages a member reads again and again, answered without being rebuilt while nothing they
+show can have changed.
+
+The feed, a reflection's page and the API's list of reflections are read far more often
+than anything is written: a municipality's staff open them many times a day. Building one
+costs tens of milliseconds of policy, ORM and template work; answering it again from a
+worker's memory costs one query. What a page shows depends on:
+
+- **what is stored.** Every transaction that writes a row of a table pages read ends by
+  giving the installation's `page_epoch` row a new random token, in that transaction and
+  just before its COMMIT (Session `before_commit`; the row lock is the last one a writer
+  takes, so writers never wait on each other in a cycle). Writes are seen on the connection,
+  statement by statement, so no write path can forget to say so. Tables no cached page reads
+  (the audit, feed visits, log-ins' last use, tokens' last use, consent frictions, theme
+  vectors) do not change the token. Any other write does, so the cache is coarse, and every
+  page is rebuilt after any change anywhere: correct before clever.
+- **time**: consent periods start and end by themselves. The next start or end of any
+  consent is read with the token (two index lookups) and is part of the key, so a page never
+  outlives the consent that let it show a citizen's content. The quarter of an hour is part
+  of it too (a collaboration's day, which marks overdue actions, turns at a quarter in every
+  zone).
+- **the reader**: their user and log-in (or API token), language, time zone, the session's
+  CSRF token (forms in the page carry it), and their last visit to the collaboration's feed,
+  which marks unread reflections and counts the tab's badge. The visit counts only while
+  something was written after it; once the visit is later than the last write, nothing can
+  be unread, and the page is the same whenever the reader comes back.
+
+A request reads the token before anything else, so whatever it builds is at least as new as
+the token it is stored under. A page is kept only when it answered 200, wrote nothing, left
+the session unchanged and showed no flashed message; a request whose connection holds a
+write not yet committed, or whose session holds unflushed changes, neither reads nor fills
+the cache. A page that showed citizen-referencing content keeps the ids it showed: a page
+answered from the cache notes the same reads, so the audit records every reading (and
+writes nothing for pages that show none). Set PAGE_CACHE_BYTES to 0 to turn the cache off.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import wraps
+
+from cachetools import LRUCache
+from flask import Flask, current_app, g, request, session
+from flask_babel import get_locale, get_timezone
+from flask_login import current_user
+from sqlalchemy import BigInteger, Integer, event, func, literal, select, union_all, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from coprod.common import UTCDateTime, utcnow
+from coprod.extensions import db
+
+# Tables whose rows no cached page shows: writing them leaves the token as it was.
+UNSHOWN_TABLES = frozenset({
+    "page_epoch", "audit_events", "feed_visits", "user_sessions", "api_tokens",
+    "consent_frictions", "reflection_vectors",
+})
+_CHANGED = "coprod_changed_pages"  # connection.info: this transaction wrote something shown
+_WRITE_TARGET = re.compile(
+    r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
+QUARTER_HOUR = 900
+_lock = threading.Lock()  # cachetools' caches are not thread-safe; gunicorn runs threads
+
+
+class PageEpoch(db.Model):
+    """One row: a token that changes whenever something a cached page shows was written."""
+
+    __tablename__ = "page_epoch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# -- what changed -------------------------------------------------------------------------
+
+def _note_write(conn, cursor, statement, parameters, context, executemany) -> None:
+    """before_cursor_execute: a statement that writes a table pages read marks the
+    transaction. Anything not recognisably a read or a write of an unshown table counts."""
+    head = statement.lstrip()[:6].upper()
+    if head == "SELECT" or head.startswith(
+            ("SAVEPO", "RELEAS", "ROLLBA", "BEGIN", "SHOW", "SET ", "PRAGMA")):
+        return
+    match = _WRITE_TARGET.match(statement)
+    if match is not None and match.group(1).lower() in UNSHOWN_TABLES:
+        return
+    conn.info[_CHANGED] = True
+
+
+def _forget(conn) -> None:
+    conn.info.pop(_CHANGED, None)
+
+
+def _new_token_before_commit(session: Session) -> None:
+    """Session before_commit: a transaction that wrote shown rows changes the token last."""
+    if not session.in_transaction():
+        return
+    session.flush()  # what is still pending is written now, and seen by _note_write
+    connection = session.connection()
+    if not connection.info.get(_CHANGED):
+        return
+    new = {"token": secrets.randbits(62), "changed_at": utcnow()}
+    if not session.execute(update(PageEpoch).where(PageEpoch.id == 1).values(**new)).rowcount:
+        session.add(PageEpoch(id=1, **new))
+        session.flush()
+    connection.info.pop(_CHANGED, None)
+
+
+def _has_uncommitted_writes() -> bool:
+    session = db.session()
+    if session.new or session.dirty or session.deleted:
+        return True
+    return bool(session.in_transaction() and session.connection().info.get(_CHANGED))
+
+
+# -- when consents change by themselves -----------------------------------------------------
+
+def _next_period_boundary(at):
+    """SQL: the next moment after `at` when a consent's period starts or ends (two index
+    lookups), or NULL when none will."""
+    from coprod.citizens.models import Consent
+
+    moments = union_all(
+        select(func.min(Consent.starts_at).label("at")).where(Consent.starts_at > at),
+        select(func.min(Consent.ends_at).label("at")).where(Consent.ends_at > at)).subquery()
+    return select(func.min(moments.c.at)).scalar_subquery()
+
+
+# -- the cache ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CachedPage:
+    body: bytes
+    mimetype: str
+    reads: dict = field(default_factory=dict)  # audit kind -> ids the page showed
+
+
+def _store() -> LRUCache | None:
+    store = current_app.extensions.get("coprod_page_cache")
+    return store if store is not None and store.maxsize > 0 else None
+
+
+def _reader() -> tuple | None:
+    """Who reads, as far as a page can tell readers apart; None when nobody is signed in."""
+    api_user = g.get("api_user")
+    if api_user is not None:
+        bearer = request.headers.get("Authorization", "")
+        return ("api", api_user.id, bearer)
+    if not current_user.is_authenticated:
+        return None
+    log_in = getattr(current_user, "current_session", None)
+    if log_in is None or session.get("_flashes"):
+        return None  # a page that shows (and uses up) a message is shown once
+    # A session without a CSRF token yet gets one from a page with a form: that page changes
+    # the session, so it is not kept; the next one is kept under the token.
+    return ("web", current_user.id, log_in.id, session.get("csrf_token"))
+
+
+def _key(collaboration_id: int | None) -> tuple | None:
+    """The page's key, or None when it must be built (and not kept)."""
+    reader = _reader()
+    if reader is None or _has_uncommitted_writes():
+        return None
+    from coprod.reflections.models import FeedVisit
+
+    seen = (select(FeedVisit.seen_at).where(FeedVisit.user_id == reader[1],
+                                            FeedVisit.collaboration_id == collaboration_id)
+            .scalar_subquery())
+    now = utcnow()
+    state = db.session.execute(
+        select(PageEpoch.token, PageEpoch.changed_at, seen,
+               _next_period_boundary(literal(now, UTCDateTime())))
+        .where(PageEpoch.id == 1)).first()
+    if state is None:
+        return None
+    token, changed_at, seen_at, boundary = state
+    if seen_at is not None and seen_at >= changed_at:
+        seen_at = "nothing new"  # every reflection was written before the visit
+    return (request.endpoint, request.full_path, reader, str(get_locale()),
+            str(get_timezone()), token, seen_at, boundary,
+            int(now.timestamp()) // QUARTER_HOUR)
+
+
+def _keepable(response) -> bool:
+    return (response.status_code == 200 and not response.is_streamed
+            and "Set-Cookie" not in response.headers and not session.modified
+            and not _has_uncommitted_writes())
+
+
+def cached_page(view: Callable) -> Callable:
+    """Answer the view from this worker's cache while nothing it shows has changed."""
+    @wraps(view)
+    def answer(*args, **kwargs):
+        store = _store()
+        key = _key(kwargs.get("collaboration_id")) if store is not None else None
+        if key is None:
+            return view(*args, **kwargs)
+        with _lock:
+            page = store.get(key)
+        if page is not None:
+            return _replayed(page)
+        response = current_app.make_response(view(*args, **kwargs))
+        if _keepable(response):
+            from coprod.citizens import audit
+
+            page = CachedPage(response.get_data(), response.mimetype, audit.reads_to_record())
+            if store.getsizeof(page) <= store.maxsize // 8:  # one page never fills the cache
+                with _lock:
+                    store[key] = page
+        return response
+    return answer
+
+
+def clear() -> None:
+    """Forget every page this worker keeps (tests that measure a page being built)."""
+    store = current_app.extensions.get("coprod_page_cache")
+    if store is not None:
+        with _lock:
+            store.clear()
+
+
+def _replayed(page: CachedPage):
+    from coprod.citizens import audit
+
+    for kind, ids in page.reads.items():
+        audit.note_reads(kind, ids)
+    return current_app.response_class(page.body, status=200, mimetype=page.mimetype)
+
+
+def install(app: Flask) -> None:
+    """Called from create_app(): the cache of this app and the hooks that keep it honest."""
+    size = app.config.get("PAGE_CACHE_BYTES", 0)
+    app.extensions["coprod_page_cache"] = LRUCache(maxsize=size,
+                                                   getsizeof=lambda page: len(page.body) + 512)
+    with app.app_context():
+        engines = set(db.engines.values())
+    for engine in engines:
+        if not event.contains(engine, "before_cursor_execute", _note_write):
+            event.listen(engine, "before_cursor_execute", _note_write)
+            event.listen(engine, "commit", _forget)
+            event.listen(engine, "rollback", _forget)
+    if not event.contains(Session, "before_commit", _new_token_before_commit):
+        event.listen(Session, "before_commit", _new_token_before_commit)
+
+
+@event.listens_for(PageEpoch.__table__, "after_create")
+def _first_token(target, connection, **kw) -> None:
+    """A database made by create_all() starts with its row, as one made by migrations does."""
+    connection.execute(target.insert().values(id=1, token=secrets.randbits(62),
+                                              changed_at=utcnow()))
+
