@@ -444,6 +444,10 @@ def drive(coprod: Server, endpoint: Endpoint, found: seeding.Seeded, args,
     if endpoint.form:
         form = {**endpoint.form, "csrf_token": browser.csrf(endpoint.path)}
         wrk_env["BENCH_FORM"] = urllib.parse.urlencode(form).replace("%7Bn%7D", "{n}")
+    elif not endpoint.token:
+        # The reader's first page after the log-in: it puts the CSRF secret in the session
+        # (its forms carry it), as a browser keeps the cookie that says so.
+        browser.open(endpoint.path)
     if endpoint.token:
         wrk_env["BENCH_AUTHORIZATION"] = f"Bearer {found.token}"
     else:  # the session as it is now: the form's page put the CSRF secret in it

@@ -36,6 +36,7 @@ writes nothing for pages that show none). Set PAGE_CACHE_BYTES to 0 to turn the 
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import threading
@@ -48,7 +49,7 @@ from cachetools import LRUCache
 from flask import Flask, current_app, g, request, session
 from flask_babel import get_locale, get_timezone
 from flask_login import current_user
-from sqlalchemy import BigInteger, Integer, event, func, literal, select, union_all, update
+from sqlalchemy import BigInteger, Integer, bindparam, event, func, select, union_all, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from coprod.common import UTCDateTime, utcnow
@@ -130,6 +131,21 @@ def _next_period_boundary(at):
     return select(func.min(moments.c.at)).scalar_subquery()
 
 
+@functools.cache
+def _state_query():
+    """SQL: (token, changed_at, the reader's last feed visit, the next consent boundary).
+    Built once: only its parameters change from request to request."""
+    from coprod.reflections.models import FeedVisit
+
+    seen = (select(FeedVisit.seen_at)
+            .where(FeedVisit.user_id == bindparam("reader"),
+                   FeedVisit.collaboration_id == bindparam("collaboration"))
+            .scalar_subquery())
+    return (select(PageEpoch.token, PageEpoch.changed_at, seen,
+                   _next_period_boundary(bindparam("now", type_=UTCDateTime())))
+            .where(PageEpoch.id == 1))
+
+
 # -- the cache ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -165,16 +181,9 @@ def _key(collaboration_id: int | None) -> tuple | None:
     reader = _reader()
     if reader is None or _has_uncommitted_writes():
         return None
-    from coprod.reflections.models import FeedVisit
-
-    seen = (select(FeedVisit.seen_at).where(FeedVisit.user_id == reader[1],
-                                            FeedVisit.collaboration_id == collaboration_id)
-            .scalar_subquery())
     now = utcnow()
-    state = db.session.execute(
-        select(PageEpoch.token, PageEpoch.changed_at, seen,
-               _next_period_boundary(literal(now, UTCDateTime())))
-        .where(PageEpoch.id == 1)).first()
+    state = db.session.execute(_state_query(), {
+        "reader": reader[1], "collaboration": collaboration_id, "now": now}).first()
     if state is None:
         return None
     token, changed_at, seen_at, boundary = state

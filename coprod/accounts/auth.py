@@ -73,11 +73,11 @@ def user_for_token(secret: str) -> User | None:
     """The active user owning an unrevoked token with this secret, or None."""
     if not secret.startswith(ApiToken.PREFIX):
         return None
-    token = db.session.scalar(
+    token = db.session.scalars(
         select(ApiToken).where(
             ApiToken.token_hash == ApiToken.digest(secret), ApiToken.revoked_at.is_(None)
-        ).options(joinedload(ApiToken.user))
-    )
+        ).options(joinedload(ApiToken.user).joinedload(User.memberships))
+    ).unique().first()
     if token is None or not token.user.is_active:
         return None
     moment = utcnow()

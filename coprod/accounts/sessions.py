@@ -119,9 +119,10 @@ def user_for_login_id(identity: str) -> User | None:
     user_id, _sep, secret = identity.partition(":")
     if not user_id.isdigit() or not secret or ":" in secret:
         return None
-    row = db.session.scalar(select(UserSession).options(joinedload(UserSession.user)).where(
+    row = db.session.scalars(select(UserSession).options(
+        joinedload(UserSession.user).joinedload(User.memberships)).where(
         UserSession.secret_hash == UserSession.digest(secret),
-        UserSession.user_id == int(user_id)))
+        UserSession.user_id == int(user_id))).unique().first()
     moment = now()
     if row is None or row.expires_at <= moment or not row.user.is_active:
         return None

@@ -62,6 +62,16 @@ class Actor:
         self.knowledge.clear()
 
 
+def _seats_from_loaded(actor: Actor, user) -> None:
+    """The log-in's query loads the user's memberships with the user (sessions.py, auth.py):
+    every page needs them (the two-factor gate first), so they cost no query of their own."""
+    from sqlalchemy import inspect
+
+    if "memberships" not in inspect(user).unloaded:
+        actor._seats = {m.collaboration_id: Seat(m.role, m.partner_id)
+                        for m in user.memberships}
+
+
 SYSTEM = Actor(user_id=None, is_system=True)
 
 
@@ -86,5 +96,6 @@ def current_actor() -> Actor:
             from coprod.policy.installation import knows_administrator
 
             knows_administrator(actor, user)
+            _seats_from_loaded(actor, user)
         g.coprod_actor = actor
     return actor
