@@ -37,6 +37,7 @@ writes nothing for pages that show none). Set PAGE_CACHE_BYTES to 0 to turn the 
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import secrets
 import threading
@@ -163,9 +164,9 @@ def _store() -> LRUCache | None:
 def _reader() -> tuple | None:
     """Who reads, as far as a page can tell readers apart; None when nobody is signed in."""
     api_user = g.get("api_user")
-    if api_user is not None:
-        bearer = request.headers.get("Authorization", "")
-        return ("api", api_user.id, bearer)
+    if api_user is not None:  # the token's digest: no secret is kept in the cache's keys
+        bearer = request.headers.get("Authorization", "").encode()
+        return ("api", api_user.id, hashlib.sha256(bearer).digest())
     if not current_user.is_authenticated:
         return None
     log_in = getattr(current_user, "current_session", None)
@@ -173,7 +174,9 @@ def _reader() -> tuple | None:
         return None  # a page that shows (and uses up) a message is shown once
     # A session without a CSRF token yet gets one from a page with a form: that page changes
     # the session, so it is not kept; the next one is kept under the token.
-    return ("web", current_user.id, log_in.id, session.get("csrf_token"))
+    csrf = session.get("csrf_token")
+    return ("web", current_user.id, log_in.id,
+            csrf and hashlib.sha256(csrf.encode()).digest())
 
 
 def _key(collaboration_id: int | None) -> tuple | None:
