@@ -29,7 +29,8 @@ For each size N it
      posting a reflection (web form, CSRF); and the bare baseline;
   5. prints, per size and endpoint, req/s, p50, p95, p99 (wrk; p95 from bench/wrk.lua's
      done(); "> duration" when no request finished), statements per request and the time of
-     one request alone, and req/s as a fraction of the bare baseline's; the machine's load
+     one request alone, and req/s as a fraction of the bare baseline's, measured again just
+     before each endpoint (the machine's speed drifts within minutes); the machine's load
      average before and after.
 
 wrk sends one reader's requests, so a cached endpoint is answered from the page cache after
@@ -494,9 +495,14 @@ def bench_size(size: int, args, only: set[str]) -> dict:
         try:
             bare.wait_ready(f"/c/{found.collaboration_id}/reflections")
             load = os.getloadavg()[0]
-            results = {"bare": run_wrk(f"{bare.url}/c/{found.collaboration_id}/reflections",
-                                       args, {"BENCH_USER_AGENT": USER_AGENT})}
+            bare_url = f"{bare.url}/c/{found.collaboration_id}/reflections"
+            results = {"bare": run_wrk(bare_url, args, {"BENCH_USER_AGENT": USER_AGENT})}
             for endpoint in wanted:
+                # The baseline again just before each endpoint, its ratio's denominator: this
+                # machine's speed drifts by two or three times within minutes (a shared host),
+                # so a baseline measured once per size would compare figures of other moments.
+                results[f"bare:{endpoint.name}"] = run_wrk(
+                    bare_url, args, {"BENCH_USER_AGENT": USER_AGENT})
                 # A server of its own for each endpoint: the requests wrk left unanswered at
                 # the end of its run must not weigh on the next endpoint's.
                 coprod = Server(f"coprod-{endpoint.name}", "coprod:create_app()", coprod_env,
@@ -544,9 +550,12 @@ def report(runs: list[dict], args) -> str:
              *(f"{run['size']:,} reflections: load average {run['load'][0]:.1f} before, "
                f"{run['load'][1]:.1f} after ({os.cpu_count()} cores)" for run in runs),
              "",
+             "× bare: req/s over the bare baseline's, measured just before the endpoint "
+             "(its req/s in the column before)",
+             "",
              "| reflections | endpoint | req/s | p50 | p95 | p99 | statements built / again "
-             "| alone built / again | × bare |",
-             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| alone built / again | bare alongside | × bare |",
+             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for run in runs:
         bare = run["results"]["bare"]
         for name in ["bare", *[n for e in ENDPOINTS for n in (e, SINGLE.get(e)) if n]]:
@@ -562,12 +571,13 @@ def report(runs: list[dict], args) -> str:
             else:
                 built, built_s, again, again_s = run["statements"][counted]
                 statements, alone = f"{built} / {again}", f"{_ms(built_s)} / {_ms(again_s)}"
-            ratio = figures.rps / bare.rps if bare.rps else 0
+            alongside = run["results"].get(f"bare:{counted}", bare) if name != "bare" else bare
+            ratio = figures.rps / alongside.rps if alongside.rps else 0
             p50, p95, p99 = ((_ms(figures.p50), _ms(figures.p95), _ms(figures.p99))
                              if figures.requests else (f"> {args.duration} s",) * 3)
             lines.append(f"| {run['size']:,} | {LABELS[name]}{flag} | {figures.rps:.1f} | "
                          f"{p50} | {p95} | {p99} | {statements} | {alone} | "
-                         f"{ratio:.3f} |")
+                         f"{alongside.rps:.1f} | {ratio:.3f} |")
     return "\n".join(lines)
 
 
