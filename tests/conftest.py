@@ -275,6 +275,9 @@ def _isolate(request):
 
     ctx = app.app_context()
     ctx.push()
+    # A test that created another app (make_app) left its Celery current: a task called
+    # directly in a later test ran in that app's database. Every test starts with this one's.
+    celery_back_to(app)
     try:
         if _commits_for_real(request):
             yield from _committed(db)

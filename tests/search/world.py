@@ -123,10 +123,10 @@ def build_world():
 
 def leave(world, name: str) -> None:
     """The member leaves the collaboration (access ends with the membership)."""
-    actor = world.actors[name]
+    actor, user = world.actors[name], world.seats[name].user
     spaces.remove_member(actor, world.seats[name])
     db.session.commit()
-    world.actors[name] = policy.actor_for(world.seats[name].user)
+    world.actors[name] = policy.actor_for(user)  # the membership is gone, and with it its user
 
 
 def readable_codes(name: str) -> set[str]:
