@@ -61,9 +61,8 @@ def content(db, world):
         case_worker=world.case_worker.id, preferences=world.preferences.id)
 
 
-@pytest.fixture
-def fresh(db, client):
-    """The client, each request starting with an empty identity map."""
+def expunging(db, client):
+    """The client, each request starting with an empty identity map (as in production)."""
     original = client.open
 
     def open_fresh(*args, **kwargs):
@@ -72,6 +71,11 @@ def fresh(db, client):
 
     client.open = open_fresh
     return client
+
+
+@pytest.fixture
+def fresh(db, client):
+    return expunging(db, client)
 
 
 def last_event_id(db) -> int:

@@ -31,7 +31,7 @@ from coprod.reflections.models import FeedVisit, Reflection
 from coprod.spaces.models import Collaboration
 from coprod.spaces.operations import change_member
 from tests.citizens import test_audit
-from tests.citizens.test_audit import API, bearer, reads_of
+from tests.citizens.test_audit import API, bearer, expunging, reads_of
 from tests.conftest import statements_run
 from tests.factories import PASSWORD
 
@@ -230,15 +230,7 @@ def test_without_a_cache_every_page_is_built(db, world, content, app, fresh, log
 
 def _fresh_client(db, new_client):
     """Another browser whose requests start from an empty session, as `fresh`'s do."""
-    client = new_client()
-    original = client.open
-
-    def open_fresh(*args, **kwargs):
-        db.session.expunge_all()
-        return original(*args, **kwargs)
-
-    client.open = open_fresh
-    return client
+    return expunging(db, new_client())
 
 
 def _csrf(html: str) -> str:
