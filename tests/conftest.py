@@ -175,6 +175,21 @@ def celery_back_to(app) -> None:
     celery.set_current()
 
 
+def imports_fail(monkeypatch, *names: str) -> None:
+    """Importing any of these modules raises ImportError meanwhile, as on a machine without
+    the package (an optional extra, a runtime that does not install)."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def missing(name, *args, **kwargs):
+        if name in names:
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", missing)
+
+
 def published_tasks(app, task: str) -> list[tuple[list, dict]]:
     """Take every message off the in-memory broker's default queue (the memory transport is
     shared by the whole process); return (positional arguments, headers) of those of `task`."""

@@ -15,6 +15,13 @@ from coprod.accounts.operations import create_token, revoke_token
 from tests.factories import UserFactory
 
 
+def _token_of(db, user, name: str):
+    """A committed token of the user and the headers that send it."""
+    token, secret = create_token(user, name)
+    db.session.commit()
+    return token, {"Authorization": f"Bearer {secret}"}
+
+
 def _assert_401(response):
     assert response.status_code == 401
     body = response.get_json()
@@ -43,9 +50,7 @@ def test_a_bad_token_is_named_invalid_token(client, db):
 
 def test_valid_token_answers_as_its_user_and_records_its_use(client, db):
     user = UserFactory(email="ada@example.org", display_name="Ada")
-    _token, secret = create_token(user, "script")
-    db.session.commit()
-    headers = {"Authorization": f"Bearer {secret}"}
+    _token, headers = _token_of(db, user, "script")
     response = client.get("/api/v1/me", headers=headers)
     assert response.status_code == 200
     assert response.get_json() == {"id": user.id, "email": "ada@example.org",
@@ -57,9 +62,7 @@ def test_valid_token_answers_as_its_user_and_records_its_use(client, db):
 
 def test_revoked_token_is_401(client, db):
     user = UserFactory()
-    token, secret = create_token(user, "script")
-    db.session.commit()
-    headers = {"Authorization": f"Bearer {secret}"}
+    token, headers = _token_of(db, user, "script")
     assert client.get("/api/v1/me", headers=headers).status_code == 200
     revoke_token(policy.actor_for(user), token)
     db.session.commit()
@@ -104,9 +107,7 @@ def test_api_is_csrf_exempt(app, client, db, bearer, monkeypatch):
 def test_a_token_records_its_use_once_a_minute_not_on_every_call(client, db):
     """A script polling the API costs no write per call: last_used_at moves once a minute."""
     user = UserFactory()
-    token, secret = create_token(user, "poller")
-    db.session.commit()
-    headers = {"Authorization": f"Bearer {secret}"}
+    token, headers = _token_of(db, user, "poller")
     assert client.get("/api/v1/me", headers=headers).status_code == 200
     db.session.expire_all()
     first = token.last_used_at

