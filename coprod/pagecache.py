@@ -55,6 +55,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from coprod.common import UTCDateTime, utcnow
 from coprod.extensions import db
+from coprod.readonly import only_reads
 
 # Tables whose rows no cached page shows: writing them leaves the token as it was.
 UNSHOWN_TABLES = frozenset({
@@ -83,8 +84,7 @@ class PageEpoch(db.Model):
 def _note_write(conn, cursor, statement, parameters, context, executemany) -> None:
     """before_cursor_execute: a statement that writes a table pages read marks the
     transaction. Anything not recognisably a read or a write of an unshown table counts."""
-    head = statement.lstrip()[:6].upper()
-    if head == "SELECT" or head.startswith(
+    if only_reads(statement) or statement.lstrip()[:6].upper().startswith(
             ("SAVEPO", "RELEAS", "ROLLBA", "BEGIN", "SHOW", "SET ", "PRAGMA")):
         return
     match = _WRITE_TARGET.match(statement)

@@ -10,11 +10,14 @@ executing them.
 
 For the database, committing a transaction that wrote nothing is the same as rolling it back.
 What wrote is told by the statements themselves: any statement on the connection that is not a
-SELECT marks the transaction, and then the request's end rolls back as before. So do an
-error, and objects changed in the session but never flushed.
+read (`only_reads`: a SELECT, or a WITH that writes nothing) marks the transaction, and then
+the request's end rolls back as before. So do an error, and objects changed in the session
+but never flushed.
 """
 
 from __future__ import annotations
+
+import re
 
 from flask import Flask
 from sqlalchemy import event
@@ -37,8 +40,24 @@ def install(app: Flask) -> None:
     app.teardown_request(_end_read_only)
 
 
+# A read begins SELECT, or WITH (common table expressions; the search's), after any
+# parentheses (a UNION of limited SELECTs). A WITH may hold a data-modifying statement.
+_READ = re.compile(r"\s*\(*\s*(SELECT|WITH)\b", re.IGNORECASE)
+_WRITE_WORD = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
+
+
+def only_reads(statement: str) -> bool:
+    """Whether a SQL statement reads and writes nothing: a SELECT, or a WITH with no
+    INSERT, UPDATE, DELETE or MERGE anywhere in it (a word, not part of a name). Anything
+    else counts as a write. Shared with the page cache (coprod/pagecache.py)."""
+    head = _READ.match(statement)
+    if head is None:
+        return False
+    return head.group(1).upper() == "SELECT" or _WRITE_WORD.search(statement) is None
+
+
 def _note_writes(conn, cursor, statement, parameters, context, executemany) -> None:
-    if executemany or not statement.lstrip()[:6].upper() == "SELECT":
+    if executemany or not only_reads(statement):
         conn.info[_WROTE] = True
 
 

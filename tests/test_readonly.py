@@ -32,7 +32,12 @@ def own_app(app, tmp_path):
             coprod_db.session.add(Organization(name="Never committed", sector="public"))
         return "answered without committing"
 
+    def reads_with_a_cte():
+        named = select(Organization.id).cte("named")
+        return str(coprod_db.session.scalar(select(func.count()).select_from(named)))
+
     other.add_url_rule("/test-writes/<how>", view_func=writes_without_commit)
+    other.add_url_rule("/test-reads/cte", view_func=reads_with_a_cte)
     yield other
     dispose(other)
     celery_back_to(app)
@@ -57,6 +62,35 @@ def test_read_only_requests_keep_their_prepared_statements(own_app, db):
     for _ in range(8):  # psycopg prepares a statement on its fifth run on a connection
         assert client.get("/api/v1/me", headers=headers).status_code == 200
     assert _prepared_statements(own_app) > 0
+
+
+def test_a_statement_beginning_with_with_is_a_read(own_app, db):
+    """SELECTs with common table expressions (the search's) begin WITH: they keep the
+    request read-only, so their plans are prepared too."""
+    client = own_app.test_client()
+    for _ in range(8):
+        assert client.get("/test-reads/cte").status_code == 200
+    with own_app.app_context():
+        with coprod_db.engine.connect() as conn:
+            prepared = conn.scalars(text("SELECT statement FROM pg_prepared_statements")).all()
+    assert any(s.lstrip().upper().startswith("WITH") for s in prepared), prepared
+
+
+@pytest.mark.parametrize("statement, reads", [
+    ("SELECT 1", True), ("  select id FROM t", True),
+    ("(SELECT a FROM t LIMIT 2) UNION ALL (SELECT a FROM u LIMIT 2)", True),
+    ("WITH x AS MATERIALIZED (SELECT id FROM t) SELECT count(*) FROM x", True),
+    ("WITH x AS (SELECT updated_at, last_update FROM t) SELECT * FROM x", True),
+    ("WITH gone AS (DELETE FROM t RETURNING id) SELECT count(*) FROM gone", False),
+    ("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", False),
+    ("with x as (select 1) update t set a = 1", False),
+    ("INSERT INTO t VALUES (1)", False), ("UPDATE t SET a = 1", False),
+    ("DELETE FROM t", False), ("SAVEPOINT sa_1", False), ("TRUNCATE t", False),
+])
+def test_which_statements_only_read(statement, reads):
+    from coprod.readonly import only_reads
+
+    assert only_reads(statement) is reads
 
 
 @pytest.mark.parametrize("how", ["flushed", "statement", "pending"])

@@ -331,3 +331,23 @@ def test_a_kept_page_is_the_page_built_after_every_change(db, world, content, ne
                 assert _without_signed_tokens(again.get_data(as_text=True)) == \
                     _without_signed_tokens(built.get_data(as_text=True)), (what, name, path)
     assert kept >= len(READERS) * len(paths)  # the comparison did meet kept pages
+
+
+def test_a_search_leaves_kept_pages_kept(db, world, content, fresh, login):
+    """A search's statements begin with WITH (common table expressions): they only read, so
+    they change no token and every kept page stays kept (before, each search started every
+    page anew for every reader)."""
+    headers = bearer(db, world.cafe_staff)
+    login(world.cafe_staff)
+    feed = f"/c/{content.c}/reflections"
+    _read_twice(db, lambda: fresh.get(feed))
+    token = db.session.scalar(select(PageEpoch.token))
+    for path, extra in ((f"/c/{content.c}/search?q=hours", {}),
+                        (API.format(c=content.c) + "/search?q=hours", headers)):
+        with statements_run(db) as run:
+            assert fresh.get(path, headers=extra).status_code == 200
+        assert any(s.lstrip().upper().startswith("WITH") for s in run), run
+    db.session.rollback()
+    assert db.session.scalar(select(PageEpoch.token)) == token
+    _text, run = _kept(db, lambda: fresh.get(feed))
+    assert _answered_from_memory(run), run
