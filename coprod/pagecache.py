@@ -47,7 +47,7 @@ from datetime import datetime
 from functools import wraps
 
 from cachetools import LRUCache
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, has_app_context, request, session
 from flask_babel import get_locale, get_timezone
 from flask_login import current_user
 from sqlalchemy import BigInteger, Integer, bindparam, event, func, select, union_all, update
@@ -110,6 +110,8 @@ def _new_token_before_commit(session: Session) -> None:
         session.add(PageEpoch(id=1, **new))
         session.flush()
     connection.info.pop(_CHANGED, None)
+    if has_app_context():
+        g.pop("page_state", None)  # read again: this request's own write changed it
 
 
 def _has_uncommitted_writes() -> bool:
@@ -179,14 +181,24 @@ def _reader() -> tuple | None:
             csrf and hashlib.sha256(csrf.encode()).digest())
 
 
+def _state(user_id: int, collaboration_id: int | None, now: datetime) -> tuple | None:
+    """(token, changed_at, the reader's last feed visit, the next consent boundary), read
+    once a request per collaboration: a page and its header's badge share one read. A commit
+    that changes the token forgets it (_new_token_before_commit)."""
+    read = g.setdefault("page_state", {})
+    if collaboration_id not in read:
+        read[collaboration_id] = db.session.execute(_state_query(), {
+            "reader": user_id, "collaboration": collaboration_id, "now": now}).first()
+    return read[collaboration_id]
+
+
 def _key(collaboration_id: int | None) -> tuple | None:
     """The page's key, or None when it must be built (and not kept)."""
     reader = _reader()
     if reader is None or _has_uncommitted_writes():
         return None
     now = utcnow()
-    state = db.session.execute(_state_query(), {
-        "reader": reader[1], "collaboration": collaboration_id, "now": now}).first()
+    state = _state(reader[1], collaboration_id, now)
     if state is None:
         return None
     token, changed_at, seen_at, boundary = state
@@ -225,6 +237,41 @@ def cached_page(view: Callable) -> Callable:
                     store[key] = page
         return response
     return answer
+
+
+@dataclass(frozen=True)
+class KeptValue:
+    """A small value every page shows (the header's badge), kept as pages are."""
+
+    value: object
+    body: bytes = b""  # sized as an empty page
+
+
+_MISSING = object()
+
+
+def kept_value(name: str, compute: Callable[[], object]):
+    """compute() for the signed-in reader, or what it gave while nothing it depends on has
+    changed: the same token and next consent boundary as pages (so a write anywhere, or a
+    consent period starting or ending, computes it again), and the same user. For a value
+    that depends only on what is stored, the user's policy facts and the time of consents,
+    as the header's unread badge does; never on a connection holding an uncommitted write."""
+    store = _store()
+    if store is None or not current_user.is_authenticated or _has_uncommitted_writes():
+        return compute()
+    read = g.get("page_state")  # the token and boundary are the same for every collaboration
+    state = next(iter(read.values())) if read else _state(current_user.id, None, utcnow())
+    if state is None:
+        return compute()
+    key = (name, current_user.id, state[0], state[3])
+    with _lock:
+        found = store.get(key, _MISSING)
+    if found is not _MISSING:
+        return found.value
+    value = compute()
+    with _lock:
+        store[key] = KeptValue(value)
+    return value
 
 
 def clear() -> None:

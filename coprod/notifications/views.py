@@ -12,7 +12,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from coprod import policy
+from coprod import pagecache, policy
 from coprod.extensions import db
 from coprod.forms import attempt
 from coprod.inputs import page_number
@@ -43,7 +43,8 @@ def unread_notifications() -> int:
     if not current_user.is_authenticated or not current_user.unread_notifications:
         return 0
     if "unread_notifications" not in g:
-        g.unread_notifications = queries.unread_count(policy.current_actor())
+        g.unread_notifications = pagecache.kept_value(
+            "unread notifications", lambda: queries.unread_count(policy.current_actor()))
     return g.unread_notifications
 
 

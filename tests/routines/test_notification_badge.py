@@ -145,3 +145,21 @@ def test_the_same_cause_twice_counts_once(db, world):
     db.session.commit()
     assert again is None
     assert counter_and_rows(db, world.case_worker) == (1, 1)
+
+
+def test_the_badge_is_kept_while_nothing_it_counts_changes(db, world, client, login):
+    """Counting checks every unread notification's object through the policy (tens of
+    milliseconds for a member with a hundred unread); the count is kept as pages are, and a
+    change anywhere counts again."""
+    note = post(db, world.case_worker, world)
+    reflections.reply(actor_for(world.cafe_staff), note, "One")
+    db.session.commit()
+    login(world.case_worker)
+    path = f"/c/{world.collaboration.id}/reflections/{note.id}"
+    assert len(badge_statements(db, client, path)) == 1
+    assert badge_statements(db, client, path) == []
+    assert badge_statements(db, client, "/profile") == [] and badge(client) == 1
+    reflections.reply(actor_for(world.shelter_staff), note, "Two")
+    db.session.commit()
+    assert len(badge_statements(db, client, path)) == 1
+    assert badge(client) == 2
