@@ -131,7 +131,9 @@ def content_clause(actor, subject_column, at: datetime | None = None):
 
     The clause has one shape per kind of content, built once per process; an actor's
     partners and the instant enter as bound values (`params`), so a request neither builds
-    the clause again nor makes SQLAlchemy compile a new statement shape."""
+    the clause again nor makes SQLAlchemy compile a new statement shape. The instant is
+    taken when the statement runs (`now` is called then), so the copy for a set of partners
+    is kept for every request (grants.with_values)."""
     if actor.is_system:
         return true()
     partner_ids = _partner_ids(actor)
@@ -140,7 +142,7 @@ def content_clause(actor, subject_column, at: datetime | None = None):
     if not partner_ids:
         return _no_reference_clause(*key, subject_column)
     return with_values(_content_clause(*key, subject_column),
-                       policy_partner_ids=partner_ids, policy_at=at or now())
+                       policy_partner_ids=partner_ids, policy_at=at or now)
 
 
 @functools.cache

@@ -7,6 +7,9 @@ tests/policy checks over random worlds that both answers agree.
 
 from __future__ import annotations
 
+import threading
+
+from cachetools import LRUCache
 from sqlalchemy import and_, exists, false, literal, select, true
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import visitors
@@ -123,19 +126,41 @@ class CollaborationActive:
         )
 
 
+# Copies made by with_values, kept per process: a member's next request asks for the same.
+# Few distinct values exist (a partner organization's set, a user), and a copy is small
+# beside what making it costs (a tenth of a search page when made per request).
+_copies: LRUCache = LRUCache(maxsize=512)
+_copies_lock = threading.Lock()  # cachetools' caches are not thread-safe
+
+
 def with_values(clause: ColumnElement[bool], **values) -> ColumnElement[bool]:
     """A copy of a clause built once per process, its bound parameters named in `values`
     set (the actor's facts): one statement shape for every actor, so SQLAlchemy's compiled
-    cache serves it, at the cost of a copy rather than a build."""
+    cache serves it, at the cost of a copy rather than a build. A callable value is called
+    each time a statement holding the copy runs (the instant consent periods are judged at),
+    so one copy serves every request with the same other values, and is kept for them."""
+    key = (id(clause), tuple(sorted((name, tuple(value) if isinstance(value, list) else value)
+                                    for name, value in values.items())))
+    with _copies_lock:
+        kept = _copies.get(key)
+    if kept is not None and kept[0] is clause:  # the id of this very clause, still alive
+        return kept[1]
 
     def visit_bindparam(bind) -> None:
         if bind.key in values:
-            bind.value = values[bind.key]
+            value = values[bind.key]
+            if callable(value):
+                bind.value, bind.callable = None, value
+            else:
+                bind.value, bind.callable = value, None
             bind.required = False
 
-    return visitors.cloned_traverse(
+    copy = visitors.cloned_traverse(
         clause, {"maintain_key": True, "detect_subquery_cols": True},
         {"bindparam": visit_bindparam})
+    with _copies_lock:
+        _copies[key] = (clause, copy)
+    return copy
 
 
 def any_of(clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:
