@@ -211,6 +211,10 @@ class ReflectionForm(AboutCitizen, FlaskForm):
                                         if c.value == Attribution.PERSON]
         self.audience.choices = [SelectChoice(p.id, p.name) for p in partners
                                  if p.id != speaks_for]
+        self.offer_mentions(members, me)
+
+    def offer_mentions(self, members, me: int | None) -> None:
+        """The members one may mention: everyone but oneself."""
         if "mentions" in self:
             self.mentions.choices = [SelectChoice(m.user_id, member_label(m)) for m in members
                                      if m.user_id != me]

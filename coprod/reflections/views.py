@@ -27,6 +27,7 @@ from coprod.citizens.models import Citizen
 from coprod.common import OperationError
 from coprod.extensions import db
 from coprod.forms import attempt, show_refusal
+from coprod.inputs import database_id
 from coprod.markdown import plain_excerpt, render_markdown
 from coprod.pagecache import cached_page
 from coprod.reflections import forms, operations, queries
@@ -125,18 +126,45 @@ def _to_reflection(collab: Collaboration, reflection_id: int, anchor: str | None
                             _anchor=anchor))
 
 
-def about_choices(actor: policy.Actor, collab: Collaboration) -> dict:
+def about_choices(actor: policy.Actor, collab: Collaboration, chosen: str | None = None
+                  ) -> dict:
     """What the "About a citizen" fields offer, as a form's `citizens=` and `categories=`: the
     citizens the actor may read and reference here, and the collaboration's categories.
-    Nothing for a member who may reference no citizen, so the fields stay hidden."""
-    citizens = list(db.session.scalars(
-        policy.scoped(actor, Citizen)
-        .where(Citizen.collaboration_id == collab.id, policy.where(actor, Citizen, "reference"))
-        .order_by(Citizen.pseudonym)))
+    Nothing for a member who may reference no citizen, so the fields stay hidden.
+
+    `chosen`, the citizen a posted form names ("" for none): only what validating it needs,
+    one citizen (that one if the actor may reference it, else any one they may, so that the
+    fields are offered as on the page and the choice is refused as there) and no categories
+    (their ticks are checked by the operation). Loading every citizen and category cost a
+    post a third of its time; a form shown again after a refusal gets them all
+    (offer_every_citizen)."""
+    citizens = (policy.scoped(actor, Citizen)
+                .where(Citizen.collaboration_id == collab.id,
+                       policy.where(actor, Citizen, "reference")))
+    if chosen is not None:
+        wanted = _citizen_id(chosen)
+        citizens = citizens.order_by((Citizen.id == wanted).desc() if wanted else Citizen.id
+                                     ).limit(1)
+    else:
+        citizens = citizens.order_by(Citizen.pseudonym)
+    citizens = list(db.session.scalars(citizens))
     if not citizens:
         return {}
-    return {"citizens": citizens,
-            "categories": servicemap_queries.categories_of(actor, collab)}
+    return {"citizens": citizens, "categories": [] if chosen is not None
+            else servicemap_queries.categories_of(actor, collab)}
+
+
+def _citizen_id(value: str) -> int | None:
+    try:
+        return database_id(value)
+    except ValueError:
+        return None
+
+
+def offer_every_citizen(form, actor: policy.Actor, collab: Collaboration) -> None:
+    """A posted form shown again: every citizen and category offered, the choices kept."""
+    if "citizen" in form:
+        form.offer_citizens(**about_choices(actor, collab))
 
 
 # -- the feed -------------------------------------------------------------------------------
@@ -178,10 +206,13 @@ def _feed_page(collab: Collaboration, form, page, first: bool = True) -> str:
 
 # -- posting and editing a reflection -------------------------------------------------------
 
-def _reflection_form(form_cls, collab: Collaboration, **kwargs):
+def _reflection_form(form_cls, collab: Collaboration, with_members: bool = True, **kwargs):
+    """The form with its choices; `with_members=False` leaves the mentions' choices out (a
+    posted form: the operation checks who may be mentioned; offer_mentions when it is shown
+    again)."""
     actor = _actor()
     seat = actor.seat(collab.id)
-    offers_mentions = getattr(form_cls, "mentions", None) is not None
+    offers_mentions = with_members and getattr(form_cls, "mentions", None) is not None
     members = spaces_queries.members_of(actor, collab) if offers_mentions else []
     return form_cls(partners=spaces_queries.partners_of(actor, collab), members=members,
                     speaks_for=seat.partner_id if seat else None, me=actor.user_id, **kwargs)
@@ -192,7 +223,9 @@ def new(collaboration_id: int):
     """Write down what works or what must improve, for the readers one chooses."""
     actor = _actor()
     collab = _collaboration(collaboration_id, "post_reflection")
-    form = _reflection_form(forms.ReflectionForm, collab, **about_choices(actor, collab))
+    posted = request.method == "POST"  # then only what validating needs, until shown again
+    form = _reflection_form(forms.ReflectionForm, collab, with_members=not posted, **about_choices(
+        actor, collab, request.form.get("citizen", "") if posted else None))
     token = form.prompt.data if form.is_submitted() else request.args.get("prompt")
     prompt = _prompt(collab, token) if token else None
     if prompt is not None and not form.is_submitted() and not answers.is_open(prompt):
@@ -213,6 +246,9 @@ def new(collaboration_id: int):
             return _to_reflection(collab, reflection.id)
     else:
         status = FORM_INVALID
+    if posted:
+        offer_every_citizen(form, actor, collab)
+        form.offer_mentions(spaces_queries.members_of(actor, collab), actor.user_id)
     answering = prompt if prompt is not None and form.prompt.data else None
     return render_template(
         "reflections/new.html", collaboration=collab, form=form, current="reflections",
@@ -415,8 +451,9 @@ def reply(collaboration_id: int, reflection_id: int, parent_id: int | None):
     _require(collab, "reply", reflection)
     if parent_id is not None:
         _reply_under(reflection, parent_id)
-    form = forms.ReplyForm(prefix="reply" if parent_id is None else f"answer-{parent_id}",
-                           **about_choices(actor, collab))
+    prefix = "reply" if parent_id is None else f"answer-{parent_id}"
+    form = forms.ReplyForm(prefix=prefix, **about_choices(
+        actor, collab, request.form.get(f"{prefix}-citizen", "")))
     status = FORM_INVALID
     if form.validate():
         # The reply form has no audience: a refusal for it is shown by the citizen chosen.
@@ -429,6 +466,7 @@ def reply(collaboration_id: int, reflection_id: int, parent_id: int | None):
             flash(_("Your reply is posted."), "success")
             return _to_reflection(collab, reflection_id, f"reply-{answer.id}")
         status = outcome.status
+    offer_every_citizen(form, actor, collab)
     if parent_id is None:
         # The top-level form offers mentions: keep the choices (and the ticks) on a refusal.
         readers = queries.members_who_read(reflection,

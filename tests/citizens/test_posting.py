@@ -247,3 +247,105 @@ def test_a_pseudonym_is_shown_as_text(db, world, browser):
     html = browser(world.cafe_staff).get(
         f"/c/{world.collaboration.id}/reflections/{note.id}").get_data(as_text=True)
     assert "&lt;b&gt;Citizen B&lt;/b&gt;" in html and "<b>Citizen B" not in html
+
+
+# -- a post loads what validating it needs; a refused one is shown with every choice --------
+
+def _another_citizen(db, world, pseudonym: str):
+    """A citizen the job centre and the café may know of, as Citizen A."""
+    from datetime import date, timedelta
+
+    from coprod.citizens import operations as citizens
+    from coprod.citizens.models import ConsentGiver, ConsentMethod
+
+    boss = actor_for(world.coordinator)
+    made = citizens.create_citizen(boss, world.collaboration, pseudonym=pseudonym,
+                                   name=f"Name of {pseudonym}",
+                                   activity_ids=[world.workplace.id])
+    citizens.give_consent(boss, made, partner_ids=[world.jobcentre.id, world.cafe.id],
+                          category_ids=[world.contact.id, world.preferences.id],
+                          purpose="Finding meaningful work",
+                          starts_on=date.today() - timedelta(days=1),
+                          given_by=ConsentGiver.CITIZEN, given_by_name=pseudonym,
+                          method=ConsentMethod.PAPER)
+    db.session.commit()
+    return made
+
+
+def _choices(response) -> set[tuple[str, str]]:
+    """(field, value) of every option and checkbox the form offers."""
+    html = page(response)
+    select = re.search(r'<select[^>]*name="citizen".*?</select>', html, re.S)
+    offered = {("citizen", value) for value in re.findall(r'value="([^"]*)"', select.group(0))}
+    for tag in re.findall(r'<input[^>]*type="checkbox"[^>]*name=[^>]*>', html):
+        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+        offered.add((name.group(1), value.group(1)))
+    return offered
+
+
+def test_a_refused_post_is_shown_with_every_citizen_category_and_member(db, world, browser):
+    """A post loads only the citizen it names; shown again, the form offers what it offered
+    before it was posted, and keeps what was chosen."""
+    other = _another_citizen(db, world, "Citizen Z")
+    case_worker = browser(world.case_worker)
+    shown = _choices(case_worker.get(_new_url(world)))
+    assert ("citizen", str(other.id)) in shown
+    assert {field for field, _value in shown} == {"citizen", "categories", "mentions",
+                                                  "audience"}
+    response = case_worker.post(_new_url(world), data=_note_form(world))
+    assert response.status_code == 422
+    assert _choices(response) == shown
+    html = page(response)
+    assert re.search(rf'<option (selected value="{world.citizen.id}"|value="{world.citizen.id}"'
+                     r' selected)', html)
+    assert re.search(rf'value="{world.preferences.id}"[^>]*checked|checked[^>]*value='
+                     rf'"{world.preferences.id}"', html)  # the tick kept
+
+
+@pytest.mark.parametrize("citizen", ["999999", "abc", str(2 ** 40), "-1", "Citizen A"])
+def test_a_post_naming_a_citizen_not_offered_is_refused_next_to_the_field(
+        db, world, browser, citizen):
+    response = browser(world.case_worker).post(
+        _new_url(world), data=_note_form(world, visibility="organization", citizen=citizen))
+    assert response.status_code == 422
+    assert error_of(response, "citizen") == "Choose one of the options offered."
+    assert "Citizen A" in page(response)  # offered again
+    assert _notes() == []
+
+
+def test_a_citizen_the_member_may_not_reference_is_refused_like_any_other(db, world, browser):
+    """The shelter has no need to know: its staff are offered no citizen, and naming one by
+    hand is refused (as with every citizen loaded)."""
+    response = browser(world.shelter_staff).post(
+        _new_url(world), data=_note_form(world, visibility="organization"))
+    assert response.status_code == 422 and _notes() == []
+
+
+def test_a_post_loads_the_citizen_it_names_not_every_citizen(db, world, browser):
+    """Loading every citizen (and category and member) cost a post a third of its time."""
+    from sqlalchemy import event
+
+    from coprod.citizens.models import Citizen
+
+    for n in range(5):
+        _another_citizen(db, world, f"Citizen {n}")
+    case_worker = browser(world.case_worker)
+    offered = {v for f, v in _choices(case_worker.get(_new_url(world))) if f == "citizen"}
+    assert len(offered) == 7  # none, Citizen A and five more
+    loaded = []
+
+    def count(target, context) -> None:
+        loaded.append(target.id)
+
+    event.listen(Citizen, "load", count)
+    try:
+        for about in ("", str(world.citizen.id)):
+            loaded.clear()
+            response = case_worker.post(_new_url(world), data=_note_form(
+                world, visibility="organization", citizen=about,
+                categories=[str(world.preferences.id)] if about else []))
+            assert response.status_code == 302, error_of(response, "citizen")
+            assert len(set(loaded)) <= 1, loaded
+    finally:
+        event.remove(Citizen, "load", count)
+    assert len(_notes()) == 2
