@@ -73,12 +73,18 @@ def test_the_badge_asks_nothing_while_nothing_is_unread(db, world, client, login
     assert badge(client) == 0
 
 
-def test_the_badge_costs_one_query_however_many_are_unread(db, world, client, login):
+def one_reply_unread(db, world, login):
+    """The case worker's note with one reply to it, the case worker logged in: (the note,
+    its page)."""
     note = post(db, world.case_worker, world)
     reflections.reply(actor_for(world.cafe_staff), note, "One")
     db.session.commit()
     login(world.case_worker)
-    path = f"/c/{world.collaboration.id}/reflections/{note.id}"
+    return note, f"/c/{world.collaboration.id}/reflections/{note.id}"
+
+
+def test_the_badge_costs_one_query_however_many_are_unread(db, world, client, login):
+    note, path = one_reply_unread(db, world, login)
     assert len(badge_statements(db, client, path)) == 1
     assert badge(client) == 1
 
@@ -151,11 +157,7 @@ def test_the_badge_is_kept_while_nothing_it_counts_changes(db, world, client, lo
     """Counting checks every unread notification's object through the policy (tens of
     milliseconds for a member with a hundred unread); the count is kept as pages are, and a
     change anywhere counts again."""
-    note = post(db, world.case_worker, world)
-    reflections.reply(actor_for(world.cafe_staff), note, "One")
-    db.session.commit()
-    login(world.case_worker)
-    path = f"/c/{world.collaboration.id}/reflections/{note.id}"
+    note, path = one_reply_unread(db, world, login)
     assert len(badge_statements(db, client, path)) == 1
     assert badge_statements(db, client, path) == []
     assert badge_statements(db, client, "/profile") == [] and badge(client) == 1
