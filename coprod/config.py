@@ -176,6 +176,11 @@ def load(instance_path: str, overrides: dict | None = None) -> dict:
         # Failed log-ins, per client address and per (account, address); per account they
         # only make new browsers stricter, never refuse (coprod/accounts/throttle.py).
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # Redis down must not lock everyone out: the limits then hold in each worker's
+        # memory, and Redis is asked again from time to time (Flask-Limiter's fallback).
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 3, "socket_timeout": 3}
+        if redis_url else {},
         "RATELIMIT_LOGIN_PER_ADDRESS": env.get("RATELIMIT_LOGIN_PER_ADDRESS", "30 per 15 minutes"),
         "RATELIMIT_LOGIN_PER_ACCOUNT_AND_ADDRESS": env.get(
             "RATELIMIT_LOGIN_PER_ACCOUNT_AND_ADDRESS", "5 per 15 minutes"),

@@ -102,3 +102,34 @@ def test_the_device_cookie_is_signed_and_kept_to_the_login_page(owner, app, new_
     forger.set_cookie("coprod_device", "not-a-signed-value", path="/login")
     assert _attempt(forger, owner.email, "typo", B).status_code == 422
     assert _attempt(forger, owner.email, PASSWORD, B).status_code == 429
+
+
+@pytest.fixture
+def redis_down_app(app, tmp_path):
+    """An app like the test's whose rate limits' Redis does not answer. The limiter is one
+    object for every app, and making an app points it at that app's store: it is put back."""
+    from coprod.extensions import limiter
+    from tests.conftest import celery_back_to, dispose, make_app
+
+    kept = dict(vars(limiter))
+    other = make_app(tmp_path / "redis-down", RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")
+    yield other
+    dispose(other)
+    vars(limiter).clear()
+    vars(limiter).update(kept)
+    celery_back_to(app)
+
+
+def test_with_the_limits_store_down_members_still_log_in_and_guessing_is_still_limited(
+        owner, redis_down_app):
+    """Redis down must not lock everyone out: the limits fall back to each worker's memory
+    (Flask-Limiter's in-memory fallback), so they still hold, per worker."""
+    client = redis_down_app.test_client()
+    assert _attempt(client, owner.email, "wrong", A).status_code == 422
+    assert _attempt(client, owner.email, PASSWORD, A).status_code == 302
+    answers = [_attempt(redis_down_app.test_client(), owner.email, f"guess {n}", B).status_code
+               for n in range(6)]
+    assert answers == [422] * 5 + [429]
+    forgot = client.post("/password/forgot", data={"email": owner.email},
+                         environ_base={"REMOTE_ADDR": A})
+    assert forgot.status_code == 302  # asking for a reset link works too
