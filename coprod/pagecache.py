@@ -31,7 +31,9 @@ the session unchanged and showed no flashed message; a request whose connection 
 write not yet committed, or whose session holds unflushed changes, neither reads nor fills
 the cache. A page that showed citizen-referencing content keeps the ids it showed: a page
 answered from the cache notes the same reads, so the audit records every reading (and
-writes nothing for pages that show none). Set PAGE_CACHE_BYTES to 0 to turn the cache off.
+writes nothing for pages that show none). Small values every page shows (the header's unread
+badge) are kept the same way, per user (`kept_value`). Set PAGE_CACHE_BYTES to 0 to turn the
+cache off.
 """
 
 from __future__ import annotations
