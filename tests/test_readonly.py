@@ -36,6 +36,14 @@ def own_app(app, tmp_path):
         named = select(Organization.id).cte("named")
         return str(coprod_db.session.scalar(select(func.count()).select_from(named)))
 
+    def reads_planned_each_time():
+        from coprod.readonly import PLAN_EACH_TIME
+
+        marked = select(func.count()).select_from(Organization).where(
+            Organization.name == "planned each time")
+        return str(coprod_db.session.scalar(marked.execution_options(**PLAN_EACH_TIME)))
+
+    other.add_url_rule("/test-reads/planned-each-time", view_func=reads_planned_each_time)
     other.add_url_rule("/test-writes/<how>", view_func=writes_without_commit)
     other.add_url_rule("/test-reads/cte", view_func=reads_with_a_cte)
     yield other
@@ -74,6 +82,20 @@ def test_a_statement_beginning_with_with_is_a_read(own_app, db):
         with coprod_db.engine.connect() as conn:
             prepared = conn.scalars(text("SELECT statement FROM pg_prepared_statements")).all()
     assert any(s.lstrip().upper().startswith("WITH") for s in prepared), prepared
+
+
+def test_a_statement_may_ask_to_be_planned_each_time(own_app, db):
+    """PLAN_EACH_TIME: never prepared, so PostgreSQL plans it for its values every time."""
+    client = own_app.test_client()
+    for _ in range(8):
+        assert client.get("/test-reads/planned-each-time").status_code == 200
+        assert client.get("/test-reads/cte").status_code == 200
+    with own_app.app_context():
+        with coprod_db.engine.connect() as conn:
+            prepared = conn.scalars(text("SELECT statement FROM pg_prepared_statements")).all()
+    assert any(s.lstrip().upper().startswith("WITH") for s in prepared), prepared
+    assert not any("planned each time" in s or "organizations.name =" in s
+                   for s in prepared), prepared
 
 
 @pytest.mark.parametrize("statement, reads", [

@@ -62,6 +62,7 @@ from coprod.extensions import db
 from coprod.markdown import render_markdown
 from coprod.messages.models import Conversation, Message
 from coprod.policy import Actor
+from coprod.readonly import PLAN_EACH_TIME
 from coprod.reflections.models import Reflection, Reply
 from coprod.search import CONFIGS, config_of, fts_table, search_vector
 from coprod.spaces.models import Collaboration, Membership, Organization, Partner
@@ -232,7 +233,7 @@ class _Matcher:
             counts += [_count(select(matching.c.id).limit(_n(bound + 1))),
                        case((_count(select(matching.c.id).limit(_n(bound + 1))) > bound, often),
                             else_=0)]
-        found = db.session.execute(select(*counts)).one()
+        found = db.session.execute(select(*counts).execution_options(**PLAN_EACH_TIME)).one()
         return {model: None if not found[2 * i] else found[2 * i + 1] >= SAMPLE_COMMON
                 for i, (model, _scoped) in enumerate(scopes)}
 
