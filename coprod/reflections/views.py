@@ -136,8 +136,7 @@ def about_choices(actor: policy.Actor, collab: Collaboration, chosen: str | None
     one citizen (that one if the actor may reference it, else any one they may, so that the
     fields are offered as on the page and the choice is refused as there) and no categories
     (their ticks are checked by the operation). Loading every citizen and category cost a
-    post a third of its time; a form shown again after a refusal gets them all
-    (offer_every_citizen)."""
+    post a third of its time; a form shown again after a refusal gets them all."""
     citizens = (policy.scoped(actor, Citizen)
                 .where(Citizen.collaboration_id == collab.id,
                        policy.where(actor, Citizen, "reference")))
@@ -159,12 +158,6 @@ def _citizen_id(value: str) -> int | None:
         return database_id(value)
     except ValueError:
         return None
-
-
-def offer_every_citizen(form, actor: policy.Actor, collab: Collaboration) -> None:
-    """A posted form shown again: every citizen and category offered, the choices kept."""
-    if "citizen" in form:
-        form.offer_citizens(**about_choices(actor, collab))
 
 
 # -- the feed -------------------------------------------------------------------------------
@@ -246,8 +239,8 @@ def new(collaboration_id: int):
             return _to_reflection(collab, reflection.id)
     else:
         status = FORM_INVALID
-    if posted:
-        offer_every_citizen(form, actor, collab)
+    if posted:  # shown again: every choice, what was chosen kept
+        form.offer_citizens(**about_choices(actor, collab))
         form.offer_mentions(spaces_queries.members_of(actor, collab), actor.user_id)
     answering = prompt if prompt is not None and form.prompt.data else None
     return render_template(
@@ -399,6 +392,8 @@ def _show_page(collab: Collaboration, reflection_id: int, *, reply_form=None,
                 forms_by_parent[r.id] = forms.ReplyForm(prefix=f"answer-{r.id}", readers=(),
                                                         formdata=None, **about)
     if reply_form is not None:
+        if may_reply:  # a posted form loaded only the citizen it names (about_choices)
+            reply_form[1].offer_citizens(**about)
         forms_by_parent[reply_form[0]] = reply_form[1]
     action = reflection.action
     if action_form is None and policy.may(actor, "create_action", reflection):
@@ -466,7 +461,6 @@ def reply(collaboration_id: int, reflection_id: int, parent_id: int | None):
             flash(_("Your reply is posted."), "success")
             return _to_reflection(collab, reflection_id, f"reply-{answer.id}")
         status = outcome.status
-    offer_every_citizen(form, actor, collab)
     if parent_id is None:
         # The top-level form offers mentions: keep the choices (and the ticks) on a refusal.
         readers = queries.members_who_read(reflection,
