@@ -32,8 +32,8 @@ write not yet committed, or whose session holds unflushed changes, neither reads
 the cache. A page that showed citizen-referencing content keeps the ids it showed: a page
 answered from the cache notes the same reads, so the audit records every reading (and
 writes nothing for pages that show none). Small values every page shows (the header's unread
-badge) are kept the same way, per user (`kept_value`). Set PAGE_CACHE_BYTES to 0 to turn the
-cache off.
+badge, a space's tab badges) are kept the same way, per user (`kept_value`). Set
+PAGE_CACHE_BYTES to 0 to turn the cache off.
 """
 
 from __future__ import annotations
@@ -203,12 +203,19 @@ def _key(collaboration_id: int | None) -> tuple | None:
     state = _state(reader[1], collaboration_id, now)
     if state is None:
         return None
-    token, changed_at, seen_at, boundary = state
-    if seen_at is not None and seen_at >= changed_at:
-        seen_at = "nothing new"  # every reflection was written before the visit
+    token, _changed_at, _seen_at, boundary = state
     return (request.endpoint, request.full_path, reader, str(get_locale()),
-            str(get_timezone()), token, seen_at, boundary,
+            str(get_timezone()), token, _visit(state), boundary,
             int(now.timestamp()) // QUARTER_HOUR)
+
+
+def _visit(state: tuple):
+    """The reader's last feed visit as far as it matters: once it is later than the last
+    write, nothing can be unread, and whenever they come back the answer is the same."""
+    _token, changed_at, seen_at, _boundary = state
+    if seen_at is not None and seen_at >= changed_at:
+        return "nothing new"  # every reflection was written before the visit
+    return seen_at
 
 
 def _keepable(response) -> bool:
@@ -252,20 +259,26 @@ class KeptValue:
 _MISSING = object()
 
 
-def kept_value(name: str, compute: Callable[[], object]):
+def kept_value(name: str, compute: Callable[[], object], collaboration_id: int | None = None):
     """compute() for the signed-in reader, or what it gave while nothing it depends on has
     changed: the same token and next consent boundary as pages (so a write anywhere, or a
     consent period starting or ending, computes it again), and the same user. For a value
     that depends only on what is stored, the user's policy facts and the time of consents,
-    as the header's unread badge does; never on a connection holding an uncommitted write."""
+    as the header's unread badge does; never on a connection holding an uncommitted write.
+    With `collaboration_id`, the value may depend on the reader's last visit to that
+    collaboration's feed too (a visit changes no token), as its tab's unread count does."""
     store = _store()
     if store is None or not current_user.is_authenticated or _has_uncommitted_writes():
         return compute()
     read = g.get("page_state")  # the token and boundary are the same for every collaboration
-    state = next(iter(read.values())) if read else _state(current_user.id, None, utcnow())
+    if collaboration_id is None and read:
+        state = next(iter(read.values()))
+    else:
+        state = _state(current_user.id, collaboration_id, utcnow())
     if state is None:
         return compute()
-    key = (name, current_user.id, state[0], state[3])
+    key = (name, collaboration_id, current_user.id, state[0], state[3],
+           _visit(state) if collaboration_id is not None else None)
     with _lock:
         found = store.get(key, _MISSING)
     if found is not _MISSING:

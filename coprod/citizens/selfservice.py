@@ -40,7 +40,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import selectinload
 
-from coprod import policy
+from coprod import pagecache, policy
 from coprod.citizens import audit, operations
 from coprod.citizens.models import (
     AuditAction,
@@ -83,10 +83,14 @@ def has_my_information() -> bool:
         return False
     if "has_my_information" not in g:
         # Staff are neither: one indexed look-up spares them the policy's query.
-        g.has_my_information = _is_or_acts_for_a_citizen(current_user.id) and (
-            db.session.scalar(_my_citizens(policy.current_actor())
-                              .with_only_columns(Citizen.id).limit(1)) is not None)
+        g.has_my_information = pagecache.kept_value("has my information", _has_citizens)
     return g.has_my_information
+
+
+def _has_citizens() -> bool:
+    return _is_or_acts_for_a_citizen(current_user.id) and (
+        db.session.scalar(_my_citizens(policy.current_actor())
+                          .with_only_columns(Citizen.id).limit(1)) is not None)
 
 
 def _is_or_acts_for_a_citizen(user_id: int) -> bool:

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
-from coprod import policy
+from coprod import pagecache, policy
 from coprod.common import OperationError
 from coprod.extensions import db
 from coprod.forms import attempt
@@ -58,11 +58,14 @@ def message_excerpt(body: str) -> str:
 
 
 def messages_tab_label(collaboration: Collaboration) -> Markup:
-    """ "Messages", plus a badge "3 unread" when there is something new (one query)."""
+    """ "Messages", plus a badge "3 unread" when there is something new (one query, or none
+    while nothing was written since it was counted: pagecache.kept_value)."""
     label = Markup("{}").format(_("Messages"))
     if not current_user.is_authenticated:
         return label
-    unread = queries.unread_total(policy.current_actor(), collaboration)
+    unread = pagecache.kept_value(
+        "unread messages", lambda: queries.unread_total(policy.current_actor(), collaboration),
+        collaboration.id)
     if not unread:
         return label
     return label + Markup(' <span class="badge badge-unread">{}<span class="visually-hidden">'

@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.exceptions import Forbidden
 
-from coprod import policy
+from coprod import pagecache, policy
 from coprod.citizens.models import Citizen
 from coprod.common import OperationError
 from coprod.extensions import db
@@ -75,7 +75,9 @@ def citizen_href(reference) -> str | None:
 
 def _unread_reflections(collaboration: Collaboration) -> str:
     """The count beside the Reflections tab of a space ("" for none, "99+" past 99)."""
-    count = queries.unread_count(policy.current_actor(), collaboration)
+    count = pagecache.kept_value(
+        "unread reflections", lambda: queries.unread_count(policy.current_actor(), collaboration),
+        collaboration.id)
     return f"{queries.UNREAD_COUNTED - 1}+" if count >= queries.UNREAD_COUNTED else (
         str(count) if count else "")
 
