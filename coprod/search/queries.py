@@ -27,17 +27,21 @@ ts_headline over the raw Markdown would show its syntax): the text is escaped an
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
+from cachetools import LRUCache
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import (
     Float,
     Integer,
+    String,
     and_,
+    bindparam,
     case,
     cast,
     column,
@@ -53,6 +57,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql import visitors
 
 from coprod import policy
 from coprod.accounts.models import User
@@ -62,6 +67,7 @@ from coprod.extensions import db
 from coprod.markdown import render_markdown
 from coprod.messages.models import Conversation, Message
 from coprod.policy import Actor
+from coprod.policy.installation import is_administrator
 from coprod.readonly import PLAN_EACH_TIME
 from coprod.reflections.models import Reflection, Reply
 from coprod.search import CONFIGS, config_of, fts_table, search_vector
@@ -183,18 +189,39 @@ class _Matcher:
             return and_(self.indexed(model),
                         or_(*[and_(condition, vector.bool_op("@@")(tsquery))
                               for condition, tsquery in self._per_language(model)]))
-        required, excluding = fts5_expressions(self.q)
+        required, excluding = self.fts5
         fts = _fts(model)
-        arms = [model.id.in_(_fts_rows(fts, required))] if required else []
-        arms += [model.id.not_in(_fts_rows(fts, unwanted)) for unwanted in excluding]
+        arms = [model.id.in_(_fts_rows(fts, bindparam("search_required")))] if required else []
+        arms += [model.id.not_in(_fts_rows(fts, bindparam(f"search_excluding_{i}")))
+                 for i in range(len(excluding))]
         return or_(false(), *arms)
+
+    @cached_property
+    def fts5(self) -> tuple[str | None, list[str]]:
+        return fts5_expressions(self.q)
+
+    def shape(self) -> tuple:
+        """What the SQL of a search depends on in the query; the rest are bound values
+        (params()), so one statement serves every query of a shape."""
+        if self.fulltext:
+            return ("fulltext",)
+        required, excluding = self.fts5
+        return ("fts5", required is not None, len(excluding))
+
+    def params(self) -> dict:
+        """The query's bound values."""
+        if self.fulltext:
+            return {"search_q": self.q}
+        required, excluding = self.fts5
+        return {"search_required": required,
+                **{f"search_excluding_{i}": unwanted for i, unwanted in enumerate(excluding)}}
 
     @cached_property
     def tsqueries(self) -> list:
         """websearch_to_tsquery(configuration, q) for each language with a configuration of
         its own, and last the one of all the others (built once, shared by every arm)."""
-        return [func.websearch_to_tsquery(config_of(code), self.q)
-                for code in [*CONFIGS, ""]]
+        q = bindparam("search_q", type_=String())
+        return [func.websearch_to_tsquery(config_of(code), q) for code in [*CONFIGS, ""]]
 
     @cached_property
     def any_language(self):
@@ -209,7 +236,7 @@ class _Matcher:
         answers in one scan; true of every row that matches (and of a few more)."""
         return search_vector(model).bool_op("@@")(self.any_language)
 
-    def common(self, scopes, bound: int) -> dict:
+    def common(self, scope_is_all: bool, bound: int, params: dict) -> dict:
         """Whether the words are common in each kind's texts of the scope, which chooses
         the plan of its arm (see _newest_of), from counts no one sees (whoever may read the
         texts), each stopping early: more than `bound` texts match, in any collaboration
@@ -220,9 +247,18 @@ class _Matcher:
         to be spread evenly. None where nothing matches at all (no arm to search). SQLite: no
         count (its planner starts from FTS5)."""
         if not self.fulltext:
-            return {model: True for model, _scoped in scopes}
+            return {model: True for model in ARMS}
+        found = db.session.execute(_kept(("common", self.shape(), scope_is_all, bound),
+                                         lambda: self._counts(scope_is_all, bound)),
+                                   params).one()
+        return {model: None if not found[2 * i] else found[2 * i + 1] >= SAMPLE_COMMON
+                for i, model in enumerate(ARMS)}
+
+    def _counts(self, scope_is_all: bool, bound: int):
+        """The statement of common(): two counts per kind."""
         counts = []
-        for model, scoped in scopes:
+        for model in ARMS:
+            scoped = _scoped(model, scope_is_all)
             matching = (select(model.id).where(self.indexed(model))
                         .cte(f"{model.__tablename__}_matching").prefix_with("MATERIALIZED"))
             newest = (scoped.add_columns(search_vector(model).label("vector"))
@@ -233,20 +269,18 @@ class _Matcher:
             counts += [_count(select(matching.c.id).limit(_n(bound + 1))),
                        case((_count(select(matching.c.id).limit(_n(bound + 1))) > bound, often),
                             else_=0)]
-        found = db.session.execute(select(*counts).execution_options(**PLAN_EACH_TIME)).one()
-        return {model: None if not found[2 * i] else found[2 * i + 1] >= SAMPLE_COMMON
-                for i, (model, _scoped) in enumerate(scopes)}
+        return select(*counts).execution_options(**PLAN_EACH_TIME)
 
     def rank(self, model):
         if self.fulltext:
             return cast(func.ts_rank(search_vector(model), self._in_its_language(model)), Float)
-        required, _excluding = fts5_expressions(self.q)
+        required, _excluding = self.fts5
         if required is None:
             return cast(literal(0.0), Float)
         fts = _fts(model)
         # bm25() is lower for a better match; 0 for a row found by an excluding alternative
         bm25 = (select(func.bm25(literal_column(fts.name))).select_from(fts)
-                .where(literal_column(fts.name).op("MATCH")(required),
+                .where(literal_column(fts.name).op("MATCH")(bindparam("search_required")),
                        fts.c.rowid == model.id).scalar_subquery())
         return cast(-func.coalesce(bm25, 0.0), Float)
 
@@ -283,7 +317,7 @@ def _fts(model):
     return table(fts_table(model.__tablename__), column("rowid"))
 
 
-def _fts_rows(fts, expression: str):
+def _fts_rows(fts, expression):
     return select(fts.c.rowid).where(literal_column(fts.name).op("MATCH")(expression))
 
 
@@ -308,7 +342,12 @@ def _columns(kind: str, id_, collaboration_id, reflection_id, conversation_id, c
             rank.label("rank")]
 
 
-def _reflections(actor: Actor, m: _Matcher, collaboration_id: int | None, walk: bool):
+def _in_scope():
+    """The collaboration searched in, bound when the statement runs."""
+    return bindparam("search_collaboration", type_=Integer())
+
+
+def _reflections(actor: Actor, m: _Matcher, scope_is_all: bool, walk: bool):
     """Readable, not withdrawn reflections (their author is asked for the page's rows only,
     in _shown_author)."""
     stmt = select(*_columns(
@@ -317,12 +356,12 @@ def _reflections(actor: Actor, m: _Matcher, collaboration_id: int | None, walk: 
         m.rank(Reflection),
     )).where(policy.where(actor, Reflection, "read"), Reflection.withdrawn_at.is_(None),
              m.matches(Reflection, walk))
-    if collaboration_id is not None:
-        stmt = stmt.where(Reflection.collaboration_id == collaboration_id)
+    if not scope_is_all:
+        stmt = stmt.where(Reflection.collaboration_id == _in_scope())
     return stmt
 
 
-def _replies(actor: Actor, m: _Matcher, collaboration_id: int | None, walk: bool):
+def _replies(actor: Actor, m: _Matcher, scope_is_all: bool, walk: bool):
     """Readable replies, neither they nor their reflection withdrawn (their author: see
     _shown_author)."""
     parent = _PARENT
@@ -332,12 +371,12 @@ def _replies(actor: Actor, m: _Matcher, collaboration_id: int | None, walk: bool
     )).join(parent, parent.id == Reply.reflection_id).where(
         policy.where(actor, Reply, "read"), Reply.withdrawn_at.is_(None),
         parent.withdrawn_at.is_(None), m.matches(Reply, walk))
-    if collaboration_id is not None:
-        stmt = stmt.where(parent.collaboration_id == collaboration_id)
+    if not scope_is_all:
+        stmt = stmt.where(parent.collaboration_id == _in_scope())
     return stmt
 
 
-def _messages(actor: Actor, m: _Matcher, collaboration_id: int | None, walk: bool):
+def _messages(actor: Actor, m: _Matcher, scope_is_all: bool, walk: bool):
     """Messages of conversations the actor takes part in; the author's partner by their seat."""
     conversation = _CONVERSATION
     seat_partner = select(Membership.partner_id).where(
@@ -349,8 +388,8 @@ def _messages(actor: Actor, m: _Matcher, collaboration_id: int | None, walk: boo
         Message.author_id, m.rank(Message),
     )).join(conversation, conversation.id == Message.conversation_id).where(
         policy.where(actor, Message, "read"), m.matches(Message, walk))
-    if collaboration_id is not None:
-        stmt = stmt.where(conversation.collaboration_id == collaboration_id)
+    if not scope_is_all:
+        stmt = stmt.where(conversation.collaboration_id == _in_scope())
     return stmt
 
 
@@ -364,20 +403,21 @@ _CONVERSATION = aliased(Conversation, name="search_conversation")
 _AUTHOR = aliased(User, name="search_author")
 
 
-def _scoped(model, collaboration_id: int | None):
-    """A select from a searchable table, of the rows in the collaboration (all if None)."""
+def _scoped(model, scope_is_all: bool):
+    """A select from a searchable table, of the rows in the collaboration searched in (or
+    in all)."""
     rows = select().select_from(model)
-    if collaboration_id is None:
+    if scope_is_all:
         return rows
     if model is Reflection:
-        return rows.where(Reflection.collaboration_id == collaboration_id)
+        return rows.where(Reflection.collaboration_id == _in_scope())
     if model is Reply:
         parent = _PARENT
         return rows.join(parent, parent.id == Reply.reflection_id).where(
-            parent.collaboration_id == collaboration_id)
+            parent.collaboration_id == _in_scope())
     conversation = _CONVERSATION
     return rows.join(conversation, conversation.id == Message.conversation_id).where(
-        conversation.collaboration_id == collaboration_id)
+        conversation.collaboration_id == _in_scope())
 
 
 # -- the bounded set: the newest matches, ranked ---------------------------------------------
@@ -403,6 +443,10 @@ class Mark:
         micros = (self.created_at - EPOCH) // timedelta(microseconds=1)
         return f"{micros}.{self.kind}.{self.id}"
 
+    def params(self) -> dict:
+        """Its bound values in a search's statement (see _before)."""
+        return {"search_mark_at": self.created_at, "search_mark_id": self.id}
+
     @classmethod
     def parse(cls, token: str | None) -> Mark | None:
         """The mark of a link; None for none; a clear refusal for one that is no mark."""
@@ -416,15 +460,18 @@ class Mark:
         return cls(EPOCH + timedelta(microseconds=int(micros)), kind, int(id_))
 
 
-def _before(mark: Mark | None, kind: str, model):
-    """The arm's rows after `mark` in the order newest first, kind, id newest first."""
-    if mark is None:
+def _before(mark_kind: str | None, kind: str, model):
+    """The arm's rows after the mark (of kind `mark_kind`; its instant and id bound when the
+    statement runs, Mark.params) in the order newest first, kind, id newest first."""
+    if mark_kind is None:
         return true()
-    older = model.created_at < mark.created_at
-    if kind > mark.kind:  # at the mark's instant, later kinds come after it
-        return or_(older, model.created_at == mark.created_at)
-    if kind == mark.kind:
-        return or_(older, and_(model.created_at == mark.created_at, model.id < mark.id))
+    at = bindparam("search_mark_at", type_=model.created_at.type)
+    older = model.created_at < at
+    if kind > mark_kind:  # at the mark's instant, later kinds come after it
+        return or_(older, model.created_at == at)
+    if kind == mark_kind:
+        return or_(older, and_(model.created_at == at,
+                               model.id < bindparam("search_mark_id", type_=Integer())))
     return older
 
 
@@ -436,13 +483,13 @@ SAMPLE = 2000
 SAMPLE_COMMON = 20
 
 
-def _newest_of(arm, model, kind: str, mark: Mark | None, limit: int, walk: bool):
+def _newest_of(arm, model, kind: str, mark_kind: str | None, limit: int, walk: bool):
     """An arm's newest `limit` rows. For a common word (`walk`), by the index on
     created_at: the newest rows are read until enough match (a word in a sixth of the
     texts: six rows a match). For a rarer one, every readable match, found by the GIN
     index, then the newest of them: a MATERIALIZED CTE keeps PostgreSQL from planning the
     walk, which would read every row of the collaboration for a word in a few of them."""
-    arm = arm.where(_before(mark, kind, model))
+    arm = arm.where(_before(mark_kind, kind, model))
     if walk:
         newest = arm.order_by(model.created_at.desc(), model.id.desc()).limit(_n(limit)).subquery()
         return select(newest)
@@ -509,22 +556,24 @@ def search(actor: Actor, q: str, collaboration: Collaboration | None = None, *,
     if not q:
         return SearchPage(q, [], page, page_size, 0, after=after)
     m = _matcher(q)
-    scope = collaboration.id if collaboration is not None else None
-    walk = m.common([(model, _scoped(model, scope)) for model in ARMS], bound)
-    # a kind none of whose texts matches (whoever may read them) has no arm to search
-    arms = [_newest_of(arm(actor, m, scope, walk[model]), model, KIND_OF[model], after,
-                       bound + 1, walk[model])
-            for model, arm in ARMS.items() if walk[model] is not None]
-    if not arms:
+    first = (page - 1) * page_size + 1
+    params = {**m.params(), **(after.params() if after else {}),
+              "search_collaboration": collaboration.id if collaboration is not None else None,
+              "search_first": first, "search_last": first + page_size - 1}
+    scope_is_all = collaboration is None
+    walk = m.common(scope_is_all, bound, params)
+    if all(walk[model] is None for model in ARMS):
         return SearchPage(q, [], page, page_size, 0, after=after)
-    matches = union_all(*arms).subquery("matches")
-    rows = db.session.execute(_page_of(actor, matches, page, page_size, bound)).all()
+    shape = (m.shape(), scope_is_all, tuple(walk[model] for model in ARMS),
+             after.kind if after else None, bound)
+    of_page, of_set = _kept(("page", _facts(actor), *shape),
+                            lambda: _statements(actor, m, walk, *shape[1:]))
+    rows = db.session.execute(of_page, params).all()
     hits_rows = [row for row in rows if row.place is not None]
     if rows:
         found = rows[0].found
     elif page > 1:  # past the last page: count the set, to say so
-        found = db.session.scalar(select(func.count()).select_from(
-            _newest(matches, bound).subquery()))
+        found = db.session.scalar(of_set, params)
     else:
         found = 0
     older = next((Mark(row.created_at, row.kind, row.id) for row in rows
@@ -536,6 +585,59 @@ def search(actor: Actor, q: str, collaboration: Collaboration | None = None, *,
 
 
 KIND_OF = {Reflection: "reflection", Reply: "reply", Message: "message"}
+
+
+def _statements(actor: Actor, m: _Matcher, walk: dict, scope_is_all: bool, _walks: tuple,
+                mark_kind: str | None, bound: int) -> tuple:
+    """The page's statement and the count of the whole set (asked past the last page), for
+    one shape of search; every value of a request is bound when they run."""
+    # a kind none of whose texts matches (whoever may read them) has no arm to search
+    arms = [_newest_of(arm(actor, m, scope_is_all, walk[model]), model, KIND_OF[model],
+                       mark_kind, bound + 1, walk[model])
+            for model, arm in ARMS.items() if walk[model] is not None]
+    matches = union_all(*arms).subquery("matches")
+    return (_page_of(actor, matches, bound),
+            select(func.count()).select_from(_newest(matches, bound).subquery()))
+
+
+# -- statements kept per process ------------------------------------------------------------
+
+# A search's statements, kept per process by their shape: what the SQL depends on (the
+# searcher's policy facts, which kinds have matches and how common they are, a mark's kind),
+# with the query, the collaboration, the mark and the page bound when they run. Building
+# them through the policy, then SQLAlchemy's walk of them for its compiled cache's key
+# (memoized on a statement object), cost a search about a third of its time.
+_statements_kept: LRUCache = LRUCache(maxsize=256)
+_statements_lock = threading.Lock()  # cachetools' caches are not thread-safe
+
+
+def _facts(actor: Actor) -> tuple:
+    """What the policy's SQL filters depend on of an actor: the user, their seats (role and
+    partner per collaboration) and whether they administer the installation. Consents, the
+    map and memberships are read when a statement runs; the instant, when it runs too."""
+    return (actor.user_id, actor.is_system, is_administrator(actor),
+            tuple(sorted(actor.seats().items())))
+
+
+def _kept(key: tuple, build):
+    """The statement (or statements) of `key`, built by build() on first use in a process.
+    A statement holding a value of the moment it was built (a datetime, where the policy
+    must take the instant when it runs) is never kept."""
+    with _statements_lock:
+        found = _statements_kept.get(key)
+    if found is not None:
+        return found
+    built = build()
+    if not any(_holds_an_instant(stmt) for stmt in
+               (built if isinstance(built, tuple) else (built,))):
+        with _statements_lock:
+            _statements_kept[key] = built
+    return built
+
+
+def _holds_an_instant(stmt) -> bool:
+    return any(isinstance(bind.value, datetime) for bind in visitors.iterate(stmt)
+               if getattr(bind, "__visit_name__", None) == "bindparam")
 
 
 def _note_reads(hits: list[Hit]) -> None:
@@ -557,7 +659,7 @@ def _newest(matches, bound: int):
     return select(matches).order_by(*_age_order(matches)).limit(_n(bound + 1))
 
 
-def _page_of(actor: Actor, matches, page: int, page_size: int, bound: int):
+def _page_of(actor: Actor, matches, bound: int):
     """The page's rows, best first, with the names shown beside them (organization, author,
     space), and the set's oldest row (its mark, for older results) when there are more.
 
@@ -570,8 +672,8 @@ def _page_of(actor: Actor, matches, page: int, page_size: int, bound: int):
     ranked = (select(counted, func.row_number().over(order_by=_rank_order(counted))
                      .label("place"))
               .where(counted.c.nth <= bound).subquery("ranked"))
-    first = (page - 1) * page_size + 1
-    on_page = ranked.c.place.between(first, first + page_size - 1)
+    on_page = ranked.c.place.between(bindparam("search_first", type_=Integer()),
+                                     bindparam("search_last", type_=Integer()))
     kept = (select(*[c for c in ranked.c if c.name not in ("place", "author_id")],
                    case((on_page, ranked.c.place), else_=_no_int()).label("place"),
                    _shown_author(actor, ranked).label("author_id"))

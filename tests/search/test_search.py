@@ -195,7 +195,7 @@ def test_postgresql_uses_the_gin_indexes(world, db):
     matcher = queries._Matcher("borgerne", ("borgerne",), fulltext=True)
     plans = []
     for model in (Reflection, Reply, Message):
-        stmt = select(model.id).where(matcher.matches(model))
+        stmt = select(model.id).where(matcher.matches(model)).params(matcher.params())
         sql = str(stmt.compile(db.engine, compile_kwargs={"literal_binds": True}))
         db.session.execute(text("SET LOCAL enable_seqscan = off"))
         plans.append("\n".join(db.session.execute(text("EXPLAIN " + sql)).scalars()))
