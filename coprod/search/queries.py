@@ -45,6 +45,7 @@ from sqlalchemy import (
     case,
     cast,
     column,
+    exists,
     false,
     func,
     literal,
@@ -62,6 +63,7 @@ from sqlalchemy.sql import visitors
 from coprod import policy
 from coprod.accounts.models import User
 from coprod.citizens import audit
+from coprod.citizens.models import CitizenReference
 from coprod.common import OperationError
 from coprod.extensions import db
 from coprod.markdown import render_markdown
@@ -580,7 +582,7 @@ def search(actor: Actor, q: str, collaboration: Collaboration | None = None, *,
                   if row.nth == bound and found > bound), None)
     words = list(m.words)
     hits = [_hit(row, words) for row in hits_rows]
-    _note_reads(hits)
+    _note_reads(hits_rows)
     return SearchPage(q, hits, page, page_size, min(found, bound), found > bound, older, after)
 
 
@@ -640,10 +642,12 @@ def _holds_an_instant(stmt) -> bool:
                if getattr(bind, "__visit_name__", None) == "bindparam")
 
 
-def _note_reads(hits: list[Hit]) -> None:
-    """Plain rows load no objects, so the audit is told what the excerpts showed."""
+def _note_reads(rows) -> None:
+    """Plain rows load no objects, so the audit is told what the excerpts showed: the rows
+    about a citizen (the page's statement says which), so that a page of hits about no one
+    costs the audit no query."""
     for kind in KINDS:
-        audit.note_reads(kind, [hit.id for hit in hits if hit.kind == kind])
+        audit.note_reads(kind, [row.id for row in rows if row.kind == kind and row.about_citizen])
 
 
 def _age_order(rows):
@@ -676,7 +680,8 @@ def _page_of(actor: Actor, matches, bound: int):
                                      bindparam("search_last", type_=Integer()))
     kept = (select(*[c for c in ranked.c if c.name not in ("place", "author_id")],
                    case((on_page, ranked.c.place), else_=_no_int()).label("place"),
-                   _shown_author(actor, ranked).label("author_id"))
+                   _shown_author(actor, ranked).label("author_id"),
+                   _about_citizen(ranked).label("about_citizen"))
             .where(or_(on_page, and_(ranked.c.nth == bound, ranked.c.found > bound)))
             .subquery("kept"))
     author = _AUTHOR
@@ -691,6 +696,15 @@ def _page_of(actor: Actor, matches, bound: int):
         .outerjoin(Conversation, Conversation.id == kept.c.conversation_id)
         .order_by(kept.c.place)
     )
+
+
+def _about_citizen(rows):
+    """Whether a row references a citizen (by the unique index of each kind's column)."""
+    reference = CitizenReference
+    return case(
+        (rows.c.kind == "reflection", exists().where(reference.reflection_id == rows.c.id)),
+        (rows.c.kind == "reply", exists().where(reference.reply_id == rows.c.id)),
+        else_=exists().where(reference.message_id == rows.c.id))
 
 
 def _shown_author(actor: Actor, rows):

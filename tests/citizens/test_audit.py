@@ -283,6 +283,18 @@ def test_content_about_nobody_writes_nothing(db, world, content, fresh, login):
         assert reads_of(db, lambda p=path: fresh.get(p.format(**vars(content)))) == set()
 
 
+def test_a_search_about_nobody_asks_the_audit_nothing(db, world, content, fresh, login):
+    """The search's page statement says which hits are about a citizen, so a page of hits
+    about nobody costs no look-up of citizen references; one about a citizen is recorded."""
+    login(world.cafe_staff)
+    fresh.get(f"/c/{content.c}/search?q=shelter")  # the log-in's first page
+    with statements_run(db) as run:
+        page = fresh.get(f"/c/{content.c}/search?q=shelter")
+    assert page.status_code == 200 and "<mark>" in page.get_data(as_text=True)
+    assert not [s for s in run if "JOIN citizens" in s], run
+    assert reads_of(db, lambda: fresh.get(f"/c/{content.c}/search?q=hours")) != set()
+
+
 def test_a_read_after_withdrawal_is_neither_shown_nor_audited(db, world, content, fresh,
                                                               login):
     citizens.withdraw_consent(actor_for(world.guardian), world.consent,
