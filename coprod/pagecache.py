@@ -273,8 +273,9 @@ def kept_value(name: str, compute: Callable[[], object], collaboration_id: int |
     read = g.get("page_state")  # the token and boundary are the same for every collaboration
     if collaboration_id is None and read:
         state = next(iter(read.values()))
-    else:
-        state = _state(current_user.id, collaboration_id, utcnow())
+    else:  # the page's own collaboration's read, which its tabs' badges will share
+        state = _state(current_user.id, collaboration_id if collaboration_id is not None
+                       else (request.view_args or {}).get("collaboration_id"), utcnow())
     if state is None:
         return compute()
     key = (name, collaboration_id, current_user.id, state[0], state[3],
