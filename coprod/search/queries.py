@@ -26,6 +26,7 @@ ts_headline over the raw Markdown would show its syntax): the text is escaped an
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
@@ -739,14 +740,20 @@ def plain_text(body: str) -> str:
 def _unaccented(text: str) -> str:
     """The text with accents taken off its letters (é -> e, ö -> o; æ, ø stay), one character
     for one, so that positions in it are positions in the text."""
-    out = []
-    for char in text:
-        base, *marks = unicodedata.normalize("NFD", char)
-        out.append(base if all(unicodedata.combining(m) for m in marks) else char)
-    return "".join(out)
+    if text.isascii():  # most texts, and every query word in English
+        return text
+    return "".join(map(_unaccented_char, text))
 
 
-def _pattern(words: list[str], whole: bool) -> re.Pattern | None:
+@functools.lru_cache(maxsize=4096)
+def _unaccented_char(char: str) -> str:
+    base, *marks = unicodedata.normalize("NFD", char)
+    return base if all(unicodedata.combining(m) for m in marks) else char
+
+
+@functools.lru_cache(maxsize=256)
+def _pattern(words: tuple[str, ...], whole: bool) -> re.Pattern | None:
+    """The query's words as one pattern (made once for a page's excerpts)."""
     if not words:
         return None
     alternatives = "|".join(re.escape(_unaccented(w))
@@ -761,9 +768,9 @@ def excerpt(body: str, words: list[str], length: int = EXCERPT_LENGTH) -> Markup
     (accents do not count, as in the search)."""
     text = plain_text(body)
     folded = _unaccented(text)
-    pattern = _pattern(words, whole=True)
+    pattern = _pattern(tuple(words), whole=True)
     if pattern is not None and not pattern.search(folded):
-        pattern = _pattern(words, whole=False)  # a stem or a prefix matched part of a word
+        pattern = _pattern(tuple(words), whole=False)  # a stem or a prefix matched part of a word
     first = pattern.search(folded) if pattern is not None else None
     start, end = _window(text, first.start() if first else 0, length)
     window = text[start:end]
