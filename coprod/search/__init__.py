@@ -68,10 +68,15 @@ def is_search_vector(name: str, type_: str, parent_table: str | None) -> bool:
 
 def fulltext_index(name: str, model) -> Index:
     """A GIN index on the stored search_vector, created on PostgreSQL only; and the language
-    of every inserted row taken from its author's locale."""
+    of every inserted row taken from its author's locale.
+
+    Without GIN's fast update: with it, new rows wait in a pending list that every search
+    reads through, row by row, until a vacuum merges it (at 100,000 reflections a search for
+    a word in no text took 9 ms, 0.06 ms once merged); an insert adding its few words to
+    the index at once costs less than that."""
     event.listen(model, "before_insert", _set_language)
-    return Index(name, text(SEARCH_VECTOR), postgresql_using="gin").ddl_if(
-        dialect="postgresql")
+    return Index(name, text(SEARCH_VECTOR), postgresql_using="gin",
+                 postgresql_with={"fastupdate": "off"}).ddl_if(dialect="postgresql")
 
 
 def authors_language(author_id):

@@ -191,6 +191,17 @@ def test_a_long_text_is_cut_around_the_first_match():
     assert "<mark>Borgerne</mark>" in shown and len(shown) < queries.EXCERPT_LENGTH + 40
 
 
+def test_new_texts_go_straight_into_the_search_indexes(world, db):
+    """No pending list (GIN's fast update) for searches to read through: every text the
+    world wrote is in each index's tree already, nothing is left to merge."""
+    pending = db.session.execute(text(
+        "SELECT gin_clean_pending_list('ix_reflections_body_fts'::regclass), "
+        "gin_clean_pending_list('ix_replies_body_fts'::regclass), "
+        "gin_clean_pending_list('ix_messages_body_fts'::regclass)")).one()
+    db.session.rollback()
+    assert tuple(pending) == (0, 0, 0)
+
+
 def test_postgresql_uses_the_gin_indexes(world, db):
     matcher = queries._Matcher("borgerne", ("borgerne",), fulltext=True)
     plans = []
