@@ -16,7 +16,10 @@ from sqlalchemy import Select, select
 from werkzeug.exceptions import Forbidden, NotFound
 
 from coprod.extensions import db
-from coprod.policy import knowledge  # noqa: F401  (keeps PartnerKnowledge in step)
+from coprod.policy import (
+    kept,
+    knowledge,  # noqa: F401  (keeps PartnerKnowledge in step)
+)
 from coprod.policy.actors import SYSTEM, Actor, actor_for, current_actor
 from coprod.policy.rules import RULES, SCOPES, Rule
 
@@ -34,6 +37,10 @@ __all__ = [
     "rule_for",
     "get_in_collaboration",
 ]
+
+
+# Each (facts, model, action)'s filter; a few dozen rules for each set of facts in use.
+FILTERS = kept.Kept(maxsize=2048)
 
 
 def rule_for(model: type, action: str) -> Rule:
@@ -56,16 +63,19 @@ def may_any(actor: Actor, model: type, action: str) -> bool:
 
 
 def where(actor: Actor, model: type, action: str = "read"):
-    """The SQL filter of a rule for an actor, built once for the actor's lifetime (a request
-    or a task's step): a page asks for the same few filters many times, and building one
-    costs more than running it. The clause holds the actor's facts as bound values and reads
-    everything else (consents, the map, memberships) when it runs; forget() drops it."""
+    """The SQL filter of a rule for an actor, built once per process for the actor's policy
+    facts (coprod/policy/kept.py) and held for the actor's lifetime (a request or a task's
+    step): a page asks for the same few filters many times, and building one costs more than
+    running it. The clause holds the actor's facts as bound values and reads everything else
+    (consents, the map, memberships) when it runs; forget() drops the actor's hold."""
     if actor.is_system:
         return rule_for(model, action).where(actor, SCOPES[model])
     key = ("where", model, action)
     clause = actor.memo.get(key)
     if clause is None:
-        clause = actor.memo[key] = rule_for(model, action).where(actor, SCOPES[model])
+        clause = actor.memo[key] = FILTERS.get(
+            (kept.facts(actor), model, action),
+            lambda: rule_for(model, action).where(actor, SCOPES[model]))
     return clause
 
 

@@ -325,8 +325,10 @@ class PartnerMayKnowCitizen(Grant):
         if not partners:
             return false()
         k = _m().PartnerKnowledge
+        # the instant is taken when the statement runs, so the filter may be kept (kept.py)
+        at = bindparam("policy_known_at", callable_=now, type_=k.starts_at.type)
         return scope.citizen_id_col().in_(
-            select(k.citizen_id).where(knowledge_in_force(now(), partners)))
+            select(k.citizen_id).where(knowledge_in_force(at, partners)))
 
 
 class CitizenNotErased(Grant):

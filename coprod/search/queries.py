@@ -28,13 +28,11 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
-from cachetools import LRUCache
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import (
@@ -59,7 +57,6 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql import visitors
 
 from coprod import policy
 from coprod.accounts.models import User
@@ -69,8 +66,7 @@ from coprod.common import OperationError
 from coprod.extensions import db
 from coprod.markdown import render_markdown
 from coprod.messages.models import Conversation, Message
-from coprod.policy import Actor
-from coprod.policy.installation import is_administrator
+from coprod.policy import Actor, kept
 from coprod.readonly import PLAN_EACH_TIME
 from coprod.reflections.models import Reflection, Reply
 from coprod.search import CONFIGS, config_of, fts_table, search_vector
@@ -251,7 +247,7 @@ class _Matcher:
         count (its planner starts from FTS5)."""
         if not self.fulltext:
             return {model: True for model in ARMS}
-        found = db.session.execute(_kept(("common", self.shape(), scope_is_all, bound),
+        found = db.session.execute(STATEMENTS.get(("common", self.shape(), scope_is_all, bound),
                                          lambda: self._counts(scope_is_all, bound)),
                                    params).one()
         return {model: None if not found[2 * i] else found[2 * i + 1] >= SAMPLE_COMMON
@@ -569,7 +565,7 @@ def search(actor: Actor, q: str, collaboration: Collaboration | None = None, *,
         return SearchPage(q, [], page, page_size, 0, after=after)
     shape = (m.shape(), scope_is_all, tuple(walk[model] for model in ARMS),
              after.kind if after else None, bound)
-    of_page, of_set = _kept(("page", _facts(actor), *shape),
+    of_page, of_set = STATEMENTS.get(("page", kept.facts(actor), *shape),
                             lambda: _statements(actor, m, walk, *shape[1:]))
     rows = db.session.execute(of_page, params).all()
     hits_rows = [row for row in rows if row.place is not None]
@@ -605,42 +601,12 @@ def _statements(actor: Actor, m: _Matcher, walk: dict, scope_is_all: bool, _walk
 
 # -- statements kept per process ------------------------------------------------------------
 
-# A search's statements, kept per process by their shape: what the SQL depends on (the
-# searcher's policy facts, which kinds have matches and how common they are, a mark's kind),
-# with the query, the collaboration, the mark and the page bound when they run. Building
-# them through the policy, then SQLAlchemy's walk of them for its compiled cache's key
-# (memoized on a statement object), cost a search about a third of its time.
-_statements_kept: LRUCache = LRUCache(maxsize=256)
-_statements_lock = threading.Lock()  # cachetools' caches are not thread-safe
-
-
-def _facts(actor: Actor) -> tuple:
-    """What the policy's SQL filters depend on of an actor: the user, their seats (role and
-    partner per collaboration) and whether they administer the installation. Consents, the
-    map and memberships are read when a statement runs; the instant, when it runs too."""
-    return (actor.user_id, actor.is_system, is_administrator(actor),
-            tuple(sorted(actor.seats().items())))
-
-
-def _kept(key: tuple, build):
-    """The statement (or statements) of `key`, built by build() on first use in a process.
-    A statement holding a value of the moment it was built (a datetime, where the policy
-    must take the instant when it runs) is never kept."""
-    with _statements_lock:
-        found = _statements_kept.get(key)
-    if found is not None:
-        return found
-    built = build()
-    if not any(_holds_an_instant(stmt) for stmt in
-               (built if isinstance(built, tuple) else (built,))):
-        with _statements_lock:
-            _statements_kept[key] = built
-    return built
-
-
-def _holds_an_instant(stmt) -> bool:
-    return any(isinstance(bind.value, datetime) for bind in visitors.iterate(stmt)
-               if getattr(bind, "__visit_name__", None) == "bindparam")
+# A search's statements, kept per process by their shape (coprod/policy/kept.py): the
+# searcher's policy facts, which kinds have matches and how common they are, a mark's kind;
+# the query, the collaboration, the mark and the page are bound when they run. Building them
+# through the policy, then SQLAlchemy's walk of them for its compiled cache's key, cost a
+# search about a third of its time.
+STATEMENTS = kept.Kept(maxsize=256)
 
 
 def _note_reads(rows) -> None:

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from freezegun import freeze_time
-from sqlalchemy import DateTime, bindparam, literal, select
 
 from coprod.citizens import operations as citizens
 from coprod.reflections import operations as reflections
@@ -40,11 +39,11 @@ def test_one_kept_statement_serves_every_word(db, world):
     minibus = _post(db, world, world.case_worker, "The minibus came late")
     handover = _post(db, world, world.case_worker, "The handover worked well")
     assert _found(world, world.cafe_staff, "minibus") == {minibus.id}
-    kept = dict(queries._statements_kept)
+    kept = dict(queries.STATEMENTS.store)
     assert _found(world, world.cafe_staff, "handover") == {handover.id}
     assert _found(world, world.cafe_staff, "minibus OR handover") == {minibus.id, handover.id}
     assert _found(world, world.cafe_staff, "nothingmatcheszz") == set()
-    assert dict(queries._statements_kept) == kept  # the same statements, not built again
+    assert dict(queries.STATEMENTS.store) == kept  # the same statements, not built again
 
 
 def test_a_kept_statement_is_never_another_members(db, world):
@@ -74,28 +73,11 @@ def test_a_kept_statement_judges_consent_when_it_runs(db, world):
                  visibility="partners", audience=[world.cafe.id], citizen=world.citizen.id,
                  categories=[world.preferences.id])
     assert _found(world, world.cafe_staff, "minibus") == {note.id}
-    kept = dict(queries._statements_kept)
+    kept = dict(queries.STATEMENTS.store)
     with freeze_time(datetime.now(UTC) + timedelta(days=5)):
         assert _found(world, world.cafe_staff, "minibus") == set()
-    assert dict(queries._statements_kept) == kept
+    assert dict(queries.STATEMENTS.store) == kept
     assert _found(world, world.case_worker, "minibus") == {note.id}  # the author's partner
-
-
-def test_a_statement_holding_an_instant_is_not_kept(db):
-    """A value of the moment a statement was built would outlive that moment in a kept
-    statement: such a statement is built again each time."""
-    at = bindparam("at", value=datetime(2030, 1, 1, tzinfo=UTC), type_=DateTime(timezone=True))
-    built = []
-
-    def build():
-        built.append(1)
-        return select(literal(1)).where(at < literal(datetime(2031, 1, 1, tzinfo=UTC)))
-
-    queries._kept(("test", "instant"), build)
-    queries._kept(("test", "instant"), build)
-    assert len(built) == 2 and ("test", "instant") not in queries._statements_kept
-    queries._kept(("test", "timeless"), lambda: select(literal(1)))
-    assert ("test", "timeless") in queries._statements_kept
 
 
 def test_a_member_who_changes_partner_searches_through_a_statement_of_their_new_facts(
@@ -112,10 +94,10 @@ def test_a_member_who_changes_partner_searches_through_a_statement_of_their_new_
                  categories=[world.preferences.id])
     shared = _post(db, world, world.case_worker, "The minibus is shared")
     assert _found(world, world.cafe_staff, "minibus") == {note.id, shared.id}
-    as_cafe = {key for key in queries._statements_kept if key[0] == "page"}
+    as_cafe = {key for key in queries.STATEMENTS.store if key[0] == "page"}
     db.session.execute(update(Membership).where(Membership.user_id == world.cafe_staff.id)
                        .values(partner_id=world.shelter.id))
     db.session.commit()
     assert _found(world, world.cafe_staff, "minibus") == {shared.id}
-    as_shelter = {key for key in queries._statements_kept if key[0] == "page"} - as_cafe
+    as_shelter = {key for key in queries.STATEMENTS.store if key[0] == "page"} - as_cafe
     assert len(as_shelter) == 1
