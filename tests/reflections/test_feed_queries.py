@@ -5,24 +5,12 @@ from __future__ import annotations
 import pytest
 
 from coprod import policy
-from coprod.accounts.models import Role
 from coprod.extensions import db
 from coprod.reflections import operations, queries
 from tests.conftest import count_statements
-from tests.factories import CollaborationFactory, PartnerFactory, member
 
 COMMON = dict(kind="works", perspective="citizens", component="routines",
               learning_level="inter", mode="exploitation")
-
-
-@pytest.fixture
-def space(db):
-    collab = CollaborationFactory()
-    a, b = PartnerFactory(collaboration=collab), PartnerFactory(collaboration=collab)
-    people = {"a": member(collab, Role.PARTNER_STAFF, a),
-              "b": member(collab, Role.PARTNER_STAFF, b)}
-    db.session.commit()
-    return collab, people
 
 
 def _post(collab, seat, n, visibility="collaboration"):

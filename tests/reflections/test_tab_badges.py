@@ -6,30 +6,16 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from coprod import policy
-from coprod.accounts.models import Role
 from coprod.extensions import db
 from coprod.messages import operations as messages
 from coprod.reflections import operations
 from tests.conftest import statements_run
-from tests.factories import PASSWORD, CollaborationFactory, PartnerFactory, member
+from tests.factories import PASSWORD
+from tests.reflections.test_feed_queries import COMMON
 
-COMMON = dict(kind="works", perspective="citizens", component="routines",
-              learning_level="inter", mode="exploitation")
 REFLECTIONS = re.compile(r'Reflections <span class="badge badge-new">(\d+)')
 MESSAGES = re.compile(r'Messages <span class="badge badge-unread">(\d+)')
-
-
-@pytest.fixture
-def space(db):
-    collab = CollaborationFactory()
-    a, b = PartnerFactory(collaboration=collab), PartnerFactory(collaboration=collab)
-    people = {"a": member(collab, Role.PARTNER_STAFF, a),
-              "b": member(collab, Role.PARTNER_STAFF, b)}
-    db.session.commit()
-    return collab, people
 
 
 def _post(collab, seat, n=1):
