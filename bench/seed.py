@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 import argon2.profiles
 from sqlalchemy import select, text
 
+from coprod import readonly
 from coprod.accounts.models import use_password_hashing
 
 # Bump when the rows written here change: a stored seed of another version is rebuilt.
@@ -264,7 +265,9 @@ def _insert(db, model, rows: list[dict], returning=None) -> list:
     defaults = {c.name: c.default for c in table.columns
                 if c.name not in rows[0] and c.default is not None}
     columns = list(rows[0]) + list(defaults)
-    cursor = db.session.connection().connection.driver_connection.cursor()
+    driver = db.session.connection().connection.driver_connection
+    readonly.begin_writing(driver)  # a COPY is no statement SQLAlchemy's events see
+    cursor = driver.cursor()
     with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             values = [row[c] for c in rows[0]] + [_default(d) for d in defaults.values()]

@@ -1,52 +1,70 @@
-"""A request that only read ends its transaction with COMMIT, not ROLLBACK.
+"""Reads run outside a transaction; a transaction begins at the first write.
 
-psycopg prepares a statement on the server once it has run five times on a connection, and
-PostgreSQL then skips parsing it and, with a generic plan, planning it. But psycopg forgets
-every prepared statement on a ROLLBACK (an object it named may have gone with it), and a
-request that only read ends its transaction when its session closes, with a ROLLBACK. So no
-statement ever reached its fifth run, and every page planned the policy's queries afresh: 20
-to 26 ms of planning per page at 100,000 reflections (bench/plans.py), against 8 to 11 ms of
-executing them.
+Each request's SQL used to run in one transaction: psycopg sent BEGIN before its first
+statement and the request ended with COMMIT or ROLLBACK, two round trips besides the
+statements, and the pool pinged each connection as it handed it out, a third. A worker thread
+spends a round trip waiting for the server's process to be scheduled, and on a busy two-core
+machine that wait is most of a small request: the token look-up behind `GET /api/v1/me` made
+four round trips where the bare baseline of bench/http.py makes one.
 
-For the database, committing a transaction that wrote nothing is the same as rolling it back.
-What wrote is told by the statements themselves: any statement on the connection that is not a
-read (`only_reads`: a SELECT, or a WITH that writes nothing) marks the transaction, and then
-the request's end rolls back as before. So do an error, and objects changed in the session
-but never flushed.
+Coprod runs at PostgreSQL's READ COMMITTED, where every statement of a transaction takes a
+snapshot of its own and a plain SELECT locks no row: a SELECT run on its own sees what it would
+have seen inside the transaction. So a connection is handed out in autocommit and switched to a
+transaction just before the first statement that writes or locks (anything `only_reads` does
+not call a read, or a SELECT ... FOR UPDATE / FOR SHARE). From there on, until the connection
+goes back to the pool, everything is one transaction, committed or rolled back as before. A
+request that only read sends its statements and nothing else, and as no transaction is open
+the session's closing ROLLBACK sends nothing either, so psycopg keeps its prepared statements
+(it forgets them on every ROLLBACK it sends; with them PostgreSQL skips planning the policy's
+queries, 20 to 26 ms a page at 100,000 reflections).
+
+Code that writes through the driver's own connection (a COPY) calls `begin_writing` first:
+the events below see only what SQLAlchemy executes.
+
+A pooled connection is pinged when it is handed out only if the server said something while
+it rested (its socket is readable: a restart, an ended backend or an idle timeout sends a
+goodbye) or if it rested longer than REST_BEFORE_PING; a failed ping replaces the pool's
+connections, as SQLAlchemy's pool_pre_ping does on every checkout.
 """
 
 from __future__ import annotations
 
 import re
+import select
+import time
+from functools import lru_cache
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import event, exc
 
 from coprod.extensions import db
 
-_WROTE = "coprod_wrote"
+REST_BEFORE_PING = 30.0  # seconds a connection may rest in the pool before it is pinged
+_RETURNED_AT = "coprod_returned_at"  # pool record info: when the connection came back
 
 
 def install(app: Flask) -> None:
-    """Watch the app's engines and end read-only requests with a commit."""
+    """Hand out the app's PostgreSQL connections in autocommit, beginning at the first write."""
     with app.app_context():
         engines = set(db.engines.values())
     for engine in engines:
         if engine.dialect.name != "postgresql":
-            continue  # what is kept across transactions is psycopg's
+            continue  # SQLite keeps its transactions and pool_pre_ping (coprod/config.py)
         event.listen(engine, "do_execute", _unprepared_where_asked)
-        event.listen(engine, "before_cursor_execute", _note_writes)
-        event.listen(engine, "commit", _forget)
-        event.listen(engine, "rollback", _forget)
-    app.teardown_request(_end_read_only)
+        event.listen(engine, "before_cursor_execute", _begin_before_writing)
+        event.listen(engine, "checkout", _hand_out)
+        event.listen(engine, "checkin", _note_return)
 
 
 # A read begins SELECT, or WITH (common table expressions; the search's), after any
 # parentheses (a UNION of limited SELECTs). A WITH may hold a data-modifying statement.
 _READ = re.compile(r"\s*\(*\s*(SELECT|WITH)\b", re.IGNORECASE)
 _WRITE_WORD = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
+_LOCKING = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b",
+                      re.IGNORECASE)
 
 
+@lru_cache(maxsize=2048)  # compiled statements repeat; each is tested once per process
 def only_reads(statement: str) -> bool:
     """Whether a SQL statement reads and writes nothing: a SELECT, or a WITH with no
     INSERT, UPDATE, DELETE or MERGE anywhere in it (a word, not part of a name). Anything
@@ -57,10 +75,68 @@ def only_reads(statement: str) -> bool:
     return head.group(1).upper() == "SELECT" or _WRITE_WORD.search(statement) is None
 
 
-def _note_writes(conn, cursor, statement, parameters, context, executemany) -> None:
-    if executemany or not only_reads(statement):
-        conn.info[_WROTE] = True
+@lru_cache(maxsize=2048)
+def needs_transaction(statement: str) -> bool:
+    """Whether a statement must run inside the transaction: it writes, or it locks rows
+    (a lock taken in autocommit would end with its statement)."""
+    return not only_reads(statement) or _LOCKING.search(statement) is not None
 
+
+def begin_writing(driver_connection) -> None:
+    """From the next statement on, the connection runs one transaction (psycopg sends BEGIN
+    before it), until it goes back to the pool."""
+    if driver_connection.autocommit:
+        driver_connection.autocommit = False
+
+
+def _begin_before_writing(conn, cursor, statement, parameters, context, executemany) -> None:
+    """before_cursor_execute: a statement that writes or locks begins the transaction."""
+    driver = cursor.connection
+    if driver.autocommit and (executemany or needs_transaction(statement)):
+        begin_writing(driver)
+
+
+# -- handing connections out ---------------------------------------------------------------
+
+def _note_return(driver_connection, record) -> None:
+    """Pool checkin: the connection rests from now."""
+    record.info[_RETURNED_AT] = time.monotonic()
+
+
+def _hand_out(driver_connection, record, proxy) -> None:
+    """Pool checkout: a connection that may have been ended is pinged first; every
+    connection starts in autocommit."""
+    returned_at = record.info.pop(_RETURNED_AT, None)  # None: connected just now
+    if returned_at is not None and (
+            time.monotonic() - returned_at > REST_BEFORE_PING or _server_spoke(driver_connection)):
+        _ping(driver_connection)
+    try:
+        driver_connection.autocommit = True  # after the pool's reset no transaction is open
+    except Exception as error:  # noqa: BLE001 - a broken connection: the pool replaces it
+        raise exc.DisconnectionError(str(error)) from error
+
+
+def _server_spoke(driver_connection) -> bool:
+    """Whether the server sent anything to a connection resting in the pool (nothing is
+    due: it is a goodbye, or something that a ping will read)."""
+    try:
+        readable, _writable, _failed = select.select([driver_connection.fileno()], [], [], 0)
+    except Exception:  # noqa: BLE001 - no socket any more
+        return True
+    return bool(readable)
+
+
+def _ping(driver_connection) -> None:
+    """One round trip; if it fails, the pool replaces every connection it holds (a server
+    that ended one has usually ended them all)."""
+    try:
+        driver_connection.autocommit = True
+        driver_connection.execute("SELECT 1")
+    except Exception as error:  # noqa: BLE001 - any failure means this connection is gone
+        raise exc.InvalidatePoolError(str(error)) from error
+
+
+# -- statements that ask to be planned each time ------------------------------------------
 
 # A statement's execution option: never prepare it, so PostgreSQL plans it for its values each
 # time. For a statement whose best plan depends on its values more than planning costs (the
@@ -74,22 +150,3 @@ def _unprepared_where_asked(cursor, statement, parameters, context) -> bool | No
         return None
     cursor.execute(statement, parameters, prepare=False)
     return True
-
-
-def _forget(conn) -> None:
-    conn.info.pop(_WROTE, None)
-
-
-def _end_read_only(error) -> None:
-    """teardown_request (before Flask-SQLAlchemy closes the session): commit what only read."""
-    if error is not None or db.engine.dialect.name != "postgresql":
-        return
-    session = db.session()  # this request's Session, not the scoped proxy
-    if not session.in_transaction() or session.new or session.dirty or session.deleted:
-        return
-    try:
-        if session.connection().info.get(_WROTE):
-            return
-        session.commit()
-    except Exception:  # noqa: BLE001 - nothing was written; the close rolls back as before
-        session.rollback()

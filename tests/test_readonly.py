@@ -1,10 +1,15 @@
-"""A request that only read commits (so psycopg keeps its prepared statements and PostgreSQL
-stops planning the policy's queries on every page); a request that wrote and did not commit
-still leaves nothing behind (coprod/readonly.py)."""
+"""Reads run outside a transaction and the first write begins one (coprod/readonly.py): a
+request that only read sends its statements and nothing else, so psycopg keeps its prepared
+statements and PostgreSQL stops planning the policy's queries on every page; a request that
+wrote and did not commit still leaves nothing behind; a pooled connection the server ended is
+replaced before a request gets it."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from flask import request
 from sqlalchemy import func, select, text
 
 from coprod.extensions import db as coprod_db
@@ -43,6 +48,37 @@ def own_app(app, tmp_path):
             Organization.name == "planned each time")
         return str(coprod_db.session.scalar(marked.execution_options(**PLAN_EACH_TIME)))
 
+    def transaction_status():
+        """What the driver's connection is in after the route's statements."""
+        return coprod_db.session.connection().connection.driver_connection.info \
+            .transaction_status.name
+
+    def reads_then_tells():
+        coprod_db.session.scalar(select(func.count()).select_from(Organization))
+        return transaction_status()
+
+    def locks_then_tells():
+        coprod_db.session.scalars(select(Organization).with_for_update()).all()
+        return transaction_status()
+
+    def writes_twice_second_fails():
+        coprod_db.session.scalar(select(func.count()).select_from(Organization))
+        coprod_db.session.add(Organization(name="First of two", sector="public"))
+        coprod_db.session.flush()
+        status = transaction_status()
+        if request.args.get("fail"):
+            coprod_db.session.execute(text(  # no name: the database refuses the row
+                "INSERT INTO organizations (sector, created_at) VALUES ('public', now())"))
+        coprod_db.session.commit()
+        return status
+
+    def backend():
+        return str(coprod_db.session.scalar(text("SELECT pg_backend_pid()")))
+
+    other.add_url_rule("/test-reads/status", view_func=reads_then_tells)
+    other.add_url_rule("/test-reads/lock", view_func=locks_then_tells)
+    other.add_url_rule("/test-writes-twice", view_func=writes_twice_second_fails)
+    other.add_url_rule("/test-reads/backend", view_func=backend)
     other.add_url_rule("/test-reads/planned-each-time", view_func=reads_planned_each_time)
     other.add_url_rule("/test-writes/<how>", view_func=writes_without_commit)
     other.add_url_rule("/test-reads/cte", view_func=reads_with_a_cte)
@@ -122,3 +158,66 @@ def test_a_request_that_wrote_without_committing_leaves_nothing(own_app, db, how
     with own_app.app_context():
         assert coprod_db.session.scalar(select(func.count()).select_from(Organization).where(
             Organization.name == "Never committed")) == 0
+
+
+def test_a_request_that_only_reads_opens_no_transaction(own_app, db):
+    """No BEGIN before its statements, no COMMIT or ROLLBACK after them."""
+    client = own_app.test_client()
+    assert client.get("/test-reads/status").get_data(as_text=True) == "IDLE"
+
+
+def test_a_locking_read_runs_inside_the_transaction(own_app, db):
+    """SELECT ... FOR UPDATE keeps its lock until the transaction ends, not the statement."""
+    client = own_app.test_client()
+    assert client.get("/test-reads/lock").get_data(as_text=True) == "INTRANS"
+
+
+def test_the_first_write_begins_one_transaction_for_the_rest(own_app, db):
+    client = own_app.test_client()
+    assert client.get("/test-writes-twice").get_data(as_text=True) == "INTRANS"
+    response = client.get("/test-writes-twice?fail=1")
+    assert response.status_code == 500
+    with own_app.app_context():
+        names = coprod_db.session.scalars(select(Organization.name).where(
+            Organization.name == "First of two")).all()
+    assert names == ["First of two"], "the failed request's first write was kept"
+
+
+def _terminate(app, pid: int) -> None:
+    """End a backend from a connection of the test's own (not the app's pool)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).set(drivername="postgresql")
+    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        for _ in range(100):  # gone once the server has noted its end
+            if not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s",
+                                (pid,)).fetchone()[0]:
+                return
+            time.sleep(0.02)
+
+
+def test_a_pooled_connection_the_server_ended_is_replaced(own_app, db, monkeypatch):
+
+    client = own_app.test_client()
+    first = int(client.get("/test-reads/backend").get_data(as_text=True))
+    _terminate(own_app, first)
+    response = client.get("/test-reads/backend")
+    assert response.status_code == 200
+    assert int(response.get_data(as_text=True)) != first
+
+
+def test_a_connection_back_from_a_request_just_now_is_not_pinged(own_app, db, monkeypatch):
+    from coprod import readonly
+
+    pings = []
+    real_ping = readonly._ping
+    monkeypatch.setattr(readonly, "_ping", lambda conn: pings.append(1) or real_ping(conn))
+    client = own_app.test_client()
+    for _ in range(5):
+        assert client.get("/test-reads/status").status_code == 200
+    assert pings == []
+    monkeypatch.setattr(readonly, "REST_BEFORE_PING", 0.0)
+    assert client.get("/test-reads/status").status_code == 200
+    assert pings == [1]
