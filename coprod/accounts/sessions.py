@@ -11,13 +11,14 @@ deactivation ends them all. Every log-in lasts REMEMBER_COOKIE_DURATION at most 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app, has_request_context, request
 from flask_limiter.util import get_remote_address
-from sqlalchemy import ForeignKey, String, delete, select
+from sqlalchemy import ForeignKey, String, bindparam, delete, select
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from coprod.accounts.models import User
@@ -112,6 +113,17 @@ def open_session(user: User, remember: bool = False,
     return row
 
 
+@functools.cache
+def _live_login():
+    """SQL: the log-in row of a cookie's user id and secret, with its user and their seats.
+    Every request with a cookie runs it: built once, with only its values bound each time,
+    it is neither composed again nor walked again for SQLAlchemy's cache key."""
+    return (select(UserSession)
+            .options(joinedload(UserSession.user).joinedload(User.memberships))
+            .where(UserSession.secret_hash == bindparam("secret_hash"),
+                   UserSession.user_id == bindparam("user_id")))
+
+
 def user_for_login_id(identity: str) -> User | None:
     """The active user whose live log-in the cookies name ("id:secret"), or None.
 
@@ -119,10 +131,8 @@ def user_for_login_id(identity: str) -> User | None:
     user_id, _sep, secret = identity.partition(":")
     if not user_id.isdigit() or not secret or ":" in secret:
         return None
-    row = db.session.scalars(select(UserSession).options(
-        joinedload(UserSession.user).joinedload(User.memberships)).where(
-        UserSession.secret_hash == UserSession.digest(secret),
-        UserSession.user_id == int(user_id))).unique().first()
+    row = db.session.scalars(_live_login(), {
+        "secret_hash": UserSession.digest(secret), "user_id": int(user_id)}).unique().first()
     moment = now()
     if row is None or row.expires_at <= moment or not row.user.is_active:
         return None
