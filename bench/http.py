@@ -457,6 +457,31 @@ def drive(coprod: Server, endpoint: Endpoint, found: seeding.Seeded, args,
     return run_wrk(coprod.url + endpoint.path, args, wrk_env, endpoint.expect, connections)
 
 
+def drive_rounds(coprod: Server, endpoint: Endpoint, found: seeding.Seeded, args,
+                 bare_url: str) -> dict[str, list[tuple[Figures, Figures]]]:
+    """--rounds pairs of (the bare baseline, then the endpoint), for the endpoint and its
+    single-client run if it has one. This machine's speed drifts by two or three times within
+    minutes (a shared host): a ratio is only a ratio of the same moment, and one moment can be
+    an outlier, so each round measures the baseline again just before the endpoint."""
+    rounds: dict[str, list[tuple[Figures, Figures]]] = {endpoint.name: []}
+    single = SINGLE.get(endpoint.name)
+    if single:
+        rounds[single] = []
+    for _round in range(args.rounds):
+        alongside = run_wrk(bare_url, args, {"BENCH_USER_AGENT": USER_AGENT})
+        rounds[endpoint.name].append((alongside, drive(coprod, endpoint, found, args)))
+        if single:
+            rounds[single].append((alongside, drive(coprod, endpoint, found, args,
+                                                    connections=1)))
+    return rounds
+
+
+def _median_round(pairs: list[tuple[Figures, Figures]]) -> tuple[Figures, Figures]:
+    """The round whose ratio to its baseline is the median (the lower one of an even count)."""
+    ranked = sorted(pairs, key=lambda pair: pair[1].rps / pair[0].rps if pair[0].rps else 0.0)
+    return ranked[(len(ranked) - 1) // 2]
+
+
 def end_backends(url: str) -> None:
     """End the bench database's connections that a stopped server's queries left running."""
     import psycopg
@@ -497,32 +522,28 @@ def bench_size(size: int, args, only: set[str]) -> dict:
             load = os.getloadavg()[0]
             bare_url = f"{bare.url}/c/{found.collaboration_id}/reflections"
             results = {"bare": run_wrk(bare_url, args, {"BENCH_USER_AGENT": USER_AGENT})}
+            ratios = {}
             for endpoint in wanted:
-                # The baseline again just before each endpoint, its ratio's denominator: this
-                # machine's speed drifts by two or three times within minutes (a shared host),
-                # so a baseline measured once per size would compare figures of other moments.
-                results[f"bare:{endpoint.name}"] = run_wrk(
-                    bare_url, args, {"BENCH_USER_AGENT": USER_AGENT})
                 # A server of its own for each endpoint: the requests wrk left unanswered at
                 # the end of its run must not weigh on the next endpoint's.
                 coprod = Server(f"coprod-{endpoint.name}", "coprod:create_app()", coprod_env,
                                 args, logdir)
                 try:
                     coprod.wait_ready("/healthz")
-                    results[endpoint.name] = drive(coprod, endpoint, found, args)
-                    single = SINGLE.get(endpoint.name)
-                    if single:
-                        results[single] = drive(coprod, endpoint, found, args, connections=1)
+                    rounds = drive_rounds(coprod, endpoint, found, args, bare_url)
                 finally:
                     coprod.stop()
                     end_backends(url)
-                for name in (endpoint.name, SINGLE.get(endpoint.name)):
-                    if name in results:
-                        figures = results[name]
-                        print(f"  {LABELS[name]}: {figures.rps:.1f} req/s, p50 "
-                              f"{_ms(figures.p50)}, p95 {_ms(figures.p95)}, p99 "
-                              f"{_ms(figures.p99)}, {figures.requests} requests, answers "
-                              f"{figures.statuses}", flush=True)
+                for name, pairs in rounds.items():
+                    ratios[name] = [figures.rps / alongside.rps if alongside.rps else 0.0
+                                    for alongside, figures in pairs]
+                    results[f"bare:{name}"], results[name] = _median_round(pairs)
+                    figures = results[name]
+                    print(f"  {LABELS[name]}: {figures.rps:.1f} req/s, p50 "
+                          f"{_ms(figures.p50)}, p95 {_ms(figures.p95)}, p99 "
+                          f"{_ms(figures.p99)}, {figures.requests} requests, answers "
+                          f"{figures.statuses}; × bare by round "
+                          f"{', '.join(f'{r:.2f}' for r in ratios[name])}", flush=True)
         finally:
             bare.stop()
         with app.app_context():
@@ -531,7 +552,7 @@ def bench_size(size: int, args, only: set[str]) -> dict:
             trim(db, found)
             db.engine.dispose()
         return {"size": size, "results": results, "statements": statements, "seed": found,
-                "load": (load, os.getloadavg()[0])}
+                "load": (load, os.getloadavg()[0]), "ratios": ratios}
     finally:
         shutil.rmtree(instance, ignore_errors=True)
 
@@ -550,12 +571,13 @@ def report(runs: list[dict], args) -> str:
              *(f"{run['size']:,} reflections: load average {run['load'][0]:.1f} before, "
                f"{run['load'][1]:.1f} after ({os.cpu_count()} cores)" for run in runs),
              "",
-             "× bare: req/s over the bare baseline's, measured just before the endpoint "
-             "(its req/s in the column before)",
+             f"× bare: req/s over the bare baseline's, measured just before the endpoint "
+             f"(its req/s in the column before); of {args.rounds} such rounds the one with the "
+             f"median ratio is shown, and every round's ratio in the last column",
              "",
              "| reflections | endpoint | req/s | p50 | p95 | p99 | statements built / again "
-             "| alone built / again | bare alongside | × bare |",
-             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| alone built / again | bare alongside | × bare | × bare by round |",
+             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for run in runs:
         bare = run["results"]["bare"]
         for name in ["bare", *[n for e in ENDPOINTS for n in (e, SINGLE.get(e)) if n]]:
@@ -571,13 +593,14 @@ def report(runs: list[dict], args) -> str:
             else:
                 built, built_s, again, again_s = run["statements"][counted]
                 statements, alone = f"{built} / {again}", f"{_ms(built_s)} / {_ms(again_s)}"
-            alongside = run["results"].get(f"bare:{counted}", bare) if name != "bare" else bare
+            alongside = run["results"].get(f"bare:{name}", bare) if name != "bare" else bare
             ratio = figures.rps / alongside.rps if alongside.rps else 0
+            by_round = ", ".join(f"{r:.2f}" for r in run.get("ratios", {}).get(name, []))
             p50, p95, p99 = ((_ms(figures.p50), _ms(figures.p95), _ms(figures.p99))
                              if figures.requests else (f"> {args.duration} s",) * 3)
             lines.append(f"| {run['size']:,} | {LABELS[name]}{flag} | {figures.rps:.1f} | "
                          f"{p50} | {p95} | {p99} | {statements} | {alone} | "
-                         f"{alongside.rps:.1f} | {ratio:.3f} |")
+                         f"{alongside.rps:.1f} | {ratio:.3f} | {by_round} |")
     return "\n".join(lines)
 
 
@@ -587,6 +610,9 @@ def main() -> int:
                         help="reflections per collaboration, comma-separated")
     parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per endpoint")
     parser.add_argument("--connections", type=int, default=8, help="wrk's open connections")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="pairs of (bare baseline, endpoint) runs per endpoint; the median "
+                             "ratio's round is reported")
     parser.add_argument("--only", default=",".join(ENDPOINTS),
                         help=f"endpoints to drive, of {','.join(ENDPOINTS)}")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both apps)")
@@ -623,6 +649,7 @@ def main() -> int:
     if args.json:
         Path(args.json).write_text(json.dumps([
             {"size": r["size"], "statements": r["statements"], "load": r["load"],
+             "ratios": r["ratios"],
              "results": {k: vars(v) for k, v in r["results"].items()}} for r in runs],
             indent=2))
     return 0
