@@ -388,6 +388,7 @@ class Figures:
     errors: str = ""
     expect: int = 200
     p95: float = 0.0  # seconds
+    cpu: float = 0.0  # seconds of the whole machine's busy CPU per request (all processes)
 
     @property
     def refused(self) -> dict:
@@ -403,13 +404,26 @@ def _seconds(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
+def busy_seconds() -> float:
+    """CPU time the whole machine has been busy (user, nice, system, irq, softirq) since it
+    started, from /proc/stat; 0.0 where there is none."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields)
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(url: str, args, env: dict, expect: int = 200, connections: int | None = None
             ) -> Figures:
     command = ["wrk", "-t1", f"-c{connections or args.connections}", f"-d{args.duration}s",
                "--latency",
                "--timeout", "60s", "-s", str(ROOT / "bench" / "wrk.lua"), url]
+    busy = busy_seconds()
     out = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True,
                          timeout=args.duration + 90).stdout
+    busy = busy_seconds() - busy  # the server's, PostgreSQL's and wrk's, as the baseline's
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     # the Latency Distribution lines (a "+/- Stdev" column may also end in "99%")
     p50 = _seconds(re.search(r"^\s+50%\s+(\S+)[ \t]*$", out, re.M).group(1))
@@ -420,7 +434,7 @@ def run_wrk(url: str, args, env: dict, expect: int = 200, connections: int | Non
     p95 = re.search(r"^p95 (\d+)$", out, re.M)  # bench/wrk.lua's done(), in microseconds
     return Figures(rps, p50, p99, requests, {k: int(v) for k, v in statuses.items()},
                    errors.group(1) if errors else "", expect,
-                   int(p95.group(1)) * 1e-6 if p95 else 0.0)
+                   int(p95.group(1)) * 1e-6 if p95 else 0.0, busy / requests if requests else 0.0)
 
 
 def check(browser: Browser, endpoint: Endpoint, env: dict) -> None:
@@ -535,15 +549,19 @@ def bench_size(size: int, args, only: set[str]) -> dict:
                     coprod.stop()
                     end_backends(url)
                 for name, pairs in rounds.items():
-                    ratios[name] = [figures.rps / alongside.rps if alongside.rps else 0.0
-                                    for alongside, figures in pairs]
+                    ratios[name] = {
+                        "rps": [figures.rps / alongside.rps if alongside.rps else 0.0
+                                for alongside, figures in pairs],
+                        "cpu": [alongside.cpu / figures.cpu if figures.cpu else 0.0
+                                for alongside, figures in pairs]}
                     results[f"bare:{name}"], results[name] = _median_round(pairs)
                     figures = results[name]
                     print(f"  {LABELS[name]}: {figures.rps:.1f} req/s, p50 "
                           f"{_ms(figures.p50)}, p95 {_ms(figures.p95)}, p99 "
                           f"{_ms(figures.p99)}, {figures.requests} requests, answers "
                           f"{figures.statuses}; × bare by round "
-                          f"{', '.join(f'{r:.2f}' for r in ratios[name])}", flush=True)
+                          f"{', '.join(f'{r:.2f}' for r in ratios[name]['rps'])}, by CPU "
+                          f"{', '.join(f'{r:.2f}' for r in ratios[name]['cpu'])}", flush=True)
         finally:
             bare.stop()
         with app.app_context():
@@ -574,10 +592,15 @@ def report(runs: list[dict], args) -> str:
              f"× bare: req/s over the bare baseline's, measured just before the endpoint "
              f"(its req/s in the column before); of {args.rounds} such rounds the one with the "
              f"median ratio is shown, and every round's ratio in the last column",
+             "CPU: the whole machine's busy CPU time per request during the run (the server, "
+             "PostgreSQL and wrk); × bare by CPU: the baseline's over the endpoint's, the "
+             "median of the rounds. It drifts less than req/s from minute to minute",
              "",
              "| reflections | endpoint | req/s | p50 | p95 | p99 | statements built / again "
-             "| alone built / again | bare alongside | × bare | × bare by round |",
-             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+             "| alone built / again | bare alongside | × bare | CPU | × bare by CPU "
+             "| by round: × bare; by CPU |",
+             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+             "| ---: | --- |"]
     for run in runs:
         bare = run["results"]["bare"]
         for name in ["bare", *[n for e in ENDPOINTS for n in (e, SINGLE.get(e)) if n]]:
@@ -595,12 +618,17 @@ def report(runs: list[dict], args) -> str:
                 statements, alone = f"{built} / {again}", f"{_ms(built_s)} / {_ms(again_s)}"
             alongside = run["results"].get(f"bare:{name}", bare) if name != "bare" else bare
             ratio = figures.rps / alongside.rps if alongside.rps else 0
-            by_round = ", ".join(f"{r:.2f}" for r in run.get("ratios", {}).get(name, []))
+            rounds = run.get("ratios", {}).get(name, {"rps": [], "cpu": []})
+            by_round = "; ".join(", ".join(f"{r:.2f}" for r in rounds[k]) for k in ("rps", "cpu"))
+            by_cpu = (sorted(rounds["cpu"])[(len(rounds["cpu"]) - 1) // 2] if rounds["cpu"]
+                      else 1.0 if name == "bare" else 0.0)
+            cpu = f"{figures.cpu * 1000:.2f} ms" if figures.cpu else ""
             p50, p95, p99 = ((_ms(figures.p50), _ms(figures.p95), _ms(figures.p99))
                              if figures.requests else (f"> {args.duration} s",) * 3)
             lines.append(f"| {run['size']:,} | {LABELS[name]}{flag} | {figures.rps:.1f} | "
                          f"{p50} | {p95} | {p99} | {statements} | {alone} | "
-                         f"{alongside.rps:.1f} | {ratio:.3f} | {by_round} |")
+                         f"{alongside.rps:.1f} | {ratio:.3f} | {cpu} | {by_cpu:.3f} | "
+                         f"{by_round if name != 'bare' else ''} |")
     return "\n".join(lines)
 
 
