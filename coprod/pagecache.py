@@ -108,12 +108,20 @@ def _new_token_before_commit(session: Session) -> None:
     if not connection.info.get(_CHANGED):
         return
     new = {"token": secrets.randbits(62), "changed_at": utcnow()}
-    if not session.execute(update(PageEpoch).where(PageEpoch.id == 1).values(**new)).rowcount:
+    if not session.execute(_new_token(), new).rowcount:
         session.add(PageEpoch(id=1, **new))
         session.flush()
     connection.info.pop(_CHANGED, None)
     if has_app_context():
         g.pop("page_state", None)  # read again: this request's own write changed it
+
+
+@functools.cache
+def _new_token():
+    """SQL: the row's new token and its time, bound when it runs. Every writing transaction
+    ends with it: built once, it is neither composed nor walked for its cache key again."""
+    return (update(PageEpoch).where(PageEpoch.id == 1)
+            .values(token=bindparam("token"), changed_at=bindparam("changed_at")))
 
 
 def _has_uncommitted_writes() -> bool:

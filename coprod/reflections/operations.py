@@ -7,7 +7,7 @@ flushes; the caller commits once. Refusals are OperationError with the field at 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 
 from flask_babel import gettext as _
@@ -163,8 +163,11 @@ def reader_partners(collaboration_id: int, visibility: Visibility, author_partne
     return (found | {author_partner_id}) - {None}
 
 
-def _about_citizen(actor: Actor, collaboration_id: int, citizen, categories, readers):
-    """The checked (citizen, categories) of a reference, or None when there is none."""
+def _about_citizen(actor: Actor, collaboration_id: int, citizen, categories,
+                   readers: Callable[[], set[int]]):
+    """The checked (citizen, categories) of a reference, or None when there is none.
+    `readers()` gives the partners who would read it: asked only when there is a citizen
+    (most content is about none, and working them out is a query)."""
     if citizen in (None, ""):
         if categories:
             raise OperationError(_("Choose the citizen this is about, or no categories."),
@@ -172,7 +175,7 @@ def _about_citizen(actor: Actor, collaboration_id: int, citizen, categories, rea
         return None
     from coprod.citizens.operations import check_reference
 
-    return check_reference(actor, collaboration_id, citizen, categories, readers)
+    return check_reference(actor, collaboration_id, citizen, categories, readers())
 
 
 def _attach(content, about) -> None:
@@ -203,7 +206,7 @@ def post_reflection(actor: Actor, collaboration: Collaboration, *, kind, perspec
     attribution = _choice(Attribution, attribution, "attribution")
     audience_ids = _partners_of(collaboration.id, audience)
     _check_audience(seat, visibility, attribution, audience_ids)
-    about = _about_citizen(actor, collaboration.id, citizen, categories, reader_partners(
+    about = _about_citizen(actor, collaboration.id, citizen, categories, lambda: reader_partners(
         collaboration.id, visibility, seat.partner_id, audience_ids))
     reflection = Reflection(
         collaboration_id=collaboration.id, author_id=actor.user_id, partner_id=seat.partner_id,
@@ -242,7 +245,7 @@ def edit_reflection(actor: Actor, reflection: Reflection, *, kind, perspective, 
     reference = reflection.citizen_reference
     if reference is not None:  # the new audience must be allowed to know, too
         _about_citizen(actor, reflection.collaboration_id, reference.citizen_id,
-                       reference.category_ids, reader_partners(
+                       reference.category_ids, lambda: reader_partners(
                            reflection.collaboration_id, visibility, reflection.partner_id,
                            audience_ids))
     new = dict(kind=_choice(Kind, kind, "kind"),
@@ -307,9 +310,9 @@ def reply(actor: Actor, reflection: Reflection, body: str, *, parent_id: int | N
                                  status=404)
     seat = actor.seat(reflection.collaboration_id)
     about = _about_citizen(actor, reflection.collaboration_id, citizen, categories,
-                           reader_partners(reflection.collaboration_id, reflection.visibility,
-                                           reflection.partner_id,
-                                           reflection.audience_partner_ids))
+                           lambda: reader_partners(
+                               reflection.collaboration_id, reflection.visibility,
+                               reflection.partner_id, reflection.audience_partner_ids))
     answer = Reply(reflection_id=reflection.id, parent_id=parent_id, author_id=actor.user_id,
                    partner_id=seat.partner_id, body=clean_body(body))
     db.session.add(answer)

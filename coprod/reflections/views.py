@@ -219,8 +219,9 @@ def new(collaboration_id: int):
     actor = _actor()
     collab = _collaboration(collaboration_id, "post_reflection")
     posted = request.method == "POST"  # then only what validating needs, until shown again
-    form = _reflection_form(forms.ReflectionForm, collab, with_members=not posted, **about_choices(
-        actor, collab, request.form.get("citizen", "") if posted else None))
+    form = _reflection_form(forms.ReflectionForm, collab, with_members=not posted,
+                            **_posted_about_choices(actor, collab) if posted
+                            else about_choices(actor, collab))
     token = form.prompt.data if form.is_submitted() else request.args.get("prompt")
     prompt = _prompt(collab, token) if token else None
     if prompt is not None and not form.is_submitted() and not answers.is_open(prompt):
@@ -249,6 +250,16 @@ def new(collaboration_id: int):
         "reflections/new.html", collaboration=collab, form=form, current="reflections",
         prompt=answering,
         questions=answers.questions_of(answering.routine) if answering else []), status
+
+
+def _posted_about_choices(actor: policy.Actor, collab: Collaboration) -> dict:
+    """about_choices() for a posted reflection form: nothing when it names no citizen and
+    ticks no category (most reflections: the operation then has nothing to check, and the
+    form posts it about nobody whether the fields were offered or not)."""
+    chosen = request.form.get("citizen", "")
+    if not chosen and not request.form.getlist("categories"):
+        return {}
+    return about_choices(actor, collab, chosen)
 
 
 def _prompt(collab: Collaboration, token: str) -> Prompt:

@@ -345,3 +345,30 @@ def test_a_post_loads_the_citizen_it_names_not_every_citizen(db, world, browser)
     finally:
         event.remove(Citizen, "load", count)
     assert len(_notes()) == 2
+
+
+def test_a_post_about_nobody_reads_no_citizen_and_not_who_would_read_it(db, world, browser):
+    """Most reflections are about no citizen: their post reads neither the citizens (to
+    validate a choice that names none) nor the partners who would read it (asked only of a
+    reference), and the partners once, for the form's audience."""
+    from tests.conftest import statements_run
+
+    case_worker = browser(world.case_worker)
+    url, form = _new_url(world), _note_form(world, citizen="", categories=[])
+    with statements_run(db) as run:
+        response = case_worker.post(url, data=form)
+    assert response.status_code == 302, error_of(response, "citizen")
+    assert [s for s in run if re.search(r"\bFROM citizens\b", s)] == []
+    assert len([s for s in run if re.search(r"\bFROM partners\b", s)]) == 1
+    assert [note.body for note in _notes()] == [BODY]
+    assert db.session.scalars(select(CitizenReference)).all() == []
+
+
+def test_categories_ticked_without_a_citizen_are_refused_next_to_the_citizen(
+        db, world, browser):
+    response = browser(world.case_worker).post(_new_url(world), data=_note_form(
+        world, citizen=""))
+    assert response.status_code == 422
+    assert error_of(response, "citizen") == "Choose the citizen this is about, or no categories."
+    assert "Citizen A" in page(response)  # offered again, with every choice
+    assert _notes() == []
