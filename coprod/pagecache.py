@@ -26,14 +26,16 @@ worker's memory costs one query. What a page shows depends on:
   be unread, and the page is the same whenever the reader comes back.
 
 A request reads the token before anything else, so whatever it builds is at least as new as
-the token it is stored under. A page is kept only when it answered 200, wrote nothing, left
-the session unchanged and showed no flashed message; a request whose connection holds a
-write not yet committed, or whose session holds unflushed changes, neither reads nor fills
-the cache. A page that showed citizen-referencing content keeps the ids it showed: a page
-answered from the cache notes the same reads, so the audit records every reading (and
-writes nothing for pages that show none). Small values every page shows (the header's unread
-badge, a space's tab badges) are kept the same way, per user (`kept_value`). Set
-PAGE_CACHE_BYTES to 0 to turn the cache off.
+the token it is stored under: a GET reads it (with the feed visit and the consent boundary)
+in the very statement that finds who the reader is, the log-in's or the API token's
+(`with_state`), so a page answered again costs that one statement. A page is kept only when
+it answered 200, wrote nothing, left the session unchanged and showed no flashed message; a
+request whose connection holds a write not yet committed, or whose session holds unflushed
+changes, neither reads nor fills the cache. A page that showed citizen-referencing content
+keeps the ids it showed: a page answered from the cache notes the same reads, so the audit
+records every reading (and writes nothing for pages that show none). Small values every page
+shows (the header's unread badge, a space's tab badges) are kept the same way, per user
+(`kept_value`). Set PAGE_CACHE_BYTES to 0 to turn the cache off.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from datetime import datetime
 from functools import wraps
 
 from cachetools import LRUCache
-from flask import Flask, current_app, g, has_app_context, request, session
+from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
 from flask_babel import get_locale, get_timezone
 from flask_login import current_user
 from sqlalchemy import BigInteger, Integer, bindparam, event, func, select, union_all, update
@@ -144,19 +146,66 @@ def _next_period_boundary(at):
     return select(func.min(moments.c.at)).scalar_subquery()
 
 
-@functools.cache
-def _state_query():
-    """SQL: (token, changed_at, the reader's last feed visit, the next consent boundary).
-    Built once: only its parameters change from request to request."""
+def _state_columns(reader):
+    """SQL: (token, changed_at, the reader's last feed visit, the next consent boundary) of
+    the reader `reader` (a bound value or a column), with page_epoch in the FROM; the
+    collaboration and the instant are bound as page_collaboration and page_now."""
     from coprod.reflections.models import FeedVisit
 
     seen = (select(FeedVisit.seen_at)
-            .where(FeedVisit.user_id == bindparam("reader"),
-                   FeedVisit.collaboration_id == bindparam("collaboration"))
+            .where(FeedVisit.user_id == reader,
+                   FeedVisit.collaboration_id == bindparam("page_collaboration"))
             .scalar_subquery())
-    return (select(PageEpoch.token, PageEpoch.changed_at, seen,
-                   _next_period_boundary(bindparam("now", type_=UTCDateTime())))
-            .where(PageEpoch.id == 1))
+    return (PageEpoch.token, PageEpoch.changed_at, seen,
+            _next_period_boundary(bindparam("page_now", type_=UTCDateTime())))
+
+
+@functools.cache
+def _state_query():
+    """SQL: the page state of one reader. Built once: only its parameters change from
+    request to request."""
+    return select(*_state_columns(bindparam("reader"))).where(PageEpoch.id == 1)
+
+
+def with_state(identity, reader_column, identity_table):
+    """The statement that finds who a request is (`identity`, whose FROM starts at
+    `identity_table`), with the page state of its user (`reader_column`) as four more
+    columns: a page read as its reader is known costs no statement of its own. Run it with
+    state_parameters(); give its last four columns to note_state()."""
+    return (identity.add_columns(*_state_columns(reader_column))
+            .join_from(identity_table, PageEpoch, PageEpoch.id == 1, isouter=True))
+
+
+def wants_state(pages: bool) -> bool:
+    """Will this request read the page state? A GET or HEAD with the cache on does when it
+    asks for a page that can be kept, or (`pages`: a log-in's request) any page of the site,
+    whose header shows a kept value."""
+    if not has_request_context() or request.method not in ("GET", "HEAD") or _store() is None:
+        return False
+    return pages or _asks_kept_view()
+
+
+def _asks_kept_view() -> bool:
+    view = current_app.view_functions.get(request.endpoint)
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:  # a MethodView (the API's): its GET
+        view = getattr(view_class, "get", None)
+    return getattr(view, "kept", False)
+
+
+def state_parameters() -> dict:
+    return {"page_collaboration": _page_collaboration(), "page_now": utcnow()}
+
+
+def note_state(state) -> None:
+    """The page state read with the request's identity (with_state), for the page's own
+    collaboration: _state() answers from it."""
+    if state[0] is not None:  # no page_epoch row: read it as _state() would
+        g.setdefault("page_state", {})[_page_collaboration()] = tuple(state)
+
+
+def _page_collaboration() -> int | None:
+    return (request.view_args or {}).get("collaboration_id")
 
 
 # -- the cache ------------------------------------------------------------------------------
@@ -198,7 +247,7 @@ def _state(user_id: int, collaboration_id: int | None, now: datetime) -> tuple |
     read = g.setdefault("page_state", {})
     if collaboration_id not in read:
         read[collaboration_id] = db.session.execute(_state_query(), {
-            "reader": user_id, "collaboration": collaboration_id, "now": now}).first()
+            "reader": user_id, "page_collaboration": collaboration_id, "page_now": now}).first()
     return read[collaboration_id]
 
 
@@ -253,6 +302,7 @@ def cached_page(view: Callable) -> Callable:
                 with _lock:
                     store[key] = page
         return response
+    answer.kept = True  # wants_state(): its page state is read with the reader's identity
     return answer
 
 

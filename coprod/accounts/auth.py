@@ -12,6 +12,7 @@ from flask_login import login_user
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
+from coprod import pagecache
 from coprod.accounts import sessions
 from coprod.accounts.models import ApiToken, User, spend_dummy_hash
 from coprod.accounts.operations import find_user_by_email
@@ -71,22 +72,33 @@ def start_session(user: User, remember: bool = False, second_factor: str | None 
 
 
 @functools.cache
-def _unrevoked_token():
-    """SQL: the unrevoked token of a secret's digest, with its user and their seats. Every
+def _unrevoked_token(page_state: bool):
+    """SQL: the unrevoked token of a secret's digest, with its user and their seats (and,
+    with `page_state`, what the page cache reads before a page: pagecache.with_state). Every
     API call runs it: built once, with only the digest bound each time."""
-    return (select(ApiToken)
-            .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
-            .options(joinedload(ApiToken.user).joinedload(User.memberships)))
+    found = (select(ApiToken)
+             .where(ApiToken.token_hash == bindparam("token_hash"),
+                    ApiToken.revoked_at.is_(None))
+             .options(joinedload(ApiToken.user).joinedload(User.memberships)))
+    if page_state:
+        found = pagecache.with_state(found, ApiToken.user_id, ApiToken)
+    return found
 
 
 def user_for_token(secret: str) -> User | None:
     """The active user owning an unrevoked token with this secret, or None."""
     if not secret.startswith(ApiToken.PREFIX):
         return None
-    token = db.session.scalars(
-        _unrevoked_token(), {"token_hash": ApiToken.digest(secret)}).unique().first()
+    page_state = pagecache.wants_state(pages=False)
+    values = {"token_hash": ApiToken.digest(secret)}
+    if page_state:
+        values.update(pagecache.state_parameters())
+    found = db.session.execute(_unrevoked_token(page_state), values).unique().first()
+    token = found[0] if found is not None else None
     if token is None or not token.user.is_active:
         return None
+    if page_state:
+        pagecache.note_state(found[1:])
     moment = utcnow()
     # Written at most once a minute, as a log-in's last_seen_at: a script polling the API
     # should not cost a write (and a commit) on every call.

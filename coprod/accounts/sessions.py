@@ -21,6 +21,7 @@ from flask_limiter.util import get_remote_address
 from sqlalchemy import ForeignKey, String, bindparam, delete, select
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
+from coprod import pagecache
 from coprod.accounts.models import User
 from coprod.common import UTCDateTime, utcnow
 from coprod.extensions import db
@@ -114,14 +115,18 @@ def open_session(user: User, remember: bool = False,
 
 
 @functools.cache
-def _live_login():
-    """SQL: the log-in row of a cookie's user id and secret, with its user and their seats.
+def _live_login(page_state: bool):
+    """SQL: the log-in row of a cookie's user id and secret, with its user and their seats
+    (and, with `page_state`, what the page cache reads before a page: pagecache.with_state).
     Every request with a cookie runs it: built once, with only its values bound each time,
     it is neither composed again nor walked again for SQLAlchemy's cache key."""
-    return (select(UserSession)
-            .options(joinedload(UserSession.user).joinedload(User.memberships))
-            .where(UserSession.secret_hash == bindparam("secret_hash"),
-                   UserSession.user_id == bindparam("user_id")))
+    found = (select(UserSession)
+             .options(joinedload(UserSession.user).joinedload(User.memberships))
+             .where(UserSession.secret_hash == bindparam("secret_hash"),
+                    UserSession.user_id == bindparam("user_id")))
+    if page_state:
+        found = pagecache.with_state(found, UserSession.user_id, UserSession)
+    return found
 
 
 def user_for_login_id(identity: str) -> User | None:
@@ -131,11 +136,17 @@ def user_for_login_id(identity: str) -> User | None:
     user_id, _sep, secret = identity.partition(":")
     if not user_id.isdigit() or not secret or ":" in secret:
         return None
-    row = db.session.scalars(_live_login(), {
-        "secret_hash": UserSession.digest(secret), "user_id": int(user_id)}).unique().first()
+    page_state = pagecache.wants_state(pages=True)
+    values = {"secret_hash": UserSession.digest(secret), "user_id": int(user_id)}
+    if page_state:
+        values.update(pagecache.state_parameters())
+    found = db.session.execute(_live_login(page_state), values).unique().first()
+    row = found[0] if found is not None else None
     moment = now()
     if row is None or row.expires_at <= moment or not row.user.is_active:
         return None
+    if page_state:
+        pagecache.note_state(found[1:])
     if moment - row.last_seen_at >= LAST_SEEN_RESOLUTION:
         _touch(row, moment)
     user = row.user

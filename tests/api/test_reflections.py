@@ -297,6 +297,26 @@ def test_the_feed_runs_the_same_queries_for_2_and_20_items(client, db, world, co
     assert counts[2] == counts[20], counts
 
 
+def test_the_feed_answered_again_runs_the_tokens_statement_alone(client, db, world,
+                                                                  count_queries):
+    """Answered from the worker's page cache, the list costs one statement: the token's,
+    which reads what the page's key needs with it (coprod/pagecache.with_state). A write
+    in between is seen: the next answer is built again, with it."""
+    w = world
+    first = post(w.a1, body="First handover").id
+    feed, reader = url(w), w.h["coord"]
+    for _ in range(2):  # built and kept (and the token's first use noted); then kept
+        assert client.get(feed, headers=reader).status_code == 200
+    with count_queries() as counter:
+        response = client.get(feed, headers=reader)
+    assert [item["id"] for item in response.get_json()["items"]] == [first]
+    assert counter.count == 1
+    second = client.post(feed, headers=w.h["b1"], json={**COMMON, "body": "Second handover"})
+    assert second.status_code == 201, second.get_json()
+    answer = client.get(feed, headers=reader).get_json()
+    assert [item["id"] for item in answer["items"]] == [second.get_json()["id"], first]
+
+
 # -- edits, withdrawal, history ---------------------------------------------------------------
 
 def test_patch_changes_only_what_is_sent_and_keeps_the_history(client, db, world):
