@@ -29,6 +29,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     inputs.register(app)  # before the routes: their <int:...> ids are bounded
     _init_extensions(app)
     _register_blueprints(app)
+    from coprod.extensions import check_limits_in_their_views
+
+    check_limits_in_their_views(app)
 
     from coprod import errors, web
 

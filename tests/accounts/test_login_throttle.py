@@ -133,3 +133,14 @@ def test_with_the_limits_store_down_members_still_log_in_and_guessing_is_still_l
     forgot = client.post("/password/forgot", data={"email": owner.email},
                          environ_base={"REMOTE_ADDR": A})
     assert forgot.status_code == 302  # asking for a reset link works too
+
+
+def test_only_the_views_with_limits_check_them(app, owner, client):
+    """Coprod has no default, application or blueprint limit: Flask-Limiter's check before
+    every request is off (coprod.extensions.check_limits_in_their_views), and the log-in,
+    whose limits sit on its view, checks them itself."""
+    from coprod.extensions import limiter
+
+    assert limiter._check_request_limit not in app.before_request_funcs.get(None, [])
+    answers = [_attempt(client, owner.email, f"guess {n}", A).status_code for n in range(6)]
+    assert answers == [422] * 5 + [429]
