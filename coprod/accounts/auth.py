@@ -73,13 +73,16 @@ def start_session(user: User, remember: bool = False, second_factor: str | None 
 
 @functools.cache
 def _unrevoked_token(page_state: bool):
-    """SQL: the unrevoked token of a secret's digest, with its user and their seats (and,
-    with `page_state`, what the page cache reads before a page: pagecache.with_state). Every
-    API call runs it: built once, with only the digest bound each time."""
-    found = (select(ApiToken)
+    """SQL: the unrevoked token of a secret's digest, with its user and their seats
+    (policy.actors.seats_column), and with `page_state` what the page cache reads before a
+    page (pagecache.with_state). Every API call runs it: built once, with only the digest
+    bound each time."""
+    from coprod.policy.actors import seats_column
+
+    found = (select(ApiToken, seats_column(ApiToken.user_id))
              .where(ApiToken.token_hash == bindparam("token_hash"),
                     ApiToken.revoked_at.is_(None))
-             .options(joinedload(ApiToken.user).joinedload(User.memberships)))
+             .options(joinedload(ApiToken.user)))
     if page_state:
         found = pagecache.with_state(found, ApiToken.user_id, ApiToken)
     return found
@@ -93,12 +96,15 @@ def user_for_token(secret: str) -> User | None:
     values = {"token_hash": ApiToken.digest(secret)}
     if page_state:
         values.update(pagecache.state_parameters())
-    found = db.session.execute(_unrevoked_token(page_state), values).unique().first()
+    found = db.session.execute(_unrevoked_token(page_state), values).first()
     token = found[0] if found is not None else None
     if token is None or not token.user.is_active:
         return None
     if page_state:
-        pagecache.note_state(found[1:])
+        pagecache.note_state(found[2:])
+    from coprod.policy.actors import seats_of
+
+    token.user.loaded_seats = seats_of(found[1])
     moment = utcnow()
     # Written at most once a minute, as a log-in's last_seen_at: a script polling the API
     # should not cost a write (and a commit) on every call.

@@ -91,6 +91,9 @@ class User(UserMixin, db.Model):
     # sessions.open_session and sessions.user_for_login_id, never stored on the user.
     current_session = None
     session_secret = None
+    # The user's seats, read with the log-in or the API token (policy.actors.seats_column):
+    # {collaboration id: Seat}, or None when the user was loaded otherwise.
+    loaded_seats = None
 
     def login_id(self) -> str:
         """What a log-in's session and remember-me cookies hold (auth.load_user reads it):

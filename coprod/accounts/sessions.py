@@ -117,11 +117,14 @@ def open_session(user: User, remember: bool = False,
 @functools.cache
 def _live_login(page_state: bool):
     """SQL: the log-in row of a cookie's user id and secret, with its user and their seats
-    (and, with `page_state`, what the page cache reads before a page: pagecache.with_state).
-    Every request with a cookie runs it: built once, with only its values bound each time,
-    it is neither composed again nor walked again for SQLAlchemy's cache key."""
-    found = (select(UserSession)
-             .options(joinedload(UserSession.user).joinedload(User.memberships))
+    (policy.actors.seats_column), and with `page_state` what the page cache reads before a
+    page (pagecache.with_state). Every request with a cookie runs it: built once, with only
+    its values bound each time, it is neither composed again nor walked again for
+    SQLAlchemy's cache key."""
+    from coprod.policy.actors import seats_column
+
+    found = (select(UserSession, seats_column(UserSession.user_id))
+             .options(joinedload(UserSession.user))
              .where(UserSession.secret_hash == bindparam("secret_hash"),
                     UserSession.user_id == bindparam("user_id")))
     if page_state:
@@ -140,18 +143,21 @@ def user_for_login_id(identity: str) -> User | None:
     values = {"secret_hash": UserSession.digest(secret), "user_id": int(user_id)}
     if page_state:
         values.update(pagecache.state_parameters())
-    found = db.session.execute(_live_login(page_state), values).unique().first()
+    found = db.session.execute(_live_login(page_state), values).first()
     row = found[0] if found is not None else None
     moment = now()
     if row is None or row.expires_at <= moment or not row.user.is_active:
         return None
     if page_state:
-        pagecache.note_state(found[1:])
+        pagecache.note_state(found[2:])
     if moment - row.last_seen_at >= LAST_SEEN_RESOLUTION:
         _touch(row, moment)
+    from coprod.policy.actors import seats_of
+
     user = row.user
     user.session_secret = secret
     user.current_session = row
+    user.loaded_seats = seats_of(found[1])
     return user
 
 
