@@ -222,7 +222,6 @@ class ReflectionForm(AboutCitizen, FlaskForm):
                  me: int | None = None, citizens=(), categories=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.speaks_for = speaks_for
-        self.partner_names = {p.id: p.name for p in partners}
         self.narrowing: dict | None = None
         self.offer_citizens(citizens, categories)
         if speaks_for is None:
@@ -232,9 +231,16 @@ class ReflectionForm(AboutCitizen, FlaskForm):
                 if c.value in (Visibility.COLLABORATION, Visibility.COORDINATORS)]
             self.attribution.choices = [c for c in self.attribution.choices
                                         if c.value == Attribution.PERSON]
-        self.audience.choices = [SelectChoice(p.id, p.name) for p in partners
-                                 if p.id != speaks_for]
+        self.offer_partners(partners)
         self.offer_mentions(members, me)
+
+    def offer_partners(self, partners) -> None:
+        """The partner organizations one may choose as the audience (all but one's own), and
+        their names for the offer to narrow. A posted form is validated without them (the
+        operation checks the audience): they are offered when the form is shown."""
+        self.partner_names = {p.id: p.name for p in partners}
+        self.audience.choices = [SelectChoice(p.id, p.name) for p in partners
+                                 if p.id != self.speaks_for]
 
     def offer_mentions(self, members, me: int | None) -> None:
         """The members one may mention: everyone but oneself."""

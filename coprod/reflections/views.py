@@ -201,16 +201,25 @@ def _feed_page(collab: Collaboration, form, page, first: bool = True) -> str:
 
 # -- posting and editing a reflection -------------------------------------------------------
 
-def _reflection_form(form_cls, collab: Collaboration, with_members: bool = True, **kwargs):
-    """The form with its choices; `with_members=False` leaves the mentions' choices out (a
-    posted form: the operation checks who may be mentioned; offer_mentions when it is shown
-    again)."""
+def _reflection_form(form_cls, collab: Collaboration, offered: bool = True, **kwargs):
+    """The form with its choices; `offered=False` leaves the partners and members to choose
+    out (a posted form: the operation checks the audience and who may be mentioned, and
+    _offer_choices() fills them when the form is shown again). Loading them cost a post an
+    eighth of its time."""
     actor = _actor()
     seat = actor.seat(collab.id)
-    offers_mentions = with_members and getattr(form_cls, "mentions", None) is not None
+    offers_mentions = offered and getattr(form_cls, "mentions", None) is not None
     members = spaces_queries.members_of(actor, collab) if offers_mentions else []
-    return form_cls(partners=spaces_queries.partners_of(actor, collab), members=members,
+    partners = spaces_queries.partners_of(actor, collab) if offered else []
+    return form_cls(partners=partners, members=members,
                     speaks_for=seat.partner_id if seat else None, me=actor.user_id, **kwargs)
+
+
+def _offer_choices(form, actor: policy.Actor, collab: Collaboration) -> None:
+    """A posted reflection form shown again: every choice, what was chosen kept."""
+    form.offer_partners(spaces_queries.partners_of(actor, collab))
+    form.offer_citizens(**about_choices(actor, collab))
+    form.offer_mentions(spaces_queries.members_of(actor, collab), actor.user_id)
 
 
 @bp.route("/c/<int:collaboration_id>/reflections/new", methods=["GET", "POST"])
@@ -219,7 +228,7 @@ def new(collaboration_id: int):
     actor = _actor()
     collab = _collaboration(collaboration_id, "post_reflection")
     posted = request.method == "POST"  # then only what validating needs, until shown again
-    form = _reflection_form(forms.ReflectionForm, collab, with_members=not posted,
+    form = _reflection_form(forms.ReflectionForm, collab, offered=not posted,
                             **_posted_about_choices(actor, collab) if posted
                             else about_choices(actor, collab))
     token = form.prompt.data if form.is_submitted() else request.args.get("prompt")
@@ -242,9 +251,8 @@ def new(collaboration_id: int):
             return _to_reflection(collab, reflection.id)
     else:
         status = FORM_INVALID
-    if posted:  # shown again: every choice, what was chosen kept
-        form.offer_citizens(**about_choices(actor, collab))
-        form.offer_mentions(spaces_queries.members_of(actor, collab), actor.user_id)
+    if posted:
+        _offer_choices(form, actor, collab)
     answering = prompt if prompt is not None and form.prompt.data else None
     return render_template(
         "reflections/new.html", collaboration=collab, form=form, current="reflections",
@@ -285,6 +293,8 @@ def _post_reflection(actor: policy.Actor, collab: Collaboration, form, prompt=No
             "prompt": prompt}
     reflection, refused = _run(operations.post_reflection, actor, collab, **data)
     lacking = getattr(refused, "lacking", None)
+    if lacking:  # the offer to narrow names the partners
+        form.offer_partners(spaces_queries.partners_of(actor, collab))
     if lacking and form.narrow.data:
         data.update(_narrowed(collab, form.speaks_for, data, lacking))
         form.offer_narrowing(data["visibility"], data["audience"])  # names the readers

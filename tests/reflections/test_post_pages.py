@@ -163,6 +163,20 @@ def test_chosen_partners_need_at_least_one_partner(world, browser_for):
     assert error_of(response, "audience") == "Choose at least one other partner organization."
 
 
+def test_a_refused_form_offers_the_partners_again_with_the_ticked_one_kept(world, browser_for):
+    """A post is validated without the partners to choose (the operation checks the
+    audience); the form shown again after a refusal offers them all, the choice kept."""
+    response = browser_for(world.people.jens).post(_new_url(world), data=reflection_form(
+        visibility="partners", audience=[world.cafe.id], body=""))
+    assert response.status_code == 422
+    body = page(response)
+    assert re.search(rf'name="audience" value="{world.cafe.id}"[^>]*checked', body)
+    assert "Animal shelter" in text_of_page(response)
+    assert f'name="audience" value="{world.job_centre.id}"' not in body  # my own
+    assert "Carla Cafe · Café Solsikke" in text_of_page(response)  # and the mentions
+    assert db.session.scalars(select(Reflection)).first() is None
+
+
 def test_partners_ticked_under_another_visibility_are_left_behind(world, browser_for):
     response = browser_for(world.people.jens).post(_new_url(world), data=reflection_form(
         visibility="organization", audience=[world.cafe.id]))
