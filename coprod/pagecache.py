@@ -110,7 +110,7 @@ def _new_token_before_commit(session: Session) -> None:
     if not connection.info.get(_CHANGED):
         return
     new = {"token": secrets.randbits(62), "changed_at": utcnow()}
-    if not session.execute(_new_token(), new).rowcount:
+    if not connection.execute(_new_token(), new).rowcount:
         session.add(PageEpoch(id=1, **new))
         session.flush()
     connection.info.pop(_CHANGED, None)
@@ -121,8 +121,11 @@ def _new_token_before_commit(session: Session) -> None:
 @functools.cache
 def _new_token():
     """SQL: the row's new token and its time, bound when it runs. Every writing transaction
-    ends with it: built once, it is neither composed nor walked for its cache key again."""
-    return (update(PageEpoch).where(PageEpoch.id == 1)
+    ends with it: built once, it is neither composed nor walked for its cache key again, and
+    run on the connection as a table's UPDATE (through the session, an ORM UPDATE would
+    first look for the row among the session's objects, for nothing)."""
+    table = PageEpoch.__table__
+    return (update(table).where(table.c.id == 1)
             .values(token=bindparam("token"), changed_at=bindparam("changed_at")))
 
 
