@@ -3,8 +3,9 @@
 Each text is searched in its own language. Reflections, replies and messages carry a
 `language` (two letters: 'en', 'da', 'fi', or another code), taken from the author's locale
 when the row is inserted (`fulltext_index` sets it in the INSERT itself, from users.locale,
-whoever writes the row: an operation, the demo or a test's factory; migration 0009 backfilled
-older rows the same way). It never changes afterwards, like the text's authorship.
+or from the author the writer's session already holds, whoever writes the row: an operation,
+the demo or a test's factory; migration 0009 backfilled older rows the same way). It never
+changes afterwards, like the text's authorship.
 
 PostgreSQL keeps `body_vector(language, body)` in a stored generated column, search_vector
 (migration 0011; not mapped, as SQLite has no such column), and a GIN index on it:
@@ -28,6 +29,7 @@ operation copies, drops and renames it) drops its triggers and must create them 
 from __future__ import annotations
 
 from sqlalchemy import Index, column, event, func, literal_column, select, table, text
+from sqlalchemy.orm import object_session
 
 # language code -> the text search configuration its texts are indexed and queried with.
 CONFIGS = {"en": "coprod_english", "da": "coprod_danish", "fi": "coprod_finnish"}
@@ -86,10 +88,38 @@ def authors_language(author_id):
     return func.coalesce(locale, text("''"))
 
 
+def language_of(locale: str | None) -> str:
+    """authors_language() in Python: 'en' of 'en_GB', '' when unknown."""
+    return (locale or "")[:2].lower()
+
+
 def _set_language(mapper, connection, target) -> None:
-    """In the INSERT itself (no query of its own), unless the writer said."""
+    """In the INSERT itself (no query of its own), unless the writer said: from the author's
+    locale when the writer's session holds the author loaded (an operation's actor, who is
+    signed in), else read by the INSERT from users. A plain value keeps the INSERT's SQL the
+    same every time (an expression in it is composed and walked for the statement cache's key
+    anew at each insert, and read back): a post's INSERT cost half again as much."""
     if target.language is None:
-        target.language = authors_language(target.author_id)
+        locale = _loaded_locale(target)
+        target.language = (language_of(locale) if locale is not _NOT_LOADED
+                           else authors_language(target.author_id))
+
+
+_NOT_LOADED = object()
+
+
+def _loaded_locale(target):
+    """The author's locale as the session holds it, without a query; _NOT_LOADED when the
+    author is not in the session or their attributes are expired (after a commit)."""
+    from coprod.accounts.models import User
+
+    session = object_session(target)
+    if session is None:
+        return _NOT_LOADED
+    author = session.identity_map.get(session.identity_key(User, target.author_id))
+    if author is None:
+        return _NOT_LOADED
+    return author.__dict__.get("locale", _NOT_LOADED)
 
 
 # -- SQLite: FTS5 tables, created with their triggers by migration 0009 ---------------------

@@ -250,6 +250,26 @@ def test_each_text_takes_its_authors_language(world, db):
     assert world.items["zzmsgannbo"].language == "en"  # a row made without an operation
 
 
+def test_a_loaded_author_gives_the_language_without_reading_users(world, db):
+    """An operation's author is in the session (signed in): the INSERT takes the language as
+    a value, not as a subquery of users composed anew for every row."""
+    from tests.conftest import statements_run
+
+    dane = speaker(world, "da", "Dan Dansk")
+    from coprod.accounts.models import User
+
+    db.session.refresh(db.session.get(User, dane.user_id))  # as a signed-in member's request
+    with statements_run(db) as run:
+        danish = operations.post_reflection(dane, world.collab, body="Borgerne zzloaded",
+                                            kind="works", visibility="collaboration",
+                                            **COMMON)
+    [insert] = [s for s in run if s.lstrip().upper().startswith("INSERT INTO REFLECTIONS")]
+    assert "users" not in insert.lower()
+    db.session.commit()
+    assert db.session.scalar(select(Reflection.language).where(
+        Reflection.id == danish.id)) == "da"
+
+
 @pytest.mark.parametrize(("locale", "body", "q"), [
     ("en", "Calm mornings help the citizens zzenglish", "morning"),
     ("en", "The citizen was helped zzenglish", "citizens helping"),
