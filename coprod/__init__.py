@@ -64,9 +64,6 @@ def _init_extensions(app: Flask) -> None:
     app.jinja_env.filters["instant"] = format_instant  # the one way to show a moment
     init_login(app)
     install_hooks()
-    from coprod.digests import vectors
-
-    vectors.install_hooks()  # reflections are embedded soon after they are written
     from coprod.citizens import audit
 
     audit.install(app)

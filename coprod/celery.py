@@ -15,6 +15,9 @@ BEAT_SCHEDULE = {
     "relay-outbox": {"task": "coprod.mail.tasks.relay_outbox", "schedule": 60.0},
     # Routines' prompts and nudges (coprod/routines/sweep.py); a sweep is idempotent.
     "run-due-routines": {"task": "coprod.routines.tasks.run_due_routines", "schedule": 60.0},
+    # Theme vectors of reflections written or edited lately (coprod/digests/vectors.py).
+    "embed-recent-reflections": {"task": "coprod.digests.tasks.embed_recent_reflections",
+                                 "schedule": 60.0},
     # Digests of closed periods (coprod/digests/tasks.py); a build is idempotent.
     "sweep-digests": {"task": "coprod.digests.tasks.sweep_digests", "schedule": 300.0},
     # Notification summaries at each member's local hour; once a day each (its outbox key).

@@ -190,9 +190,10 @@ def imports_fail(monkeypatch, *names: str) -> None:
     monkeypatch.setattr(builtins, "__import__", missing)
 
 
-def published_tasks(app, task: str) -> list[tuple[list, dict]]:
+def published_tasks(app, task: str | None) -> list[tuple[list, dict]]:
     """Take every message off the in-memory broker's default queue (the memory transport is
-    shared by the whole process); return (positional arguments, headers) of those of `task`."""
+    shared by the whole process); return (positional arguments, headers) of those of `task`
+    (of every task for None)."""
     found = []
     with app.extensions["celery"].connection_for_read() as conn:
         queue = conn.SimpleQueue("celery", no_ack=True)
@@ -202,7 +203,7 @@ def published_tasks(app, task: str) -> list[tuple[list, dict]]:
                     message = queue.get(block=False)
                 except queue.Empty:
                     break
-                if message.headers.get("task") == task:
+                if task is None or message.headers.get("task") == task:
                     found.append((message.payload[0], message.headers))
         finally:
             queue.close()

@@ -138,11 +138,12 @@ def build_digest(collaboration_id: int, period_start: str) -> int | None:
 
 
 @shared_task
-def embed_reflections(reflection_ids: list[int]) -> int:
-    """Store the vectors of reflections just written or edited (coprod/digests/vectors.py),
-    so the digest build does not wait for them; returns how many texts were embedded."""
+def embed_recent_reflections() -> int:
+    """Beat's sweep: store the vectors of reflections written or edited lately
+    (coprod/digests/vectors.py), so the digest build does not wait for them; returns how many
+    texts were embedded."""
     from coprod.digests import vectors
 
-    embedded = vectors.embed(reflection_ids)
+    embedded = vectors.embed_recent()
     db.session.commit()
     return embedded

@@ -11,10 +11,12 @@ when the reflection is withdrawn, edited or redacted by a citizen's erasure (for
 with the reflection itself (the foreign key cascades). Vectors are only ever made of
 reflections that may be grouped into themes, i.e. that reference no citizen (build.py).
 
-A reflection is embedded shortly after it is written or edited: the operation marks it
-(embed_soon) and, once the transaction commits, a worker task embeds it (embed), the way the
-outbox queues emails (coprod/mail/outbox.py). If the broker is down, nothing is lost: the next
-digest build embeds what it finds without a vector.
+A reflection is embedded within a minute or so of being written or edited: beat's sweep
+(embed_recent, every RECENT_SWEEP_SECONDS) embeds the reflections written or edited in the
+last RECENT that lack a vector. Posting costs nothing for it (a task published per post was a
+twelfth of a post's work), a burst of posts is embedded in batches, and nothing is lost while
+the workers are down: the sweep catches up within RECENT, and the next digest build embeds
+whatever it still finds without a vector.
 """
 
 from __future__ import annotations
@@ -23,11 +25,10 @@ import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 
 import numpy as np
-from flask import current_app, has_app_context
-from sqlalchemy import delete, event, select
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import delete, or_, select
 
 from coprod.common import utcnow
 from coprod.digests.models import ReflectionVector
@@ -35,8 +36,9 @@ from coprod.extensions import db
 from coprod.reflections.models import Reflection
 
 log = logging.getLogger(__name__)
-EMBED_TASK = "coprod.digests.tasks.embed_reflections"
-_PENDING_KEY = "coprod_vectors_pending"
+RECENT = timedelta(days=1)  # how far back the sweep looks for reflections without a vector
+RECENT_SWEEP_SECONDS = 60.0
+SWEEP_BATCH = 500  # reflections one sweep embeds at most (some 15 s on two cores)
 
 
 def text_hash(text: str) -> bytes:
@@ -130,24 +132,43 @@ def forget(reflection_ids: Iterable[int]) -> None:
             ReflectionVector.reflection_id.in_(ids)))
 
 
-# -- embedding soon after writing -------------------------------------------------------------
+# -- embedding what was written lately -------------------------------------------------------
 
 
-def embed_soon(reflection: Reflection) -> None:
-    """Have a worker embed the reflection once this transaction commits (posted or edited),
-    so the next digest build finds its vector stored."""
-    db.session.info.setdefault(_PENDING_KEY, set()).add(reflection.id)
+def recently_written(now: datetime, limit: int = SWEEP_BATCH) -> list[int]:
+    """The reflections written or edited since `now - RECENT` that a digest may group (not
+    withdrawn, about no citizen) and have no vector: oldest first, at most `limit` (two index
+    ranges, created_at and edited_at, and the vectors' key)."""
+    from coprod.citizens.models import CitizenReference
+
+    since = now - RECENT
+    has_vector = select(ReflectionVector.reflection_id).where(
+        ReflectionVector.reflection_id == Reflection.id).exists()
+    about_a_citizen = select(CitizenReference.id).where(
+        CitizenReference.reflection_id == Reflection.id).exists()
+    return list(db.session.scalars(
+        select(Reflection.id)
+        .where(or_(Reflection.created_at >= since, Reflection.edited_at >= since),
+               Reflection.withdrawn_at.is_(None), ~has_vector, ~about_a_citizen)
+        .order_by(Reflection.id).limit(limit)))
+
+
+def embed_recent(now: datetime | None = None) -> int:
+    """Beat's sweep: embed what was written or edited lately and has no vector yet, so the
+    next digest build finds it stored. Returns how many texts were embedded."""
+    return embed(recently_written(now or utcnow()))
 
 
 def embed(reflection_ids: Iterable[int]) -> int:
-    """A worker's side of embed_soon: store the vectors of those reflections that a digest may
-    group (not withdrawn, about no citizen) and lack one of their current text. Returns how
-    many texts were embedded; nothing when the model cannot load here (the build falls back
-    to words then)."""
+    """Store the vectors of those reflections that a digest may group (not withdrawn, about
+    no citizen) and lack one of their current text. Returns how many texts were embedded;
+    nothing when the model cannot load here (the build falls back to words then)."""
     from coprod.citizens.models import CitizenReference
     from coprod.digests import themes
 
     ids = sorted(set(reflection_ids))
+    if not ids:
+        return 0
     rows = db.session.execute(
         select(Reflection.id, Reflection.body)
         .where(Reflection.id.in_(ids), Reflection.withdrawn_at.is_(None),
@@ -159,32 +180,3 @@ def embed(reflection_ids: Iterable[int]) -> int:
         return 0
     store = ReflectionVectors((i, body) for i, body in rows)
     return themes.store_vectors(texts, store)
-
-
-def _enqueue_after_commit(session: Session) -> None:
-    """Publish one embed task for the reflections this transaction wrote, now committed."""
-    if session.in_nested_transaction():
-        return  # a SAVEPOINT was released: the enclosing transaction may still roll back
-    pending = session.info.pop(_PENDING_KEY, None)
-    if not pending or not has_app_context():
-        return
-    import coprod.digests.tasks  # noqa: F401  (registers the task with every Celery app)
-
-    try:
-        current_app.extensions["celery"].tasks[EMBED_TASK].apply_async(args=(sorted(pending),))
-    except Exception as exc:  # kombu raises several types; the digest build embeds them
-        log.warning("broker unavailable (%s); reflections %s are embedded by the next "
-                    "digest build", exc, sorted(pending))
-
-
-def _forget_uncommitted(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_PENDING_KEY, None)
-
-
-def install_hooks() -> None:
-    """Called once from create_app(), beside the outbox's hooks."""
-    if not event.contains(Session, "after_commit", _enqueue_after_commit):
-        event.listen(Session, "after_commit", _enqueue_after_commit)
-    if not event.contains(Session, "after_transaction_end", _forget_uncommitted):
-        event.listen(Session, "after_transaction_end", _forget_uncommitted)

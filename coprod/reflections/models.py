@@ -203,6 +203,8 @@ fulltext_index("ix_reflections_body_fts", Reflection)
 fulltext_index("ix_replies_body_fts", Reply)
 # The feed newest first per collaboration (keyset on created_at, id), a thread in order.
 Index("ix_reflections_feed", Reflection.collaboration_id, Reflection.created_at, Reflection.id)
+# Beat's sweep of the reflections edited lately (coprod/digests/vectors.py).
+Index("ix_reflections_edited_at", Reflection.edited_at)
 Index("ix_replies_thread", Reply.reflection_id, Reply.created_at, Reply.id)
 
 

@@ -224,11 +224,7 @@ def post_reflection(actor: Actor, collaboration: Collaboration, *, kind, perspec
     db.session.flush()
     _attach(reflection, about)
     _mention(reflection, None, mentions)
-    db.session.flush()
-    if about is None:  # its vector for digest themes, made by a worker after the commit
-        from coprod.digests.vectors import embed_soon
-
-        embed_soon(reflection)
+    db.session.flush()  # its vector for digest themes is made by beat's sweep (embed_recent)
     return reflection
 
 
@@ -268,11 +264,10 @@ def edit_reflection(actor: Actor, reflection: Reflection, *, kind, perspective, 
     reflection.audience = [ReflectionAudience(partner_id=p) for p in sorted(audience_ids)]
     reflection.edited_at = utcnow()
     db.session.flush()
-    if text_changed:  # the old text's vector goes with it; a worker embeds the new one
-        from coprod.digests.vectors import embed_soon, forget
+    if text_changed:  # the old text's vector goes with it; beat's sweep embeds the new one
+        from coprod.digests.vectors import forget
 
         forget([reflection.id])
-        embed_soon(reflection)
     return reflection
 
 

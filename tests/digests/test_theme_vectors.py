@@ -223,56 +223,65 @@ def test_a_vector_embedded_while_its_reflection_was_withdrawn_or_edited_is_not_s
     assert set(stored(db)) == {r.id for r in written[2:]}
 
 
-def published_embeds(app) -> list[list[int]]:
-    """Take the embed tasks off the in-memory broker: the reflection ids of each."""
-    from coprod.digests.vectors import EMBED_TASK
+def test_beats_sweep_embeds_what_was_written_or_edited_lately(app, db, model):
+    """A post publishes no task; the sweep (every minute) embeds it, and an edit again."""
+    from coprod.digests.tasks import embed_recent_reflections
 
-    return [args[0] for args, _headers in published_tasks(app, EMBED_TASK)]
-
-
-def test_a_reflection_is_embedded_by_a_worker_soon_after_it_is_written(app, db, model):
-    from coprod.digests.tasks import embed_reflections
-
-    published_embeds(app)
-    collab = CollaborationFactory()
-    staff = actor_for(member(collab, Role.PARTNER_STAFF, PartnerFactory(collaboration=collab)).user)
-    written = [reflections.post_reflection(staff, collab, body=text, **REFLECTION)
-               for text in TEXTS]
-    assert published_embeds(app) == [], "nothing may be queued before the commit"
-    db.session.commit()
-    queued = published_embeds(app)
-    assert queued == [[r.id for r in written]]
-
-    assert embed_reflections(queued[0]) == len(TEXTS)  # what the worker does
+    published_tasks(app, None)
+    collab, staff, written = collaboration_with_reflections(db)
+    assert published_tasks(app, None) == [], "posting publishes nothing"
+    assert embed_recent_reflections() == len(TEXTS)
     assert stored(db) == {r.id: sha(r.body) for r in written}
+    assert embed_recent_reflections() == 0  # nothing lacks a vector now
     restart_worker(model)
     build_themes(collab)
-    assert model.embedded == []
+    assert model.embedded == []  # the build found every vector stored
 
     reflections.edit_reflection(staff, written[0], **{**REFLECTION, "body": "A new text."},
                                 visibility=Visibility.COLLABORATION, attribution="person")
     db.session.commit()
-    assert published_embeds(app) == [[written[0].id]]
-    assert embed_reflections([written[0].id]) == 1
+    assert written[0].id not in stored(db)
+    assert embed_recent_reflections() == 1
     assert stored(db)[written[0].id] == sha("A new text.")
 
 
-def test_a_rolled_back_reflection_queues_nothing_and_one_about_a_citizen_is_not_embedded(
-        app, db, model):
-    from coprod.digests.tasks import embed_reflections
+def test_the_sweep_leaves_older_reflections_to_the_build(db, model):
+    """A sweep reads two index ranges of the last day, not every reflection: what was
+    written before (while the workers were down) is embedded by the next build."""
+    from coprod.digests import vectors
+
+    collab, _staff, written = collaboration_with_reflections(db)
+    db.session.execute(update(Reflection).where(Reflection.id == written[0].id).values(
+        created_at=utcnow() - vectors.RECENT - vectors.RECENT))
+    db.session.commit()
+    assert written[0].id not in vectors.recently_written(utcnow())
+    assert vectors.embed_recent() == len(TEXTS) - 1
+    restart_worker(model)
+    build_themes(collab)
+    assert model.embedded == [TEXTS[0]]
+    assert written[0].id in stored(db)
+
+
+def test_the_sweep_embeds_no_reflection_about_a_citizen_nor_a_withdrawn_one(db, model):
+    from coprod.digests import vectors
 
     world = build_world(db)
-    published_embeds(app)
     staff = actor_for(world.case_worker)
-    reflections.post_reflection(staff, world.collaboration, body=TEXTS[0], **REFLECTION)
-    db.session.rollback()
-    db.session.commit()
-    assert published_embeds(app) == []
-
     note = reflections.post_reflection(
         staff, world.collaboration, citizen=world.citizen.id, categories=[world.preferences.id],
         visibility=Visibility.ORGANIZATION, body="Anna Jensen wants mornings.", **REFLECTION)
+    gone = reflections.post_reflection(staff, world.collaboration, body=TEXTS[0], **REFLECTION)
     db.session.commit()
-    assert published_embeds(app) == []
-    assert embed_reflections([note.id]) == 0  # even if asked
+    reflections.withdraw_reflection(staff, gone)
+    db.session.commit()
+    assert vectors.recently_written(utcnow()) == []
+    assert vectors.embed_recent() == 0
+    assert vectors.embed([note.id]) == 0  # even if asked
     assert model.embedded == []
+    assert stored(db) == {}
+
+
+def test_the_sweep_is_on_beats_schedule(app):
+    schedule = app.extensions["celery"].conf.beat_schedule
+    assert schedule["embed-recent-reflections"]["task"] == \
+        "coprod.digests.tasks.embed_recent_reflections"
