@@ -125,7 +125,7 @@ class ConsentForm(GiverFields, FlaskForm):
                             validators=[Length(max=PURPOSE_MAX)])
     starts_on = DateField(_l("From (date)"), validators=[Optional()])
     ends_on = DateField(_l("Until (date, optional; the day included)"), validators=[Optional()])
-    replaces = HiddenField()
+    replaces = HiddenField("")  # labelled: see coprod/reflections/forms.py, `prompt`
 
     def __init__(self, *args, partners=(), categories=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -216,7 +216,10 @@ class ReflectionForm(AboutCitizen, FlaskForm):
     # Offered after a refusal for the audience: post to the readers that may know, instead.
     narrow = SubmitField(_l("Narrow to the partners who may know"))
     # The signed token of the routine's prompt this answers (coprod/routines/links.py).
-    prompt = HiddenField()
+    # A field without a label asks WTForms for one made of its name, in the reader's language:
+    # Flask-WTF then reads WTForms' own catalogue from disk, at every request (a quarter of
+    # building this form). A hidden field shows no label.
+    prompt = HiddenField("")
 
     def __init__(self, *args, partners=(), members=(), speaks_for: int | None = None,
                  me: int | None = None, citizens=(), categories=(), **kwargs):
