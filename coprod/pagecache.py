@@ -185,10 +185,11 @@ def wants_state(pages: bool) -> bool:
     whose header shows a kept value."""
     if not has_request_context() or request.method not in ("GET", "HEAD") or _store() is None:
         return False
-    return pages or _asks_kept_view()
+    return pages or asks_kept_view()
 
 
-def _asks_kept_view() -> bool:
+def asks_kept_view() -> bool:
+    """Does this request ask for a view whose page the cache may keep (its GET)?"""
     view = current_app.view_functions.get(request.endpoint)
     view_class = getattr(view, "view_class", None)
     if view_class is not None:  # a MethodView (the API's): its GET
@@ -296,6 +297,9 @@ def cached_page(view: Callable) -> Callable:
             page = store.get(key)
         if page is not None:
             return _replayed(page)
+        from coprod.accounts.sessions import full_user
+
+        full_user()  # the page is built: with the reader as the ORM's user
         response = current_app.make_response(view(*args, **kwargs))
         if _keepable(response):
             from coprod.citizens import audit

@@ -16,7 +16,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from flask import current_app, has_request_context, request
+from flask import current_app, g, has_request_context, request
 from flask_limiter.util import get_remote_address
 from sqlalchemy import ForeignKey, String, bindparam, delete, select
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
@@ -132,14 +132,98 @@ def _live_login(page_state: bool):
     return found
 
 
-def user_for_login_id(identity: str) -> User | None:
-    """The active user whose live log-in the cookies name ("id:secret"), or None.
+class PageReader:
+    """Who reads a page the cache may answer (a GET of a kept view), read as one plain row:
+    the user's id, language, time zone, administrator flag and seats, and the log-in's id and
+    second factor, which is what answering from the cache, the two-factor gate and the
+    policy's facts need. Loading the user and the log-in as the ORM's objects was a sixth of
+    such a page. A page the cache does not hold is built with the full user (pagecache calls
+    full_user() first), and anything else asked of a reader loads it as well."""
+
+    is_authenticated = True
+    is_active = True  # the statement reads active users only
+    is_anonymous = False
+
+    def __init__(self, row, identity: str, secret: str):
+        from coprod.policy.actors import seats_of
+
+        login_id, _expires, _seen, second_factor, user_id, locale, timezone, is_admin, seats = \
+            row[:9]
+        self.__dict__.update(
+            id=user_id, locale=locale, timezone=timezone, is_admin=is_admin,
+            loaded_seats=seats_of(seats), identity=identity, session_secret=secret,
+            current_session=_ReaderLogIn(login_id, second_factor))
+
+    def get_id(self) -> str:
+        return self.identity
+
+    def __getattr__(self, name: str):
+        """Anything a reader does not hold: the full user's."""
+        return getattr(full_user(), name)
+
+
+class _ReaderLogIn:
+    """The log-in of a PageReader: its row's id and second factor."""
+
+    __slots__ = ("id", "second_factor")
+
+    def __init__(self, login_id: int, second_factor: str | None):
+        self.id, self.second_factor = login_id, second_factor
+
+
+def full_user():
+    """The signed-in user as the ORM's object, in place of a PageReader (one statement); the
+    user as it is otherwise. A log-in that ended meanwhile answers logged out."""
+    reader = g.get("_login_user")
+    if not isinstance(reader, PageReader):
+        return reader
+    user = _user_for_login(reader.identity, page_state=False)
+    g._login_user = user if user is not None else current_app.login_manager.anonymous_user()
+    return g._login_user
+
+
+@functools.cache
+def _reader_login():
+    """SQL: _live_login(page_state=True) as plain columns (PageReader's) of the tables, for
+    no ORM object to be made of them; active users only."""
+    from coprod.policy.actors import seats_column
+
+    log_in, user = UserSession.__table__, User.__table__
+    found = (select(log_in.c.id, log_in.c.expires_at, log_in.c.last_seen_at,
+                    log_in.c.second_factor, user.c.id, user.c.locale, user.c.timezone,
+                    user.c.is_admin, seats_column(log_in.c.user_id))
+             .join_from(log_in, user, user.c.id == log_in.c.user_id)
+             .where(log_in.c.secret_hash == bindparam("secret_hash"),
+                    log_in.c.user_id == bindparam("user_id"), user.c.is_active.is_(True)))
+    return pagecache.with_state(found, log_in.c.user_id, log_in)
+
+
+def user_for_login_id(identity: str) -> User | PageReader | None:
+    """The active user whose live log-in the cookies name ("id:secret"), or None: for a GET
+    of a page the cache may answer, as a PageReader (unless its log-in's last use is due to
+    be noted).
 
     Cookies of the earlier form ("id:nonce:since") name no row: they answer logged out."""
     user_id, _sep, secret = identity.partition(":")
     if not user_id.isdigit() or not secret or ":" in secret:
         return None
     page_state = pagecache.wants_state(pages=True)
+    if page_state and pagecache.asks_kept_view():
+        values = {"secret_hash": UserSession.digest(secret), "user_id": int(user_id),
+                  **pagecache.state_parameters()}
+        found = db.session.connection().execute(_reader_login(), values).first()
+        moment = now()
+        if found is None or found[1] <= moment:
+            return None
+        if moment - found[2] < LAST_SEEN_RESOLUTION:
+            pagecache.note_state(found[9:])
+            return PageReader(found, identity, secret)
+    return _user_for_login(identity, page_state)
+
+
+def _user_for_login(identity: str, page_state: bool) -> User | None:
+    """user_for_login_id() as the ORM's objects, with the page state if asked."""
+    user_id, _sep, secret = identity.partition(":")
     values = {"secret_hash": UserSession.digest(secret), "user_id": int(user_id)}
     if page_state:
         values.update(pagecache.state_parameters())

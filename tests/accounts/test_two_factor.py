@@ -162,10 +162,11 @@ def test_the_code_page_needs_a_password_first(client):
 
 def test_a_coordinator_is_sent_to_enrolment_before_anything_else(
         db, client, coordinators_need_it):
-    coordinator = member(CollaborationFactory(title="Meaningful work")).user
+    seat = member(CollaborationFactory(title="Meaningful work"))
+    coordinator, feed = seat.user, f"/c/{seat.collaboration_id}/reflections"
     db.session.commit()
     assert _password(client, coordinator).headers["Location"] == "/"
-    for path in ("/", "/profile", "/notifications"):
+    for path in ("/", "/profile", "/notifications", feed, feed):  # a page the cache may keep
         answer = client.get(path)
         assert answer.status_code == 302, path
         assert answer.headers["Location"] == "/profile/two-factor"

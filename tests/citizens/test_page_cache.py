@@ -351,3 +351,49 @@ def test_a_search_leaves_kept_pages_kept(db, world, content, fresh, login):
     assert db.session.scalar(select(PageEpoch.token)) == token
     _text, run = _kept(db, lambda: fresh.get(feed))
     assert _answered_from_memory(run), run
+
+
+def test_a_page_answered_again_makes_no_orm_object_of_its_reader(db, world, content, fresh,
+                                                                 login):
+    """The reader of a kept page is one plain row (sessions.PageReader): no user and no log-in
+    are loaded as the ORM's objects; a page built after a change gets the full user."""
+    from sqlalchemy import event
+
+    from coprod.accounts.sessions import UserSession
+
+    name = world.cafe_staff.display_name
+    login(world.cafe_staff)
+    feed = f"/c/{content.c}/reflections"
+    _read_twice(db, lambda: fresh.get(feed))
+    loaded = []
+
+    def seen(target, context) -> None:
+        loaded.append(type(target).__name__)
+
+    for model in (User, UserSession):
+        event.listen(model, "load", seen)
+    try:
+        text, run = _kept(db, lambda: fresh.get(feed))
+        log_ins = [s for s in run if "FROM user_sessions" in s]
+        assert len(log_ins) == 1 and "password_hash" not in log_ins[0], run  # plain columns
+        assert loaded == [], loaded
+        assert _answered_from_memory(run) and name in text
+
+        _db.session.get(Reflection, content.note).body += " (and Saturdays)"
+        _db.session.commit()
+        rebuilt, _run = _kept(db, lambda: fresh.get(feed))
+        assert "Saturdays" in rebuilt and sorted(set(loaded)) == ["User", "UserSession"]
+    finally:
+        for model in (User, UserSession):
+            event.remove(model, "load", seen)
+
+
+def test_a_kept_page_answers_a_deactivated_reader_logged_out(db, world, content, fresh,
+                                                            login):
+    login(world.cafe_staff)
+    feed = f"/c/{content.c}/reflections"
+    _read_twice(db, lambda: fresh.get(feed))
+    _db.session.get(User, world.cafe_staff.id).is_active = False
+    _db.session.commit()
+    answer = fresh.get(feed)
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]
