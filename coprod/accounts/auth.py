@@ -88,11 +88,44 @@ def _unrevoked_token(page_state: bool):
     return found
 
 
-def user_for_token(secret: str) -> User | None:
-    """The active user owning an unrevoked token with this secret, or None."""
+@functools.cache
+def _token_reader():
+    """SQL: _unrevoked_token(page_state=True) as plain columns of the tables (a
+    sessions.PageReader's), for no ORM object to be made of them; active users only."""
+    from coprod.policy.actors import seats_column
+
+    token, user = ApiToken.__table__, User.__table__
+    found = (select(token.c.last_used_at, user.c.id, user.c.locale, user.c.timezone,
+                    user.c.is_admin, seats_column(token.c.user_id))
+             .join_from(token, user, user.c.id == token.c.user_id)
+             .where(token.c.token_hash == bindparam("token_hash"),
+                    token.c.revoked_at.is_(None), user.c.is_active.is_(True)))
+    return pagecache.with_state(found, token.c.user_id, token)
+
+
+def user_for_token(secret: str) -> User | sessions.PageReader | None:
+    """The active user owning an unrevoked token with this secret, or None: for a GET of a
+    page the cache may answer, as a PageReader (unless the token's last use is due to be
+    noted)."""
     if not secret.startswith(ApiToken.PREFIX):
         return None
     page_state = pagecache.wants_state(pages=False)
+    if page_state:  # wants_state(pages=False): a kept view's GET
+        values = {"token_hash": ApiToken.digest(secret), **pagecache.state_parameters()}
+        found = db.session.connection().execute(_token_reader(), values).first()
+        if found is None:
+            return None
+        if found[0] is not None and utcnow() - found[0] < LAST_SEEN_RESOLUTION:
+            pagecache.note_state(found[6:])
+            return sessions.PageReader(
+                user_id=found[1], locale=found[2], timezone=found[3], is_admin=found[4],
+                seats=found[5], load=functools.partial(_token_user, secret, False),
+                identity=None, current_session=None)
+    return _token_user(secret, page_state)
+
+
+def _token_user(secret: str, page_state: bool) -> User | None:
+    """user_for_token() as the ORM's objects, with the page state if asked."""
     values = {"token_hash": ApiToken.digest(secret)}
     if page_state:
         values.update(pagecache.state_parameters())

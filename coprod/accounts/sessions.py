@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from flask import current_app, g, has_request_context, request
@@ -133,26 +134,24 @@ def _live_login(page_state: bool):
 
 
 class PageReader:
-    """Who reads a page the cache may answer (a GET of a kept view), read as one plain row:
-    the user's id, language, time zone, administrator flag and seats, and the log-in's id and
-    second factor, which is what answering from the cache, the two-factor gate and the
-    policy's facts need. Loading the user and the log-in as the ORM's objects was a sixth of
-    such a page. A page the cache does not hold is built with the full user (pagecache calls
-    full_user() first), and anything else asked of a reader loads it as well."""
+    """Who reads a page the cache may answer (a GET of a kept view), read as one plain row by
+    the statement that finds the log-in or the API token: the user's id, language, time zone,
+    administrator flag and seats (and a log-in's id and second factor), which is what
+    answering from the cache, the two-factor gate and the policy's facts need. Loading the
+    user and the log-in or token as the ORM's objects was a sixth of such a page. A page the
+    cache does not hold is built with the full user (pagecache calls full_user() first), and
+    anything else asked of a reader loads it as well (`load`: the ORM's user, or None)."""
 
     is_authenticated = True
-    is_active = True  # the statement reads active users only
+    is_active = True  # the statements read active users only
     is_anonymous = False
 
-    def __init__(self, row, identity: str, secret: str):
+    def __init__(self, *, user_id: int, locale: str, timezone: str, is_admin: bool,
+                 seats: str | None, load: Callable[[], User | None], **more):
         from coprod.policy.actors import seats_of
 
-        login_id, _expires, _seen, second_factor, user_id, locale, timezone, is_admin, seats = \
-            row[:9]
-        self.__dict__.update(
-            id=user_id, locale=locale, timezone=timezone, is_admin=is_admin,
-            loaded_seats=seats_of(seats), identity=identity, session_secret=secret,
-            current_session=_ReaderLogIn(login_id, second_factor))
+        self.__dict__.update(id=user_id, locale=locale, timezone=timezone, is_admin=is_admin,
+                             loaded_seats=seats_of(seats), load=load, **more)
 
     def get_id(self) -> str:
         return self.identity
@@ -171,15 +170,22 @@ class _ReaderLogIn:
         self.id, self.second_factor = login_id, second_factor
 
 
+_USER_SLOTS = ("api_user", "_login_user")  # an API token's user; Flask-Login's current_user
+
+
 def full_user():
-    """The signed-in user as the ORM's object, in place of a PageReader (one statement); the
-    user as it is otherwise. A log-in that ended meanwhile answers logged out."""
-    reader = g.get("_login_user")
-    if not isinstance(reader, PageReader):
-        return reader
-    user = _user_for_login(reader.identity, page_state=False)
-    g._login_user = user if user is not None else current_app.login_manager.anonymous_user()
-    return g._login_user
+    """The request's user as the ORM's object, in place of a PageReader (one statement), in
+    every slot that held the reader; the user as it is otherwise. A log-in or token that
+    ended meanwhile answers logged out."""
+    reader = next((g.get(slot) for slot in _USER_SLOTS
+                   if isinstance(g.get(slot), PageReader)), None)
+    if reader is None:
+        return g.get("api_user") or g.get("_login_user")
+    user = reader.load() or current_app.login_manager.anonymous_user()
+    for slot in _USER_SLOTS:
+        if g.get(slot) is reader:
+            setattr(g, slot, user)
+    return user
 
 
 @functools.cache
@@ -217,7 +223,11 @@ def user_for_login_id(identity: str) -> User | PageReader | None:
             return None
         if moment - found[2] < LAST_SEEN_RESOLUTION:
             pagecache.note_state(found[9:])
-            return PageReader(found, identity, secret)
+            return PageReader(
+                user_id=found[4], locale=found[5], timezone=found[6], is_admin=found[7],
+                seats=found[8], load=functools.partial(_user_for_login, identity, False),
+                identity=identity, session_secret=secret,
+                current_session=_ReaderLogIn(found[0], found[3]))
     return _user_for_login(identity, page_state)
 
 

@@ -397,3 +397,30 @@ def test_a_kept_page_answers_a_deactivated_reader_logged_out(db, world, content,
     _db.session.commit()
     answer = fresh.get(feed)
     assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+
+
+def test_an_api_list_answered_again_makes_no_orm_object_of_its_reader(db, world, content,
+                                                                      fresh):
+    """As a log-in's page: the token and its user are one plain row while the list is kept."""
+    from sqlalchemy import event
+
+    from coprod.accounts.models import ApiToken
+
+    headers = bearer(db, world.cafe_staff)
+    url = API.format(c=content.c) + "/reflections"
+    _read_twice(db, lambda: fresh.get(url, headers=headers))
+    loaded = []
+
+    def seen(target, context) -> None:
+        loaded.append(type(target).__name__)
+
+    for model in (User, ApiToken):
+        event.listen(model, "load", seen)
+    try:
+        body, run = _kept(db, lambda: fresh.get(url, headers=headers))
+        tokens = [s for s in run if "FROM api_tokens" in s]
+        assert len(tokens) == 1 and "password_hash" not in tokens[0], run
+        assert loaded == [] and NOTE_TEXT in body, loaded
+    finally:
+        for model in (User, ApiToken):
+            event.remove(model, "load", seen)
