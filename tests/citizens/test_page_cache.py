@@ -8,6 +8,7 @@ kept once the reader's session holds its CSRF token: the first page of a log-in 
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from freezegun import freeze_time
@@ -353,26 +354,37 @@ def test_a_search_leaves_kept_pages_kept(db, world, content, fresh, login):
     assert _answered_from_memory(run), run
 
 
+@contextmanager
+def _orm_loads(*models):
+    """with _orm_loads(User, ...) as loaded: ...  then `loaded` names the objects of those
+    models the ORM made from rows inside."""
+    from sqlalchemy import event
+
+    loaded: list[str] = []
+
+    def seen(target, context) -> None:
+        loaded.append(type(target).__name__)
+
+    for model in models:
+        event.listen(model, "load", seen)
+    try:
+        yield loaded
+    finally:
+        for model in models:
+            event.remove(model, "load", seen)
+
+
 def test_a_page_answered_again_makes_no_orm_object_of_its_reader(db, world, content, fresh,
                                                                  login):
     """The reader of a kept page is one plain row (sessions.PageReader): no user and no log-in
     are loaded as the ORM's objects; a page built after a change gets the full user."""
-    from sqlalchemy import event
-
     from coprod.accounts.sessions import UserSession
 
     name = world.cafe_staff.display_name
     login(world.cafe_staff)
     feed = f"/c/{content.c}/reflections"
     _read_twice(db, lambda: fresh.get(feed))
-    loaded = []
-
-    def seen(target, context) -> None:
-        loaded.append(type(target).__name__)
-
-    for model in (User, UserSession):
-        event.listen(model, "load", seen)
-    try:
+    with _orm_loads(User, UserSession) as loaded:
         text, run = _kept(db, lambda: fresh.get(feed))
         log_ins = [s for s in run if "FROM user_sessions" in s]
         assert len(log_ins) == 1 and "password_hash" not in log_ins[0], run  # plain columns
@@ -383,9 +395,6 @@ def test_a_page_answered_again_makes_no_orm_object_of_its_reader(db, world, cont
         _db.session.commit()
         rebuilt, _run = _kept(db, lambda: fresh.get(feed))
         assert "Saturdays" in rebuilt and sorted(set(loaded)) == ["User", "UserSession"]
-    finally:
-        for model in (User, UserSession):
-            event.remove(model, "load", seen)
 
 
 def test_a_kept_page_answers_a_deactivated_reader_logged_out(db, world, content, fresh,
@@ -402,25 +411,13 @@ def test_a_kept_page_answers_a_deactivated_reader_logged_out(db, world, content,
 def test_an_api_list_answered_again_makes_no_orm_object_of_its_reader(db, world, content,
                                                                       fresh):
     """As a log-in's page: the token and its user are one plain row while the list is kept."""
-    from sqlalchemy import event
-
     from coprod.accounts.models import ApiToken
 
     headers = bearer(db, world.cafe_staff)
     url = API.format(c=content.c) + "/reflections"
     _read_twice(db, lambda: fresh.get(url, headers=headers))
-    loaded = []
-
-    def seen(target, context) -> None:
-        loaded.append(type(target).__name__)
-
-    for model in (User, ApiToken):
-        event.listen(model, "load", seen)
-    try:
+    with _orm_loads(User, ApiToken) as loaded:
         body, run = _kept(db, lambda: fresh.get(url, headers=headers))
-        tokens = [s for s in run if "FROM api_tokens" in s]
-        assert len(tokens) == 1 and "password_hash" not in tokens[0], run
-        assert loaded == [] and NOTE_TEXT in body, loaded
-    finally:
-        for model in (User, ApiToken):
-            event.remove(model, "load", seen)
+    tokens = [s for s in run if "FROM api_tokens" in s]
+    assert len(tokens) == 1 and "password_hash" not in tokens[0], run
+    assert loaded == [] and NOTE_TEXT in body, loaded
