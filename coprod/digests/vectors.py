@@ -135,10 +135,10 @@ def forget(reflection_ids: Iterable[int]) -> None:
 # -- embedding what was written lately -------------------------------------------------------
 
 
-def recently_written(now: datetime, limit: int = SWEEP_BATCH) -> list[int]:
-    """The reflections written or edited since `now - RECENT` that a digest may group (not
-    withdrawn, about no citizen) and have no vector: oldest first, at most `limit` (two index
-    ranges, created_at and edited_at, and the vectors' key)."""
+def recently_written(now: datetime, limit: int = SWEEP_BATCH) -> list[tuple[int, str]]:
+    """(id, text) of the reflections written or edited since `now - RECENT` that a digest may
+    group (not withdrawn, about no citizen) and have no vector: oldest first, at most `limit`
+    (two index ranges, created_at and edited_at, and the vectors' key)."""
     from coprod.citizens.models import CitizenReference
 
     since = now - RECENT
@@ -146,37 +146,21 @@ def recently_written(now: datetime, limit: int = SWEEP_BATCH) -> list[int]:
         ReflectionVector.reflection_id == Reflection.id).exists()
     about_a_citizen = select(CitizenReference.id).where(
         CitizenReference.reflection_id == Reflection.id).exists()
-    return list(db.session.scalars(
-        select(Reflection.id)
+    return [tuple(row) for row in db.session.execute(
+        select(Reflection.id, Reflection.body)
         .where(or_(Reflection.created_at >= since, Reflection.edited_at >= since),
                Reflection.withdrawn_at.is_(None), ~has_vector, ~about_a_citizen)
-        .order_by(Reflection.id).limit(limit)))
+        .order_by(Reflection.id).limit(limit))]
 
 
 def embed_recent(now: datetime | None = None) -> int:
     """Beat's sweep: embed what was written or edited lately and has no vector yet, so the
-    next digest build finds it stored. Returns how many texts were embedded."""
-    return embed(recently_written(now or utcnow()))
-
-
-def embed(reflection_ids: Iterable[int]) -> int:
-    """Store the vectors of those reflections that a digest may group (not withdrawn, about
-    no citizen) and lack one of their current text. Returns how many texts were embedded;
-    nothing when the model cannot load here (the build falls back to words then)."""
-    from coprod.citizens.models import CitizenReference
+    next digest build finds it stored. Returns how many texts were embedded; nothing when the
+    model cannot load here (the build falls back to words then)."""
     from coprod.digests import themes
 
-    ids = sorted(set(reflection_ids))
-    if not ids:
-        return 0
-    rows = db.session.execute(
-        select(Reflection.id, Reflection.body)
-        .where(Reflection.id.in_(ids), Reflection.withdrawn_at.is_(None),
-               Reflection.id.not_in(select(CitizenReference.reflection_id).where(
-                   CitizenReference.reflection_id.is_not(None))))
-        .order_by(Reflection.id)).all()
+    rows = recently_written(now or utcnow())
     texts = [body for _id, body in rows if themes.WORD.search(body or "")]
     if not texts:
         return 0
-    store = ReflectionVectors((i, body) for i, body in rows)
-    return themes.store_vectors(texts, store)
+    return themes.store_vectors(texts, ReflectionVectors(rows))
