@@ -228,6 +228,18 @@ def endpoints(found: seeding.Seeded) -> list[Endpoint]:
 
 # -- statements per request, in process -------------------------------------------------------
 
+def signed_in_client(app, found):
+    """A test client of `app` signed in as the seed's reader through the log-in form, with
+    the bench's User-Agent (the session's strong protection binds the log-in to it)."""
+    client = app.test_client()
+    client.environ_base["HTTP_USER_AGENT"] = USER_AGENT
+    response = client.post("/login", data={"email": found.reader_email,
+                                           "password": found.password})
+    if response.status_code != 302:
+        raise SystemExit(f"in-process log-in failed: {response.status_code}")
+    return client
+
+
 def count_statements(app, found: seeding.Seeded, wanted: list[Endpoint]
                      ) -> dict[str, tuple[int, float, int, float]]:
     """(statements, seconds) of one request to each endpoint built, then (statements,
@@ -242,12 +254,7 @@ def count_statements(app, found: seeding.Seeded, wanted: list[Endpoint]
     counts = {}
     with app.app_context():
         engine = db.engine
-    client = app.test_client()
-    client.environ_base["HTTP_USER_AGENT"] = USER_AGENT
-    response = client.post("/login", data={"email": found.reader_email,
-                                           "password": found.password})
-    if response.status_code != 302:
-        raise SystemExit(f"in-process log-in failed: {response.status_code}")
+    client = signed_in_client(app, found)
     for endpoint in wanted:
         figures = []
         headers = {"Authorization": f"Bearer {found.token}"} if endpoint.token else {}

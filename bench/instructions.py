@@ -76,12 +76,7 @@ def _coprod_requests(url: str, found, name: str, built: bool):
 
     app = bench_http.make_app(url, tempfile.mkdtemp(prefix="coprod-instructions-"),
                               WTF_CSRF_ENABLED=False)
-    client = app.test_client()
-    client.environ_base["HTTP_USER_AGENT"] = bench_http.USER_AGENT
-    response = client.post("/login", data={"email": found.reader_email,
-                                           "password": found.password})
-    if response.status_code != 302:
-        raise SystemExit(f"log-in failed: {response.status_code}")
+    client = bench_http.signed_in_client(app, found)
     cookie = client.get_cookie("session")
     endpoint = next(e for e in bench_http.endpoints(found) if e.name == name)
     headers = {"Authorization": f"Bearer {found.token}"} if endpoint.token else {}

@@ -45,12 +45,7 @@ def statements_of(app, found, endpoint) -> list[tuple[str, dict]]:
 
     with app.app_context():
         engine = db.engine
-    client = app.test_client()
-    client.environ_base["HTTP_USER_AGENT"] = bench_http.USER_AGENT
-    response = client.post("/login", data={"email": found.reader_email,
-                                           "password": found.password})
-    if response.status_code != 302:
-        raise SystemExit(f"in-process log-in failed: {response.status_code}")
+    client = bench_http.signed_in_client(app, found)
     headers = {"Authorization": f"Bearer {found.token}"} if endpoint.token else {}
     client.get(endpoint.path, headers=headers)  # warm up
     seen = []
