@@ -380,6 +380,25 @@ def statements_run(db) -> Iterator[list[str]]:
         event.remove(bind, "before_cursor_execute", seen)
 
 
+@contextmanager
+def orm_loads(*models):
+    """with orm_loads(User, ...) as loaded: ...  then `loaded` holds (model name, id) of each
+    object of those models the ORM made from rows inside (what a plain-row path must not
+    make)."""
+    loaded: list[tuple[str, int]] = []
+
+    def seen(target, context) -> None:
+        loaded.append((type(target).__name__, target.id))
+
+    for model in models:
+        event.listen(model, "load", seen)
+    try:
+        yield loaded
+    finally:
+        for model in models:
+            event.remove(model, "load", seen)
+
+
 def count_statements(db, fn, *args) -> int:
     """How many SQL statements fn(*args) runs (see statements_run)."""
     with statements_run(db) as run:

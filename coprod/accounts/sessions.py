@@ -134,10 +134,11 @@ def _live_login(page_state: bool):
 
 
 class PageReader:
-    """Who reads a page the cache may answer (a GET of a kept view), read as one plain row by
-    the statement that finds the log-in or the API token: the user's id, language, time zone,
-    administrator flag and seats (and a log-in's id and second factor), which is what
-    answering from the cache, the two-factor gate and the policy's facts need. Loading the
+    """Who reads a page the cache may answer (a GET of a kept view) or posts to a view marked
+    posts_as_reader(), read as one plain row by the statement that finds the log-in or the
+    API token: the user's id, language, time zone, administrator flag and seats (and a
+    log-in's id and second factor), which is what answering from the cache, the two-factor
+    gate, the policy's facts and a post need. Loading the
     user and the log-in or token as the ORM's objects was a sixth of such a page. A page the
     cache does not hold is built with the full user (pagecache calls full_user() first), and
     anything else asked of a reader loads it as well (`load`: the ORM's user, or None)."""
@@ -173,6 +174,16 @@ class _ReaderLogIn:
 _USER_SLOTS = ("api_user", "_login_user")  # an API token's user; Flask-Login's current_user
 
 
+def reader_locale(user_id: int):
+    """The locale of the request's PageReader if it is user `user_id` (else None): what a
+    text's language is read from when its author wrote it as a reader."""
+    if not has_request_context():
+        return None
+    reader = next((g.get(slot) for slot in _USER_SLOTS
+                   if isinstance(g.get(slot), PageReader)), None)
+    return reader.locale if reader is not None and reader.id == user_id else None
+
+
 def full_user():
     """The request's user as the ORM's object, in place of a PageReader (one statement), in
     every slot that held the reader; the user as it is otherwise. A log-in or token that
@@ -189,9 +200,9 @@ def full_user():
 
 
 @functools.cache
-def _reader_login():
-    """SQL: _live_login(page_state=True) as plain columns (PageReader's) of the tables, for
-    no ORM object to be made of them; active users only."""
+def _reader_login(page_state: bool):
+    """SQL: _live_login(page_state) as plain columns (PageReader's) of the tables, for no ORM
+    object to be made of them; active users only."""
     from coprod.policy.actors import seats_column
 
     log_in, user = UserSession.__table__, User.__table__
@@ -201,34 +212,64 @@ def _reader_login():
              .join_from(log_in, user, user.c.id == log_in.c.user_id)
              .where(log_in.c.secret_hash == bindparam("secret_hash"),
                     log_in.c.user_id == bindparam("user_id"), user.c.is_active.is_(True)))
-    return pagecache.with_state(found, log_in.c.user_id, log_in)
+    return pagecache.with_state(found, log_in.c.user_id, log_in) if page_state else found
+
+
+def posts_as_reader(view):
+    """Mark a view whose POST needs of its user only what a PageReader holds (the actor's
+    facts, the user's id and language): its log-in is read as one plain row, as for a kept
+    page, not as the ORM's user and log-in (a twentieth of posting a reflection). The view
+    must not hand the user to the ORM or to an account operation; anything else it asks of
+    the user loads the full user (PageReader.__getattr__)."""
+    view.posts_as_reader = True
+    return view
+
+
+def _asks_reader_post() -> bool:
+    """Is this request the POST of a view marked with posts_as_reader()?"""
+    if request.method != "POST":
+        return False
+    return getattr(current_app.view_functions.get(request.endpoint), "posts_as_reader", False)
+
+
+_USE_DUE = object()  # the log-in's last use is due to be noted: the ORM's objects write it
 
 
 def user_for_login_id(identity: str) -> User | PageReader | None:
     """The active user whose live log-in the cookies name ("id:secret"), or None: for a GET
-    of a page the cache may answer, as a PageReader (unless its log-in's last use is due to
-    be noted).
+    of a page the cache may answer or the POST of a view marked posts_as_reader(), as a
+    PageReader (unless its log-in's last use is due to be noted).
 
     Cookies of the earlier form ("id:nonce:since") name no row: they answer logged out."""
     user_id, _sep, secret = identity.partition(":")
     if not user_id.isdigit() or not secret or ":" in secret:
         return None
     page_state = pagecache.wants_state(pages=True)
-    if page_state and pagecache.asks_kept_view():
-        values = {"secret_hash": UserSession.digest(secret), "user_id": int(user_id),
-                  **pagecache.state_parameters()}
-        found = db.session.connection().execute(_reader_login(), values).first()
-        moment = now()
-        if found is None or found[1] <= moment:
-            return None
-        if moment - found[2] < LAST_SEEN_RESOLUTION:
-            pagecache.note_state(found[9:])
-            return PageReader(
-                user_id=found[4], locale=found[5], timezone=found[6], is_admin=found[7],
-                seats=found[8], load=functools.partial(_user_for_login, identity, False),
-                identity=identity, session_secret=secret,
-                current_session=_ReaderLogIn(found[0], found[3]))
+    if (page_state and pagecache.asks_kept_view()) or _asks_reader_post():
+        reader = _reader_for_login(identity, page_state)
+        if reader is not _USE_DUE:
+            return reader
     return _user_for_login(identity, page_state)
+
+
+def _reader_for_login(identity: str, page_state: bool) -> PageReader | None | object:
+    """user_for_login_id() as a PageReader, or _USE_DUE."""
+    user_id, _sep, secret = identity.partition(":")
+    values = {"secret_hash": UserSession.digest(secret), "user_id": int(user_id)}
+    if page_state:
+        values.update(pagecache.state_parameters())
+    found = db.session.connection().execute(_reader_login(page_state), values).first()
+    moment = now()
+    if found is None or found[1] <= moment:
+        return None
+    if moment - found[2] >= LAST_SEEN_RESOLUTION:
+        return _USE_DUE
+    if page_state:
+        pagecache.note_state(found[9:])
+    return PageReader(
+        user_id=found[4], locale=found[5], timezone=found[6], is_admin=found[7], seats=found[8],
+        load=functools.partial(_user_for_login, identity, False), identity=identity,
+        session_secret=secret, current_session=_ReaderLogIn(found[0], found[3]))
 
 
 def _user_for_login(identity: str, page_state: bool) -> User | None:

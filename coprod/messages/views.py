@@ -14,6 +14,7 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 
 from coprod import pagecache, policy
+from coprod.accounts.sessions import posts_as_reader
 from coprod.common import OperationError
 from coprod.extensions import db
 from coprod.forms import attempt
@@ -105,6 +106,7 @@ def _new_form(collab: Collaboration, **kwargs) -> forms.NewConversationForm:
 
 
 @bp.route("/c/<int:collaboration_id>/messages/new", methods=["GET", "POST"])
+@posts_as_reader
 def new(collaboration_id: int):
     """Write to one or more members of the collaboration, whichever partner they are with."""
     collab = _collaboration(collaboration_id)
@@ -208,6 +210,7 @@ def _refused(collab: Collaboration, conversation_id: int, **forms_kept):
 
 
 @bp.post("/c/<int:collaboration_id>/messages/<int:conversation_id>")
+@posts_as_reader
 def reply(collaboration_id: int, conversation_id: int):
     """Write in a conversation one takes part in."""
     collab = _collaboration(collaboration_id)

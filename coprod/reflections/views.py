@@ -23,6 +23,7 @@ from flask_login import login_required
 from werkzeug.exceptions import Forbidden
 
 from coprod import pagecache, policy
+from coprod.accounts.sessions import posts_as_reader
 from coprod.citizens.models import Citizen
 from coprod.common import OperationError
 from coprod.extensions import db
@@ -223,6 +224,7 @@ def _offer_choices(form, actor: policy.Actor, collab: Collaboration) -> None:
 
 
 @bp.route("/c/<int:collaboration_id>/reflections/new", methods=["GET", "POST"])
+@posts_as_reader
 def new(collaboration_id: int):
     """Write down what works or what must improve, for the readers one chooses."""
     actor = _actor()
@@ -458,6 +460,7 @@ def _refuse_if_withdrawn(collab: Collaboration, reflection: Reflection):
 @bp.post("/c/<int:collaboration_id>/reflections/<int:reflection_id>/replies",
          defaults={"parent_id": None})
 @bp.post("/c/<int:collaboration_id>/reflections/<int:reflection_id>/replies/<int:parent_id>")
+@posts_as_reader
 def reply(collaboration_id: int, reflection_id: int, parent_id: int | None):
     """Answer a reflection, or one reply under it; the answer has the reflection's readers."""
     actor = _actor()
@@ -537,6 +540,7 @@ def withdraw_reply(collaboration_id: int, reflection_id: int, reply_id: int):
 
 
 @bp.post("/c/<int:collaboration_id>/reflections/<int:reflection_id>/reaction")
+@posts_as_reader
 def react(collaboration_id: int, reflection_id: int):
     """Say (or take back) "we see this too" for one's partner organization."""
     collab = _collaboration(collaboration_id)

@@ -109,8 +109,9 @@ _NOT_LOADED = object()
 
 
 def _loaded_locale(target):
-    """The author's locale as the session holds it, without a query; _NOT_LOADED when the
-    author is not in the session or their attributes are expired (after a commit)."""
+    """The author's locale as the session holds it, or the request's reader (a PageReader)
+    if that is the author, without a query; _NOT_LOADED when neither holds it (an author not
+    in the session, or whose attributes are expired after a commit)."""
     from coprod.accounts.models import User
 
     session = object_session(target)
@@ -118,7 +119,9 @@ def _loaded_locale(target):
         return _NOT_LOADED
     author = session.identity_map.get(session.identity_key(User, target.author_id))
     if author is None:
-        return _NOT_LOADED
+        from coprod.accounts.sessions import reader_locale
+
+        return reader_locale(target.author_id) or _NOT_LOADED
     return author.__dict__.get("locale", _NOT_LOADED)
 
 

@@ -8,7 +8,6 @@ kept once the reader's session holds its CSRF token: the first page of a log-in 
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from freezegun import freeze_time
@@ -33,7 +32,7 @@ from coprod.spaces.models import Collaboration
 from coprod.spaces.operations import change_member
 from tests.citizens import test_audit
 from tests.citizens.test_audit import API, bearer, expunging, reads_of
-from tests.conftest import statements_run
+from tests.conftest import orm_loads, statements_run
 from tests.factories import PASSWORD
 
 content, fresh = test_audit.content, test_audit.fresh  # the audit tests' world and client
@@ -354,26 +353,6 @@ def test_a_search_leaves_kept_pages_kept(db, world, content, fresh, login):
     assert _answered_from_memory(run), run
 
 
-@contextmanager
-def _orm_loads(*models):
-    """with _orm_loads(User, ...) as loaded: ...  then `loaded` names the objects of those
-    models the ORM made from rows inside."""
-    from sqlalchemy import event
-
-    loaded: list[str] = []
-
-    def seen(target, context) -> None:
-        loaded.append(type(target).__name__)
-
-    for model in models:
-        event.listen(model, "load", seen)
-    try:
-        yield loaded
-    finally:
-        for model in models:
-            event.remove(model, "load", seen)
-
-
 def test_a_page_answered_again_makes_no_orm_object_of_its_reader(db, world, content, fresh,
                                                                  login):
     """The reader of a kept page is one plain row (sessions.PageReader): no user and no log-in
@@ -384,7 +363,7 @@ def test_a_page_answered_again_makes_no_orm_object_of_its_reader(db, world, cont
     login(world.cafe_staff)
     feed = f"/c/{content.c}/reflections"
     _read_twice(db, lambda: fresh.get(feed))
-    with _orm_loads(User, UserSession) as loaded:
+    with orm_loads(User, UserSession) as loaded:
         text, run = _kept(db, lambda: fresh.get(feed))
         log_ins = [s for s in run if "FROM user_sessions" in s]
         assert len(log_ins) == 1 and "password_hash" not in log_ins[0], run  # plain columns
@@ -394,7 +373,8 @@ def test_a_page_answered_again_makes_no_orm_object_of_its_reader(db, world, cont
         _db.session.get(Reflection, content.note).body += " (and Saturdays)"
         _db.session.commit()
         rebuilt, _run = _kept(db, lambda: fresh.get(feed))
-        assert "Saturdays" in rebuilt and sorted(set(loaded)) == ["User", "UserSession"]
+        assert "Saturdays" in rebuilt and sorted({name for name, _id in loaded}) == [
+            "User", "UserSession"]
 
 
 def test_a_kept_page_answers_a_deactivated_reader_logged_out(db, world, content, fresh,
@@ -416,7 +396,7 @@ def test_an_api_list_answered_again_makes_no_orm_object_of_its_reader(db, world,
     headers = bearer(db, world.cafe_staff)
     url = API.format(c=content.c) + "/reflections"
     _read_twice(db, lambda: fresh.get(url, headers=headers))
-    with _orm_loads(User, ApiToken) as loaded:
+    with orm_loads(User, ApiToken) as loaded:
         body, run = _kept(db, lambda: fresh.get(url, headers=headers))
     tokens = [s for s in run if "FROM api_tokens" in s]
     assert len(tokens) == 1 and "password_hash" not in tokens[0], run

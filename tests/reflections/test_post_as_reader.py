@@ -1,0 +1,106 @@
+"""Writing as a plain reader (accounts.sessions.posts_as_reader): posting a reflection, a reply,
+a reaction or a message reads the log-in as one plain row and makes no ORM object of the
+author or their log-in, yet stores what the operations store, the text's language included
+(the author's); a log-in that ended, or an account deactivated, posts nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from coprod.accounts.models import User
+from coprod.accounts.sessions import UserSession
+from coprod.extensions import db
+from coprod.messages.models import Message
+from coprod.reflections.models import Reaction, Reflection, Reply
+from tests.conftest import OwnContextClient, orm_loads
+from tests.factories import PASSWORD
+from tests.reflections.page_fixtures import *  # noqa: F403
+from tests.reflections.page_fixtures import post, reflection_form
+
+
+def _browser(app, user) -> OwnContextClient:
+    """A browser logged in as `user` whose requests run in sessions of their own, as in
+    production (the test's session would hold the user already loaded)."""
+    browser = OwnContextClient(app, app.response_class, use_cookies=True)
+    answer = browser.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    return browser
+
+
+def _danish(user) -> None:
+    db.session.get(User, user.id).locale = "da"
+    db.session.commit()
+
+
+def _new_url(world) -> str:
+    return f"/c/{world.collab.id}/reflections/new"
+
+
+def test_a_reflection_posted_as_a_reader_is_the_authors_in_their_language(app, world):
+    jens = world.people.jens
+    _danish(jens)
+    browser = _browser(app, jens)
+    with orm_loads(User, UserSession) as loaded:
+        answer = browser.post(_new_url(world), data=reflection_form(
+            body="Overleveringer mellem os går tabt"))
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    assert loaded == [], loaded
+    reflection = db.session.scalars(select(Reflection)).one()
+    assert (reflection.author_id, reflection.partner_id, reflection.language) == (
+        jens.id, world.job_centre.id, "da")
+    assert "Overleveringer" in browser.get(answer.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_reply_a_reaction_and_a_message_are_posted_as_a_reader(app, world):
+    jens, carla = world.people.jens, world.people.carla
+    _danish(jens)
+    note = post(world.collab, carla)
+    browser = _browser(app, jens)
+    page = f"/c/{world.collab.id}/reflections/{note.id}"
+    with orm_loads(User, UserSession) as loaded:
+        replied = browser.post(f"{page}/replies", data={"reply-body": "Det kender vi godt"})
+        reacted = browser.post(f"{page}/reaction", data={"on": "1"})
+        wrote = browser.post(f"/c/{world.collab.id}/messages/new", data={
+            "participants": [carla.id], "subject": "Overlevering",
+            "body": "Skal vi mødes om det?"})
+    assert [r.status_code for r in (replied, reacted, wrote)] == [302] * 3
+    # No log-in made an ORM object (the users named, notified or offered are loaded as data).
+    assert not [name for name, _id in loaded if name == "UserSession"], loaded
+    reply = db.session.scalars(select(Reply)).one()
+    assert (reply.author_id, reply.language, reply.body) == (jens.id, "da", "Det kender vi godt")
+    assert db.session.scalars(select(Reaction.partner_id)).all() == [world.job_centre.id]
+    message = db.session.scalars(select(Message)).one()
+    assert (message.author_id, message.language) == (jens.id, "da")
+
+
+def test_a_post_after_the_log_in_ended_or_the_account_closed_stores_nothing(app, world):
+    jens = world.people.jens
+    ended = _browser(app, jens)
+    db.session.execute(UserSession.__table__.delete().where(UserSession.user_id == jens.id))
+    db.session.commit()
+    answer = ended.post(_new_url(world), data=reflection_form())
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+
+    closed = _browser(app, jens)
+    db.session.get(User, jens.id).is_active = False
+    db.session.commit()
+    answer = closed.post(_new_url(world), data=reflection_form())
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+    assert db.session.scalars(select(Reflection)).all() == []
+
+
+def test_a_post_whose_log_in_is_due_to_be_noted_notes_it(app, world):
+    """Once a minute a log-in's last use is written: that post takes the ORM's path."""
+    jens = world.people.jens
+    browser = _browser(app, jens)
+    row = db.session.scalars(select(UserSession).where(UserSession.user_id == jens.id)).one()
+    row.last_seen_at -= timedelta(minutes=5)
+    db.session.commit()
+    before = row.last_seen_at
+    answer = browser.post(_new_url(world), data=reflection_form())
+    assert answer.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(UserSession, row.id).last_seen_at > before
+    assert db.session.scalars(select(Reflection.author_id)).all() == [jens.id]
