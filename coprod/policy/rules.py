@@ -367,6 +367,10 @@ NEED_TO_KNOW = PartnerNeedsToKnow()
 CASE_STAFF = PartnerNeedsToKnow(Role.PARTNER_STAFF)
 NOT_ERASED = CitizenNotErased()
 
+# Models whose read rule needs no statement of its own: the actor's facts (their seats) decide
+# it with the object in hand. policy.get_or_404 loads them by their key and asks may().
+READ_BY_KEY = frozenset({Collaboration})
+
 RULES: dict[tuple[type, str], Rule] = {
     (Collaboration, "read"): rule(ANY_MEMBER),
     # Coordinators may edit, archive and reopen; nothing else changes in an archived space.

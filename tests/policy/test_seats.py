@@ -68,3 +68,32 @@ def test_a_page_and_an_api_call_act_with_the_seats_read_at_sign_in(db, new_clien
     seat.partner_id = world.shelter.id
     db.session.commit()
     assert read() == (False, False)
+
+
+def test_a_collaboration_is_read_by_its_key_and_the_actors_seats_alone(db):
+    """policy.get_or_404 loads a READ_BY_KEY model by its key and asks may(): that answer
+    must come from the actor's seats with no statement of its own, and be the filter's."""
+    from werkzeug.exceptions import NotFound
+
+    from coprod import policy
+    from coprod.policy.rules import READ_BY_KEY
+    from coprod.spaces.models import Collaboration
+    from tests.conftest import count_statements
+
+    world = build_world(db)
+    elsewhere = CollaborationFactory(title="Elsewhere")
+    db.session.commit()
+    assert Collaboration in READ_BY_KEY
+    for user in (world.coordinator, world.cafe_staff, world.citizen_user, world.guardian):
+        actor = actor_for(user)
+        actor.seats()
+        for collab in (world.collaboration, elsewhere):
+            readable = db.session.scalar(policy.scoped(actor, Collaboration).where(
+                Collaboration.id == collab.id)) is not None
+            assert count_statements(db, policy.may, actor, "read", collab) == 0
+            assert policy.may(actor, "read", collab) == readable
+            try:
+                assert policy.get_or_404(actor, Collaboration, collab.id) is collab
+                assert readable, user.display_name
+            except NotFound:
+                assert not readable, user.display_name
