@@ -401,3 +401,20 @@ def test_an_api_list_answered_again_makes_no_orm_object_of_its_reader(db, world,
     tokens = [s for s in run if "FROM api_tokens" in s]
     assert len(tokens) == 1 and "password_hash" not in tokens[0], run
     assert loaded == [] and NOTE_TEXT in body, loaded
+
+
+def test_a_kept_page_is_kept_apart_for_each_language_it_is_shown_in(db, world, content, fresh,
+                                                                    login):
+    """A reader whose saved language is no longer offered reads in the browser's: the page
+    kept for one language is not the answer in another (the key holds the request's choice
+    of language and time zone)."""
+    _db.session.get(User, world.cafe_staff.id).locale = "sv"
+    _db.session.commit()
+    login(world.cafe_staff)
+    feed = f"/c/{content.c}/reflections"
+    english = _read_twice(db, lambda: fresh.get(feed, headers={"Accept-Language": "en"}))
+    danish, run = _kept(db, lambda: fresh.get(feed, headers={"Accept-Language": "da"}))
+    assert '<html lang="en"' in english and '<html lang="da"' in danish
+    assert not _answered_from_memory(run)  # built for Danish, then kept for it too
+    again = _read_twice(db, lambda: fresh.get(feed, headers={"Accept-Language": "da"}))
+    assert '<html lang="da"' in again
