@@ -21,7 +21,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 from cachetools import LRUCache
-from sqlalchemy.sql import visitors
 
 from coprod.policy.actors import Actor
 
@@ -32,9 +31,22 @@ def facts(actor: Actor) -> tuple:
 
 
 def holds_an_instant(statement) -> bool:
-    """Whether a bound value of the statement is a datetime fixed when it was built."""
-    return any(isinstance(bind.value, datetime) for bind in visitors.iterate(statement)
-               if getattr(bind, "__visit_name__", None) == "bindparam")
+    """Whether a bound value of the statement is a datetime fixed when it was built.
+
+    Each element is looked at once: a search's statement holds the same filters and
+    subqueries in several places, and SQLAlchemy's visitors.iterate() walks a shared subtree
+    again wherever it appears (a search's first statement for an actor took seconds)."""
+    seen, pending = set(), [statement]
+    while pending:
+        element = pending.pop()
+        if id(element) in seen:
+            continue
+        seen.add(id(element))
+        if (getattr(element, "__visit_name__", None) == "bindparam"
+                and isinstance(element.value, datetime)):
+            return True
+        pending.extend(element.get_children())
+    return False
 
 
 class Kept:

@@ -76,3 +76,27 @@ def test_a_statement_holding_an_instant_is_not_kept():
     assert len(built) == 2 and ("instant",) not in store.store
     timeless = store.get(("timeless",), lambda: select(literal(1)))
     assert store.get(("timeless",), lambda: None) is timeless
+
+
+def test_a_shared_part_of_a_statement_is_looked_at_once(monkeypatch):
+    """A search's statement holds one filter in many places: holds_an_instant() looks at each
+    element once (walking every path through shared parts took a search's first statement
+    for an actor seconds, and a minute in a test), and still finds a fixed instant however
+    deep it lies."""
+    from sqlalchemy import and_, column
+    from sqlalchemy.sql.elements import BooleanClauseList
+
+    looked_at = []
+    children = BooleanClauseList.get_children
+    monkeypatch.setattr(BooleanClauseList, "get_children",
+                        lambda self, **kw: looked_at.append(self) or children(self, **kw))
+
+    def nested(value, levels: int = 16):
+        clause = column("at") > bindparam("at", value, type_=DateTime)
+        for _ in range(levels):  # each level holds the one below twice: 2^16 paths
+            clause = and_(clause | literal(False), clause | literal(True))
+        return select(column("id")).where(clause)
+
+    assert kept.holds_an_instant(nested(datetime(2026, 1, 1, tzinfo=UTC)))
+    assert len(looked_at) < 100, len(looked_at)
+    assert not kept.holds_an_instant(nested(None))
