@@ -57,8 +57,12 @@ class NewConversationForm(AboutCitizen, FlaskForm):
     def __init__(self, *args, members=(), me: int | None = None, citizens=(), categories=(),
                  **kwargs):
         super().__init__(*args, **kwargs)
-        self.participants.choices = member_choices(members, {me} if me else set())
+        self.offer_members(members, me)
         self.offer_citizens(citizens, categories)
+
+    def offer_members(self, members, me: int | None) -> None:
+        """The members one may write to: everyone but oneself."""
+        self.participants.choices = member_choices(members, {me} if me else set())
 
 
 class ReplyForm(AboutCitizen, FlaskForm):

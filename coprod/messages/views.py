@@ -23,7 +23,7 @@ from coprod.inputs import page_number
 from coprod.markdown import plain_excerpt, render_markdown
 from coprod.messages import forms, operations, queries
 from coprod.messages.models import Conversation
-from coprod.reflections.views import about_choices
+from coprod.reflections.views import about_choices, posted_about_choices
 from coprod.spaces import queries as spaces
 from coprod.spaces.models import Collaboration
 
@@ -99,10 +99,22 @@ def index(collaboration_id: int):
                            more=len(summaries) > LIST_PAGE, me=_actor().user_id)
 
 
-def _new_form(collab: Collaboration, **kwargs) -> forms.NewConversationForm:
-    return forms.NewConversationForm(members=spaces.members_of(_actor(), collab),
-                                     me=_actor().user_id, **about_choices(_actor(), collab),
-                                     **kwargs)
+def _new_form(collab: Collaboration) -> forms.NewConversationForm:
+    """The form with every member and citizen to choose; posted, with what validating needs
+    (the operation checks the participants and the citizen): the choices are offered when
+    the form is shown again (_offer_choices). Loading them cost every message sent."""
+    actor = _actor()
+    if request.method == "POST":
+        return forms.NewConversationForm(**posted_about_choices(actor, collab))
+    return forms.NewConversationForm(members=spaces.members_of(actor, collab),
+                                     me=actor.user_id, **about_choices(actor, collab))
+
+
+def _offer_choices(form: forms.NewConversationForm, collab: Collaboration) -> None:
+    """A posted form shown again: every choice, what was chosen kept."""
+    actor = _actor()
+    form.offer_members(spaces.members_of(actor, collab), actor.user_id)
+    form.offer_citizens(**about_choices(actor, collab))
 
 
 @bp.route("/c/<int:collaboration_id>/messages/new", methods=["GET", "POST"])
@@ -131,6 +143,8 @@ def new(collaboration_id: int):
         status = outcome.status
     elif form.is_submitted():
         status = FORM_INVALID
+    if form.is_submitted():
+        _offer_choices(form, collab)
     return render_template("messages/new.html", collaboration=collab, current="messages",
                            form=form), status
 
@@ -161,6 +175,8 @@ def _thread_page(collab: Collaboration, conversation_id: int, *, reply_form=None
     can_post = policy.may(actor, "post", conversation)
     if can_post and reply_form is None:
         reply_form = forms.ReplyForm(formdata=None, **about_choices(actor, collab))
+    elif can_post:  # a posted form loaded the citizen it names at most
+        reply_form.offer_citizens(**about_choices(actor, collab))
     if can_post and add_form is None:
         add_form = forms.AddParticipantsForm(
             formdata=None, members=spaces.members_of(actor, collab),
@@ -215,7 +231,7 @@ def reply(collaboration_id: int, conversation_id: int):
     """Write in a conversation one takes part in."""
     collab = _collaboration(collaboration_id)
     conversation = _conversation(collab, conversation_id)
-    form = forms.ReplyForm(**about_choices(_actor(), collab))
+    form = forms.ReplyForm(**posted_about_choices(_actor(), collab))
     if not policy.may(_actor(), "post", conversation):
         return _refused(collab, conversation_id, reply_form=form)
     if not form.validate_on_submit():

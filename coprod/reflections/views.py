@@ -231,7 +231,7 @@ def new(collaboration_id: int):
     collab = _collaboration(collaboration_id, "post_reflection")
     posted = request.method == "POST"  # then only what validating needs, until shown again
     form = _reflection_form(forms.ReflectionForm, collab, offered=not posted,
-                            **_posted_about_choices(actor, collab) if posted
+                            **posted_about_choices(actor, collab) if posted
                             else about_choices(actor, collab))
     token = form.prompt.data if form.is_submitted() else request.args.get("prompt")
     prompt = _prompt(collab, token) if token else None
@@ -262,12 +262,14 @@ def new(collaboration_id: int):
         questions=answers.questions_of(answering.routine) if answering else []), status
 
 
-def _posted_about_choices(actor: policy.Actor, collab: Collaboration) -> dict:
-    """about_choices() for a posted reflection form: nothing when it names no citizen and
-    ticks no category (most reflections: the operation then has nothing to check, and the
-    form posts it about nobody whether the fields were offered or not)."""
-    chosen = request.form.get("citizen", "")
-    if not chosen and not request.form.getlist("categories"):
+def posted_about_choices(actor: policy.Actor, collab: Collaboration, prefix: str = "") -> dict:
+    """about_choices() for a posted form (a reflection, a reply, a message; `prefix`: the
+    form's): nothing when it names no citizen and ticks no category (most posts: the
+    operation then has nothing to check, and the form posts it about nobody whether the
+    fields were offered or not). A form shown again offers every choice (offer_citizens)."""
+    field = f"{prefix}-" if prefix else ""
+    chosen = request.form.get(f"{field}citizen", "")
+    if not chosen and not request.form.getlist(f"{field}categories"):
         return {}
     return about_choices(actor, collab, chosen)
 
@@ -417,7 +419,7 @@ def _show_page(collab: Collaboration, reflection_id: int, *, reply_form=None,
                 forms_by_parent[r.id] = forms.ReplyForm(prefix=f"answer-{r.id}", readers=(),
                                                         formdata=None, **about)
     if reply_form is not None:
-        if may_reply:  # a posted form loaded only the citizen it names (about_choices)
+        if may_reply:  # a posted form loaded the citizen it names at most (about_choices)
             reply_form[1].offer_citizens(**about)
         forms_by_parent[reply_form[0]] = reply_form[1]
     action = reflection.action
@@ -473,8 +475,7 @@ def reply(collaboration_id: int, reflection_id: int, parent_id: int | None):
     if parent_id is not None:
         _reply_under(reflection, parent_id)
     prefix = "reply" if parent_id is None else f"answer-{parent_id}"
-    form = forms.ReplyForm(prefix=prefix, **about_choices(
-        actor, collab, request.form.get(f"{prefix}-citizen", "")))
+    form = forms.ReplyForm(prefix=prefix, **posted_about_choices(actor, collab, prefix))
     status = FORM_INVALID
     if form.validate():
         # The reply form has no audience: a refusal for it is shown by the citizen chosen.

@@ -373,3 +373,69 @@ def test_categories_ticked_without_a_citizen_are_refused_next_to_the_citizen(
     assert error_of(response, "citizen") == "Choose the citizen this is about, or no categories."
     assert "Citizen A" in page(response)  # offered again, with every choice
     assert _notes() == []
+
+
+# -- the same for every form that can be about a citizen: replies and messages ---------------
+
+def _conversation_with(world, browser, to) -> str:
+    """The thread of a conversation the case worker started with `to`, about nobody."""
+    started = browser(world.case_worker).post(
+        f"/c/{world.collaboration.id}/messages/new",
+        data=_message_form(world, to, citizen="", categories=[]))
+    assert started.status_code == 302, error_of(started, "participants")
+    return started.headers["Location"]
+
+
+def _reflection_for_all(db, world) -> str:
+    note = reflections.post_reflection(actor_for(world.cafe_staff), world.collaboration,
+                                       **{**NOTE, "body": "Morning shifts work well"},
+                                       visibility=Visibility.COLLABORATION)
+    db.session.commit()
+    return f"/c/{world.collaboration.id}/reflections/{note.id}"
+
+
+@pytest.mark.parametrize("form", ["reply", "message", "message reply"])
+def test_a_reply_or_message_about_nobody_reads_no_citizen_and_no_member(db, world, browser,
+                                                                        form):
+    """Loading every citizen, category and member to validate a post that names none cost
+    each reply and message; they are offered when a form is shown again."""
+    from tests.conftest import statements_run
+
+    if form == "reply":
+        url = _reflection_for_all(db, world) + "/replies"
+        data = {"reply-body": "Mondays too"}
+    elif form == "message":
+        url = f"/c/{world.collaboration.id}/messages/new"
+        data = _message_form(world, world.cafe_staff, citizen="", categories=[])
+    else:
+        url = _conversation_with(world, browser, world.cafe_staff)
+        data = {"body": "Mondays too"}
+    with statements_run(db) as run:
+        response = browser(world.case_worker).post(url, data=data)
+    assert response.status_code == 302, page(response)
+    assert [s for s in run if re.search(r"\bFROM (citizens|categories)\b", s)] == [], run
+    assert [s for s in run if re.search(r"\bFROM memberships\b", s)
+            and "display_name" in s] == []  # no member loaded to be offered
+    assert db.session.scalars(select(CitizenReference)).all() == []
+
+
+@pytest.mark.parametrize("form", ["message", "message reply"])
+def test_a_refused_message_is_shown_with_every_citizen_and_member(db, world, browser, form):
+    _another_citizen(db, world, "Citizen Z")
+    case_worker = browser(world.case_worker)
+    if form == "message":
+        url = f"/c/{world.collaboration.id}/messages/new"
+        shown = _choices(case_worker.get(url))
+        data = _message_form(world, world.cafe_staff, body=" ")
+    else:
+        url = _conversation_with(world, browser, world.cafe_staff)
+        shown = _choices(case_worker.get(url))
+        data = {"body": " ", "citizen": str(world.citizen.id),
+                "categories": [str(world.preferences.id)]}
+    assert {("citizen", str(world.citizen.id)), ("categories", str(world.support.id))} <= shown
+    response = case_worker.post(url, data=data)
+    assert response.status_code == 422
+    assert error_of(response, "body") == "Write a message first."
+    assert _choices(response) == shown  # every citizen, category (and member) again
+    assert re.search(rf'<option (selected value="{world.citizen.id}"|value="{world.citizen.id}"'
+                     r' selected)', page(response))
