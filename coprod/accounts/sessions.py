@@ -138,10 +138,10 @@ class PageReader:
     posts_as_reader(), read as one plain row by the statement that finds the log-in or the
     API token: the user's id, language, time zone, administrator flag and seats (and a
     log-in's id and second factor), which is what answering from the cache, the two-factor
-    gate, the policy's facts and a post need. Loading the
-    user and the log-in or token as the ORM's objects was a sixth of such a page. A page the
-    cache does not hold is built with the full user (pagecache calls full_user() first), and
-    anything else asked of a reader loads it as well (`load`: the ORM's user, or None)."""
+    gate, the policy's facts and a post need. Loading the user and the log-in or token as
+    the ORM's objects was a sixth of such a page. A page the cache does not hold is built
+    with the full user (pagecache calls full_user() first), and anything else asked of a
+    reader loads it as well (`load`: the ORM's user, or None)."""
 
     is_authenticated = True
     is_active = True  # the statements read active users only
