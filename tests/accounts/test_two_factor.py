@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from coprod.accounts.credentials import RecoveryCode, TotpCredential
 from coprod.accounts.models import Role
+from coprod.reflections.models import Reflection
 from tests.accounts.sso import identity, through_provider
 from tests.factories import (
     PASSWORD,
@@ -170,6 +171,11 @@ def test_a_coordinator_is_sent_to_enrolment_before_anything_else(
         answer = client.get(path)
         assert answer.status_code == 302, path
         assert answer.headers["Location"] == "/profile/two-factor"
+    # A post read as a plain row (sessions.posts_as_reader) meets the same gate.
+    posted = client.post(f"/c/{seat.collaboration_id}/reflections/new",
+                         data={"body": "Before enrolling", "kind": "works"})
+    assert posted.status_code == 302 and posted.headers["Location"] == "/profile/two-factor"
+    assert db.session.scalars(select(Reflection)).all() == []
     page = client.get("/profile/two-factor")
     assert "Your role in Coprod requires two-factor authentication" in page.text
     _enrol(client)
