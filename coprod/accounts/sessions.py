@@ -174,13 +174,16 @@ class _ReaderLogIn:
 _USER_SLOTS = ("api_user", "_login_user")  # an API token's user; Flask-Login's current_user
 
 
+def _request_reader() -> PageReader | None:
+    """The request's user if it is (still) a PageReader."""
+    return next((g.get(slot) for slot in _USER_SLOTS
+                 if isinstance(g.get(slot), PageReader)), None)
+
+
 def reader_locale(user_id: int):
     """The locale of the request's PageReader if it is user `user_id` (else None): what a
     text's language is read from when its author wrote it as a reader."""
-    if not has_request_context():
-        return None
-    reader = next((g.get(slot) for slot in _USER_SLOTS
-                   if isinstance(g.get(slot), PageReader)), None)
+    reader = _request_reader() if has_request_context() else None
     return reader.locale if reader is not None and reader.id == user_id else None
 
 
@@ -188,8 +191,7 @@ def full_user():
     """The request's user as the ORM's object, in place of a PageReader (one statement), in
     every slot that held the reader; the user as it is otherwise. A log-in or token that
     ended meanwhile answers logged out."""
-    reader = next((g.get(slot) for slot in _USER_SLOTS
-                   if isinstance(g.get(slot), PageReader)), None)
+    reader = _request_reader()
     if reader is None:
         return g.get("api_user") or g.get("_login_user")
     user = reader.load() or current_app.login_manager.anonymous_user()
