@@ -6,14 +6,16 @@ flushes; the caller commits once. Refusals are OperationError with the field at 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
-from coprod import policy
+from coprod import policy, search
 from coprod.accounts.models import Role, User
 from coprod.common import OperationError, utcnow
 from coprod.extensions import db
@@ -187,12 +189,76 @@ def _attach(content, about) -> None:
 
 # -- reflections ----------------------------------------------------------------------------
 
-def post_reflection(actor: Actor, collaboration: Collaboration, *, kind, perspective,
-                    component, learning_level, mode, body: str,
-                    visibility=Visibility.COLLABORATION, attribution=Attribution.PERSON,
-                    tags=(), audience: Iterable[int] = (), mentions: Iterable[int] = (),
-                    citizen=None, categories: Iterable[int] = (), prompt=None) -> Reflection:
-    """A member writes down what works or what must improve, for the audience they choose.
+def post_reflection(actor: Actor, collaboration: Collaboration, **fields) -> Reflection:
+    """A member writes down what works or what must improve, for the audience they choose
+    (the fields: _checked_reflection()'s), as the session's object (the API answers with it,
+    and the idempotency of its posts sees it flushed)."""
+    posted = _checked_reflection(actor, collaboration, **fields)
+    reflection = Reflection(
+        **posted.values, tags=[ReflectionTag(name=t) for t in posted.tags],
+        audience=[ReflectionAudience(partner_id=p) for p in posted.audience])
+    db.session.add(reflection)
+    db.session.flush()
+    posted.finish(reflection)
+    return reflection
+
+
+def post_reflection_row(actor: Actor, collaboration: Collaboration, **fields) -> int:
+    """post_reflection() for a caller that needs only the new reflection's id (the web form:
+    the next page shows it): its rows inserted on the connection, no object made of them.
+    The ORM's unit of work for the INSERT was a fifth of a post. A citizen reference or
+    mentions need the object: then it is loaded (one statement), and given them."""
+    posted = _checked_reflection(actor, collaboration, **fields)
+    values, statement = dict(posted.values), _insert_reflection()
+    language = search.language_for(db.session(), actor.user_id)
+    if isinstance(language, str):
+        values["language"] = language
+    else:  # read by the INSERT from the author's row
+        statement = statement.values(language=language)
+    connection = db.session.connection()
+    reflection_id = connection.execute(statement, values).scalar_one()
+    if posted.tags:
+        connection.execute(insert(ReflectionTag.__table__), [
+            {"reflection_id": reflection_id, "name": t} for t in posted.tags])
+    if posted.audience:
+        connection.execute(insert(ReflectionAudience.__table__), [
+            {"reflection_id": reflection_id, "partner_id": p} for p in posted.audience])
+    if posted.about is not None or posted.mentions:
+        posted.finish(db.session.get(Reflection, reflection_id))
+    return reflection_id
+
+
+@functools.cache
+def _insert_reflection():
+    """SQL: a reflection's row, its id returned; built once (a table's INSERT, every column
+    bound: the same statement for every post)."""
+    table = Reflection.__table__
+    return insert(table).returning(table.c.id)
+
+
+@dataclass
+class _Posted:
+    """A reflection's checked values, before it is written; finish() gives the written one
+    its citizen reference and mentions."""
+
+    values: dict
+    tags: list[str]
+    audience: list[int]
+    about: tuple | None
+    mentions: list
+
+    def finish(self, reflection: Reflection) -> None:
+        _attach(reflection, self.about)
+        _mention(reflection, None, self.mentions)
+        db.session.flush()  # its vector for digest themes is made by beat's sweep
+
+
+def _checked_reflection(actor: Actor, collaboration: Collaboration, *, kind, perspective,
+                        component, learning_level, mode, body: str,
+                        visibility=Visibility.COLLABORATION, attribution=Attribution.PERSON,
+                        tags=(), audience: Iterable[int] = (), mentions: Iterable[int] = (),
+                        citizen=None, categories: Iterable[int] = (), prompt=None) -> _Posted:
+    """What a reflection posted with these fields holds, checked, or the refusal.
 
     A reflection about a citizen names the citizen and the categories of information it
     holds; it is refused (field "audience") when a partner that would read it may not know.
@@ -208,7 +274,7 @@ def post_reflection(actor: Actor, collaboration: Collaboration, *, kind, perspec
     _check_audience(seat, visibility, attribution, audience_ids)
     about = _about_citizen(actor, collaboration.id, citizen, categories, lambda: reader_partners(
         collaboration.id, visibility, seat.partner_id, audience_ids))
-    reflection = Reflection(
+    values = dict(
         collaboration_id=collaboration.id, author_id=actor.user_id, partner_id=seat.partner_id,
         kind=_choice(Kind, kind, "kind"),
         perspective=_choice(Perspective, perspective, "perspective"),
@@ -216,16 +282,8 @@ def post_reflection(actor: Actor, collaboration: Collaboration, *, kind, perspec
         learning_level=_choice(LearningLevel, learning_level, "learning_level"),
         mode=_choice(LearningMode, mode, "mode"), body=clean_body(body),
         visibility=visibility, attribution=attribution,
-        tags=[ReflectionTag(name=t) for t in clean_tags(tags)],
-        audience=[ReflectionAudience(partner_id=p) for p in sorted(audience_ids)],
-        prompt_id=answers.id if answers is not None else None,
-    )
-    db.session.add(reflection)
-    db.session.flush()
-    _attach(reflection, about)
-    _mention(reflection, None, mentions)
-    db.session.flush()  # its vector for digest themes is made by beat's sweep (embed_recent)
-    return reflection
+        prompt_id=answers.id if answers is not None else None)
+    return _Posted(values, clean_tags(tags), sorted(audience_ids), about, list(mentions or ()))
 
 
 def edit_reflection(actor: Actor, reflection: Reflection, *, kind, perspective, component,

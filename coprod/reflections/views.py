@@ -243,14 +243,14 @@ def new(collaboration_id: int):
         if prompt is not None:
             form.answer_prompt(token, answers.scaffold(answers.questions_of(prompt.routine)))
     elif form.validate():
-        reflection, status = _post_reflection(actor, collab, form, prompt)
-        if reflection is not None:
+        reflection_id, status = _post_reflection(actor, collab, form, prompt)
+        if reflection_id is not None:
             if form.narrowing:
                 flash(_("Your reflection is posted for %(names)s only.",
                         names=form.narrowing["names"]), "success")
             else:
                 flash(_("Your reflection is posted."), "success")
-            return _to_reflection(collab, reflection.id)
+            return _to_reflection(collab, reflection_id)
     else:
         status = FORM_INVALID
     if posted:
@@ -286,8 +286,9 @@ def _prompt(collab: Collaboration, token: str) -> Prompt:
 
 
 def _post_reflection(actor: policy.Actor, collab: Collaboration, form, prompt=None
-                     ) -> tuple[Reflection | None, int]:
-    """Post what the form says, committed, or show the refusal and return its status.
+                     ) -> tuple[int | None, int]:
+    """Post what the form says (the new reflection's id), or show the refusal and return its
+    status.
 
     A note about a citizen that some of its readers may not know is refused for the audience:
     the message goes next to the visibility with an offer to narrow, and the narrow button
@@ -295,7 +296,7 @@ def _post_reflection(actor: policy.Actor, collab: Collaboration, form, prompt=No
     """
     data = {**form.reflection_data(), **form.about_data(), "mentions": form.mentions.data or [],
             "prompt": prompt}
-    reflection, refused = _run(operations.post_reflection, actor, collab, **data)
+    reflection_id, refused = _run(operations.post_reflection_row, actor, collab, **data)
     lacking = getattr(refused, "lacking", None)
     if lacking:  # the offer to narrow names the partners
         form.offer_partners(spaces_queries.partners_of(actor, collab))
@@ -303,10 +304,10 @@ def _post_reflection(actor: policy.Actor, collab: Collaboration, form, prompt=No
         data.update(_narrowed(collab, form.speaks_for, data, lacking))
         form.offer_narrowing(data["visibility"], data["audience"])  # names the readers
         form.visibility.data, form.audience.data = data["visibility"], data["audience"]
-        reflection, refused = _run(operations.post_reflection, actor, collab, **data)
+        reflection_id, refused = _run(operations.post_reflection_row, actor, collab, **data)
         lacking = getattr(refused, "lacking", None)
     if refused is None:
-        return reflection, 200
+        return reflection_id, 200
     if refused.field == "prompt":
         form.prompt.data = ""  # posting again shares it without answering the prompt
     form.narrowing = None

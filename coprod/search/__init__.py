@@ -100,28 +100,34 @@ def _set_language(mapper, connection, target) -> None:
     same every time (an expression in it is composed and walked for the statement cache's key
     anew at each insert, and read back): a post's INSERT cost half again as much."""
     if target.language is None:
-        locale = _loaded_locale(target)
-        target.language = (language_of(locale) if locale is not _NOT_LOADED
-                           else authors_language(target.author_id))
+        target.language = language_for(object_session(target), target.author_id)
+
+
+def language_for(session, author_id: int):
+    """The language of a text `author_id` writes now: a plain value from the author's locale
+    when `session` holds the author loaded or the request's reader is the author, else
+    authors_language() for the INSERT to read. Also for a row inserted without the ORM's
+    objects (which fires no before_insert)."""
+    locale = _loaded_locale(session, author_id)
+    return language_of(locale) if locale is not _NOT_LOADED else authors_language(author_id)
 
 
 _NOT_LOADED = object()
 
 
-def _loaded_locale(target):
+def _loaded_locale(session, author_id: int):
     """The author's locale as the session holds it, or the request's reader (a PageReader)
     if that is the author, without a query; _NOT_LOADED when neither holds it (an author not
     in the session, or whose attributes are expired after a commit)."""
     from coprod.accounts.models import User
 
-    session = object_session(target)
     if session is None:
         return _NOT_LOADED
-    author = session.identity_map.get(session.identity_key(User, target.author_id))
+    author = session.identity_map.get(session.identity_key(User, author_id))
     if author is None:
         from coprod.accounts.sessions import reader_locale
 
-        return reader_locale(target.author_id) or _NOT_LOADED
+        return reader_locale(author_id) or _NOT_LOADED
     return author.__dict__.get("locale", _NOT_LOADED)
 
 

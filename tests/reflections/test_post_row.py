@@ -1,0 +1,92 @@
+"""A reflection posted with the web form is written as rows (operations.post_reflection_row):
+no ORM object of it goes through the unit of work, yet the rows hold everything the
+operation's checks and defaults give it, tags, audience, language, citizen reference and
+mentions included (the API's posts, tests/api/test_reflections.py, still answer with the
+reflection as the session's object)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from sqlalchemy import event, select
+
+from coprod import policy
+from coprod.accounts.models import User
+from coprod.extensions import db
+from coprod.reflections import operations
+from coprod.reflections.models import Attribution, Mention, Reflection, Visibility
+from coprod.routines.models import Notification
+from tests.reflections.page_fixtures import *  # noqa: F403
+from tests.reflections.page_fixtures import CLASSIFIED, reflection_form
+from tests.reflections.test_post_as_reader import _browser, _danish, _new_url
+
+
+@contextmanager
+def unit_of_work_inserts(model):
+    """with unit_of_work_inserts(Reflection) as inserted: ...  `inserted` holds each object
+    of `model` the ORM's unit of work inserted inside (what a row-writing path must not)."""
+    inserted: list = []
+
+    def seen(_mapper, _connection, target) -> None:
+        inserted.append(target)
+
+    event.listen(model, "before_insert", seen)
+    try:
+        yield inserted
+    finally:
+        event.remove(model, "before_insert", seen)
+
+
+def test_a_posted_form_is_written_as_rows_with_all_it_holds(app, world):
+    jens = world.people.jens
+    _danish(jens)
+    browser = _browser(app, jens)
+    with unit_of_work_inserts(Reflection) as inserted:
+        answer = browser.post(_new_url(world), data=reflection_form(
+            body="Overleveringer går tabt", tags="Overlevering, #Vagtplan",
+            visibility="partners", audience=[world.cafe.id], attribution="organization"))
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    assert inserted == []
+    reflection = db.session.scalars(select(Reflection)).one()
+    assert answer.headers["Location"].endswith(
+        f"/c/{world.collab.id}/reflections/{reflection.id}")
+    assert (reflection.author_id, reflection.partner_id, reflection.language,
+            reflection.visibility, reflection.attribution) == (
+        jens.id, world.job_centre.id, "da", Visibility.PARTNERS, Attribution.ORGANIZATION)
+    assert [t.name for t in reflection.tags] == ["overlevering", "vagtplan"]
+    assert reflection.audience_partner_ids == {world.cafe.id}
+    assert reflection.created_at is not None
+    carla = world.people.carla  # the café reads it; the shelter does not
+    assert "Overleveringer" in _browser(app, carla).get(
+        answer.headers["Location"]).get_data(as_text=True)
+    assert _browser(app, world.people.sam).get(answer.headers["Location"]).status_code == 404
+
+
+def test_a_posted_form_mentioning_a_member_names_and_notifies_them(app, world):
+    jens, julie = world.people.jens, world.people.julie
+    answer = _browser(app, jens).post(_new_url(world), data=reflection_form(
+        mentions=[julie.id]))
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    reflection = db.session.scalars(select(Reflection)).one()
+    assert db.session.scalars(select(Mention.user_id).where(
+        Mention.reflection_id == reflection.id)).all() == [julie.id]
+    assert db.session.scalar(select(Notification).where(Notification.user_id == julie.id))
+
+
+def test_a_refused_form_writes_no_row(app, world):
+    answer = _browser(app, world.people.jens).post(_new_url(world), data=reflection_form(
+        tags="no/slashes"))
+    assert answer.status_code == 422
+    assert "A tag is a word" in answer.get_data(as_text=True)
+    assert db.session.scalars(select(Reflection)).all() == []
+
+
+def test_the_language_of_an_author_not_loaded_is_read_by_the_insert(app, world):
+    jens = world.people.jens
+    db.session.get(User, jens.id).locale = "fi"
+    db.session.commit()  # the session's user is expired: its locale is not held
+    reflection_id = operations.post_reflection_row(
+        policy.actor_for(jens), world.collab, body="Tieto katoaa", **CLASSIFIED)
+    db.session.commit()
+    assert db.session.get(Reflection, reflection_id).language == "fi"
+
