@@ -202,10 +202,12 @@ def full_user():
 
 
 @functools.cache
-def _reader_login(page_state: bool):
+def _reader_login(page_state: bool, space: bool = False):
     """SQL: _live_login(page_state) as plain columns (PageReader's) of the tables, for no ORM
-    object to be made of them; active users only."""
+    object to be made of them; active users only. With `space`, the row of the collaboration
+    bound as "space_id" too (spaces.models.with_collaboration)."""
     from coprod.policy.actors import seats_column
+    from coprod.spaces.models import with_collaboration
 
     log_in, user = UserSession.__table__, User.__table__
     found = (select(log_in.c.id, log_in.c.expires_at, log_in.c.last_seen_at,
@@ -214,15 +216,19 @@ def _reader_login(page_state: bool):
              .join_from(log_in, user, user.c.id == log_in.c.user_id)
              .where(log_in.c.secret_hash == bindparam("secret_hash"),
                     log_in.c.user_id == bindparam("user_id"), user.c.is_active.is_(True)))
+    if space:
+        found = with_collaboration(found, log_in, bindparam("space_id"))
     return pagecache.with_state(found, log_in.c.user_id, log_in) if page_state else found
 
 
 def posts_as_reader(view):
     """Mark a view whose POST needs of its user only what a PageReader holds (the actor's
     facts, the user's id and language): its log-in is read as one plain row, as for a kept
-    page, not as the ORM's user and log-in (a twentieth of posting a reflection). The view
-    must not hand the user to the ORM or to an account operation; anything else it asks of
-    the user loads the full user (PageReader.__getattr__)."""
+    page, not as the ORM's user and log-in (a twentieth of posting a reflection), and the
+    same statement reads the collaboration of the view's URL into the session
+    (_posted_space(): the view must be under /c/<collaboration_id>/). The view must not hand
+    the user to the ORM or to an account operation; anything else it asks of the user loads
+    the full user (PageReader.__getattr__)."""
     view.posts_as_reader = True
     return view
 
@@ -247,27 +253,43 @@ def user_for_login_id(identity: str) -> User | PageReader | None:
     if not user_id.isdigit() or not secret or ":" in secret:
         return None
     page_state = pagecache.wants_state(pages=True)
-    if (page_state and pagecache.asks_kept_view()) or _asks_reader_post():
-        reader = _reader_for_login(identity, page_state)
+    posting = _asks_reader_post()
+    if posting or (page_state and pagecache.asks_kept_view()):
+        reader = _reader_for_login(identity, page_state, _posted_space() if posting else None)
         if reader is not _USE_DUE:
             return reader
     return _user_for_login(identity, page_state)
 
 
-def _reader_for_login(identity: str, page_state: bool) -> PageReader | None | object:
-    """user_for_login_id() as a PageReader, or _USE_DUE."""
+def _posted_space() -> int | None:
+    """The collaboration a post goes to (its URL's), read with the log-in: every view marked
+    posts_as_reader() loads it first, and its own statement was a tenth of a post."""
+    return (request.view_args or {}).get("collaboration_id")
+
+
+def _reader_for_login(identity: str, page_state: bool, space_id: int | None = None
+                      ) -> PageReader | None | object:
+    """user_for_login_id() as a PageReader, or _USE_DUE; with `space_id`, that collaboration
+    read in the same statement and put in the session as loaded (spaces.models.keep_loaded)."""
     user_id, _sep, secret = identity.partition(":")
     values = {"secret_hash": UserSession.digest(secret), "user_id": int(user_id)}
     if page_state:
         values.update(pagecache.state_parameters())
-    found = db.session.connection().execute(_reader_login(page_state), values).first()
+    if space_id is not None:
+        values["space_id"] = space_id
+    found = db.session.connection().execute(
+        _reader_login(page_state, space_id is not None), values).first()
     moment = now()
     if found is None or found[1] <= moment:
         return None
     if moment - found[2] >= LAST_SEEN_RESOLUTION:
         return _USE_DUE
+    if space_id is not None:
+        from coprod.spaces.models import keep_loaded
+
+        keep_loaded(found[9:])
     if page_state:
-        pagecache.note_state(found[9:])
+        pagecache.note_state(found[-4:])
     return PageReader(
         user_id=found[4], locale=found[5], timezone=found[6], is_admin=found[7], seats=found[8],
         load=functools.partial(_user_for_login, identity, False), identity=identity,

@@ -102,6 +102,39 @@ class Collaboration(db.Model):
         return self.status == CollaborationStatus.ARCHIVED
 
 
+def with_collaboration(statement, from_table, collaboration_id):
+    """`statement` (whose FROM starts at `from_table`) with the columns of the collaboration
+    whose id is `collaboration_id` (a bound parameter) added last, NULLs when there is none:
+    a request that needs it reads it with another row it needs anyway. Give those columns
+    to keep_loaded()."""
+    table = Collaboration.__table__
+    return (statement.add_columns(*table.c)
+            .join_from(from_table, table, table.c.id == collaboration_id, isouter=True))
+
+
+def keep_loaded(row) -> Collaboration | None:
+    """The collaboration whose columns with_collaboration() read (the first ones of `row`),
+    in the session as if loaded: Session.get (policy.get_or_404) answers it without a
+    statement, and what it relates to loads on use as usual. None when there was none.
+    The request holds it (on g): the session's identity map holds its objects weakly."""
+    from flask import g
+    from sqlalchemy.orm import make_transient_to_detached
+
+    columns = Collaboration.__table__.c
+    if row[0] is None:
+        return None
+    session = db.session()
+    held = session.identity_map.get(session.identity_key(Collaboration, row[0]))
+    if held is not None:  # the session has it already, as it stands in this transaction
+        return held
+    values = zip(columns, row[:len(columns)], strict=True)
+    collaboration = Collaboration(**{column.key: value for column, value in values})
+    make_transient_to_detached(collaboration)
+    session.add(collaboration)
+    g.coprod_kept_collaboration = collaboration
+    return collaboration
+
+
 class Partner(db.Model):
     """An organization taking part in one collaboration."""
 

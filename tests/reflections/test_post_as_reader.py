@@ -5,6 +5,7 @@ author or their log-in, yet stores what the operations store, the text's languag
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -14,7 +15,8 @@ from coprod.accounts.sessions import UserSession
 from coprod.extensions import db
 from coprod.messages.models import Message
 from coprod.reflections.models import Reaction, Reflection, Reply
-from tests.conftest import OwnContextClient, orm_loads
+from coprod.spaces.models import CollaborationStatus
+from tests.conftest import OwnContextClient, orm_loads, statements_run
 from tests.factories import PASSWORD
 from tests.reflections.page_fixtures import *  # noqa: F403
 from tests.reflections.page_fixtures import post, reflection_form
@@ -104,3 +106,57 @@ def test_a_post_whose_log_in_is_due_to_be_noted_notes_it(app, world):
     db.session.expire_all()
     assert db.session.get(UserSession, row.id).last_seen_at > before
     assert db.session.scalars(select(Reflection.author_id)).all() == [jens.id]
+
+
+# -- the collaboration read with the log-in -----------------------------------------------------
+
+def _reads_of_collaborations(run: list[str]) -> list[str]:
+    """The statements that load one collaboration by its key (Session.get's)."""
+    return [s for s in run if re.search(
+        r"FROM collaborations\s+WHERE collaborations\.id = ", s)]
+
+
+def test_a_post_reads_its_collaboration_with_the_log_in(app, world):
+    """The log-in's statement reads the URL's collaboration; no statement of its own does."""
+    jens, carla = world.people.jens, world.people.carla
+    note = post(world.collab, carla)
+    browser = _browser(app, jens)
+    space, carla_id = f"/c/{world.collab.id}", carla.id
+    page = f"{space}/reflections/{note.id}"
+    with statements_run(db) as run:  # the test's own objects are not read inside
+        posted = browser.post(f"{space}/reflections/new", data=reflection_form())
+        replied = browser.post(f"{page}/replies", data={"reply-body": "We see it too"})
+        wrote = browser.post(f"{space}/messages/new", data={
+            "participants": [carla_id], "subject": "Handovers", "body": "Shall we meet?"})
+    assert [r.status_code for r in (posted, replied, wrote)] == [302] * 3
+    assert _reads_of_collaborations(run) == []
+    assert [s for s in run if "LEFT OUTER JOIN collaborations" in s], run
+    assert db.session.scalar(select(Message.body)) == "Shall we meet?"
+
+
+def test_a_post_to_a_collaboration_one_may_not_post_to_is_refused_as_before(app, world):
+    """The collaboration read with the log-in goes through the policy as one loaded alone."""
+    jens = world.people.jens
+    browser = _browser(app, jens)
+    elsewhere = browser.post(f"/c/{world.elsewhere.id}/reflections/new",
+                             data=reflection_form())
+    missing = browser.post("/c/999999/reflections/new", data=reflection_form())
+    observer = _browser(app, world.people.observer).post(_new_url(world),
+                                                         data=reflection_form())
+    world.collab.status = CollaborationStatus.ARCHIVED
+    db.session.commit()
+    archived = browser.post(_new_url(world), data=reflection_form())
+    assert [elsewhere.status_code, missing.status_code, observer.status_code,
+            archived.status_code] == [404, 404, 403, 403]
+    assert "archived" in archived.get_data(as_text=True)
+    assert db.session.scalars(select(Reflection)).all() == []
+
+
+def test_a_refused_post_shows_the_form_with_what_the_collaboration_relates_to(app, world):
+    """What the collaboration read with the log-in relates to (its partners) loads on use."""
+    answer = _browser(app, world.people.jens).post(_new_url(world), data=reflection_form(
+        visibility="partners"))  # and no partner chosen
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert "Choose at least one other partner organization." in page
+    assert "Café Solsikke" in page and "Animal shelter" in page
