@@ -1,0 +1,70 @@
+"""The browser's session cookie (coprod.web.CookieSession): signed as Flask signs it, written
+without compression, still read when it was written compressed (before), and still read
+after the secret key is rotated into SECRET_KEY_FALLBACKS."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+from flask.sessions import SecureCookieSessionInterface
+
+from tests.factories import PASSWORD, UserFactory
+
+
+@pytest.fixture
+def user(db):
+    user = UserFactory()
+    db.session.commit()
+    return user
+
+
+def _log_in(client, user) -> str:
+    answer = client.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert answer.status_code == 302
+    return client.get_cookie("session").value
+
+
+def _logged_in(client) -> bool:
+    return client.get("/profile").status_code == 200
+
+
+@contextmanager
+def _config(app, **values):
+    before = {name: app.config.get(name) for name in values}
+    app.config.update(values)
+    try:
+        yield
+    finally:
+        app.config.update(before)
+
+
+def test_the_cookie_is_signed_and_not_compressed(app, user, client):
+    value = _log_in(client, user)
+    assert not value.startswith(".")  # itsdangerous marks a compressed payload with a dot
+    assert _logged_in(client)
+    tampered = value[:-2] + ("AA" if not value.endswith("AA") else "BB")
+    client.set_cookie("session", tampered)
+    assert not _logged_in(client)
+
+
+def test_a_cookie_written_compressed_before_is_still_read(app, user, client):
+    value = _log_in(client, user)
+    stock = SecureCookieSessionInterface().get_signing_serializer(app)
+    contents = stock.loads(value)
+    compressed = stock.dumps(contents)
+    assert compressed.startswith(".")
+    client.set_cookie("session", compressed)
+    assert _logged_in(client)
+
+
+def test_a_cookie_signed_with_the_previous_key_is_read_after_rotation(app, user, client):
+    value = _log_in(client, user)
+    old_key = app.config["SECRET_KEY"]
+    with _config(app, SECRET_KEY="the-next-secret-not-for-production",
+                 SECRET_KEY_FALLBACKS=[old_key]):
+        client.set_cookie("session", value)
+        assert _logged_in(client)
+    with _config(app, SECRET_KEY="the-next-secret-not-for-production"):
+        client.set_cookie("session", value)
+        assert not _logged_in(client)
