@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, TypeDecorator
@@ -42,8 +43,15 @@ class Choice(enum.StrEnum):
 
     @classmethod
     def choices(cls) -> list[SelectChoice]:
-        """The members as options of a select or radio field: the value and its label."""
-        return [SelectChoice(m.value, m.label) for m in cls]
+        """The members as options of a select or radio field: the value and its label (lazy,
+        translated when shown). The options are made once per enum: a form makes its fields
+        on every request, a posted reflection's seven of them."""
+        return list(_options(cls))
+
+
+@functools.cache
+def _options(choice: type[Choice]) -> tuple[SelectChoice, ...]:
+    return tuple(SelectChoice(m.value, m.label) for m in choice)
 
 
 class UTCDateTime(TypeDecorator):

@@ -108,7 +108,8 @@ class OptionField(RadioField):
     def __init__(self, label=None, validators=None, *, enum=None, explanations=None,
                  **kwargs):
         super().__init__(label, validators, choices=enum.choices(), **kwargs)
-        self.explanations = {str(k): v for k, v in (explanations or {}).items()}
+        # Keyed by the enum's members, which are their values as strings (StrEnum).
+        self.explanations = explanations or {}
 
     def pre_validate(self, form):
         if self.data in (None, ""):
