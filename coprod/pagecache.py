@@ -9,8 +9,10 @@ worker's memory costs one query. What a page shows depends on:
 - **what is stored.** Every transaction that writes a row of a table pages read ends by
   giving the installation's `page_epoch` row a new random token, in that transaction and
   just before its COMMIT (Session `before_commit`; the row lock is the last one a writer
-  takes, so writers never wait on each other in a cycle). Writes are seen on the connection,
-  statement by statement, so no write path can forget to say so. Tables no cached page reads
+  takes, so writers never wait on each other in a cycle), or with its last write when that
+  write says so (`write_last`: a post's INSERT changes the token in the same statement).
+  Writes are seen on the connection, statement by statement, so no write path can forget to
+  say so. Tables no cached page reads
   (the audit, feed visits, log-ins' last use, tokens' last use, consent frictions, theme
   vectors) do not change the token. Any other write does, so the cache is coarse, and every
   page is rebuilt after any change anywhere: correct before clever.
@@ -127,6 +129,37 @@ def _new_token():
     table = PageEpoch.__table__
     return (update(table).where(table.c.id == 1)
             .values(token=bindparam("token"), changed_at=bindparam("changed_at")))
+
+
+def write_last(connection, statement, values: dict):
+    """The one row `statement` returns (an INSERT ... RETURNING that is its transaction's last
+    write), the page token changed by the same statement on PostgreSQL: a data-modifying
+    WITH, so the commit needs no UPDATE and no round trip of its own (a post's INSERT is the
+    hottest write). A write after it, or a token row found missing, marks the transaction
+    again, and the commit changes the token as usual. The caller keeps the lock order: this
+    takes the token's row lock, which must stay the last lock a writer takes. On SQLite
+    (no data-modifying WITH), the statement alone."""
+    if connection.dialect.name != "postgresql":
+        return connection.execute(statement, values).one()
+    row = connection.execute(_carrying_token(statement), {
+        **values, "page_token": secrets.randbits(62), "page_changed_at": utcnow()}).one()
+    if row[-1]:  # the token changed after every write so far
+        connection.info.pop(_CHANGED, None)
+        if has_app_context():
+            g.pop("page_state", None)
+    return row[:-1]
+
+
+@functools.cache
+def _carrying_token(statement):
+    """SQL: `statement` (an INSERT ... RETURNING, built once) with the token's UPDATE as a
+    data-modifying WITH, and how many token rows it changed returned last."""
+    table = PageEpoch.__table__
+    changed = (update(table).where(table.c.id == 1)
+               .values(token=bindparam("page_token"), changed_at=bindparam("page_changed_at"))
+               .returning(table.c.id).cte("new_page_token"))
+    return statement.add_cte(changed).returning(
+        select(func.count()).select_from(changed).scalar_subquery())
 
 
 def _has_uncommitted_writes() -> bool:

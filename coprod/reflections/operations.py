@@ -15,7 +15,7 @@ from datetime import date
 from flask_babel import gettext as _
 from sqlalchemy import insert, select
 
-from coprod import policy, search
+from coprod import pagecache, policy, search
 from coprod.accounts.models import Role, User
 from coprod.common import OperationError, utcnow
 from coprod.extensions import db
@@ -209,14 +209,17 @@ def post_reflection_row(actor: Actor, collaboration: Collaboration, **fields) ->
     The ORM's unit of work for the INSERT was a fifth of a post. A citizen reference or
     mentions need the object: then it is loaded (one statement), and given them."""
     posted = _checked_reflection(actor, collaboration, **fields)
-    values, statement = dict(posted.values), _insert_reflection()
+    values, statement = posted.values, _insert_reflection()
     language = search.language_for(db.session(), actor.user_id)
-    if isinstance(language, str):
-        values["language"] = language
-    else:  # read by the INSERT from the author's row
-        statement = statement.values(language=language)
     connection = db.session.connection()
-    reflection_id = connection.execute(statement, values).scalar_one()
+    if not isinstance(language, str):  # read by the INSERT from the author's row
+        reflection_id = connection.execute(statement.values(language=language),
+                                           values).scalar_one()
+    elif posted.last_write:  # most posts: the INSERT changes the page token too
+        return pagecache.write_last(connection, statement, {**values, "language": language})[0]
+    else:
+        reflection_id = connection.execute(statement, {**values, "language": language}
+                                           ).scalar_one()
     if posted.tags:
         connection.execute(insert(ReflectionTag.__table__), [
             {"reflection_id": reflection_id, "name": t} for t in posted.tags])
@@ -246,6 +249,12 @@ class _Posted:
     audience: list[int]
     about: tuple | None
     mentions: list
+
+    @property
+    def last_write(self) -> bool:
+        """Is the reflection's row all there is to write (no tags, audience, citizen
+        reference or mentions)? Then its INSERT may carry the page token's change."""
+        return not (self.tags or self.audience or self.about is not None or self.mentions)
 
     def finish(self, reflection: Reflection) -> None:
         _attach(reflection, self.about)
@@ -281,7 +290,7 @@ def _checked_reflection(actor: Actor, collaboration: Collaboration, *, kind, per
         component=_choice(Component, component, "component"),
         learning_level=_choice(LearningLevel, learning_level, "learning_level"),
         mode=_choice(LearningMode, mode, "mode"), body=clean_body(body),
-        visibility=visibility, attribution=attribution,
+        visibility=visibility, attribution=attribution, created_at=utcnow(),
         prompt_id=answers.id if answers is not None else None)
     return _Posted(values, clean_tags(tags), sorted(audience_ids), about, list(mentions or ()))
 

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from sqlalchemy import event, select
+from sqlalchemy import delete, event, func, insert, select, update
 
-from coprod import policy
+from coprod import pagecache, policy
 from coprod.accounts.models import User
 from coprod.extensions import db
+from coprod.pagecache import PageEpoch
 from coprod.reflections import operations
 from coprod.reflections.models import Attribution, Mention, Reflection, Visibility
 from coprod.routines.models import Notification
+from tests.conftest import statements_run
 from tests.reflections.page_fixtures import *  # noqa: F403
 from tests.reflections.page_fixtures import CLASSIFIED, reflection_form
 from tests.reflections.test_post_as_reader import _browser, _danish, _new_url
@@ -90,3 +92,69 @@ def test_the_language_of_an_author_not_loaded_is_read_by_the_insert(app, world):
     db.session.commit()
     assert db.session.get(Reflection, reflection_id).language == "fi"
 
+
+
+# -- the page token changed by the post's own INSERT (pagecache.write_last) --------------------
+
+def _token() -> int | None:
+    db.session.expire_all()
+    return db.session.scalar(select(PageEpoch.token))
+
+
+def test_a_plain_post_changes_the_page_token_with_its_insert(app, world):
+    carla, jens = world.people.carla, world.people.jens
+    reader, writer = _browser(app, carla), _browser(app, jens)
+    feed, new = f"/c/{world.collab.id}/reflections", _new_url(world)
+    assert "Overleveringer" not in reader.get(feed).get_data(as_text=True)  # kept now
+    before = _token()
+    with statements_run(db) as run:
+        answer = writer.post(new, data=reflection_form(body="Overleveringer går tabt",
+                                                       tags=""))
+    assert answer.status_code == 302
+    assert len(run) == 2, run  # the log-in with the collaboration; the INSERT with the token
+    assert "new_page_token" in run[1] and not [s for s in run if s.startswith("UPDATE")]
+    assert _token() != before
+    assert "Overleveringer" in reader.get(feed).get_data(as_text=True)
+
+
+def test_a_post_with_more_rows_changes_the_token_when_it_commits(app, world):
+    reader, writer = _browser(app, world.people.carla), _browser(app, world.people.jens)
+    feed = f"/c/{world.collab.id}/reflections"
+    reader.get(feed)
+    before = _token()
+    with statements_run(db) as run:
+        answer = writer.post(_new_url(world), data=reflection_form(
+            body="Vagtplanen kommer for sent", tags="vagtplan"))
+    assert answer.status_code == 302
+    assert [s for s in run if s.startswith("UPDATE page_epoch")], run
+    assert _token() != before
+    assert "Vagtplanen kommer for sent" in reader.get(feed).get_data(as_text=True)
+
+
+def test_a_missing_token_row_is_made_by_the_commit(app, world):
+    db.session.execute(delete(PageEpoch))
+    db.session.commit()
+    answer = _browser(app, world.people.jens).post(_new_url(world), data=reflection_form(
+        tags=""))
+    assert answer.status_code == 302
+    assert _token() is not None
+    assert db.session.scalar(select(func.count()).select_from(Reflection)) == 1
+
+
+def test_a_write_after_the_last_write_changes_the_token_again(app, world):
+    posted = operations.post_reflection(policy.actor_for(world.people.jens), world.collab,
+                                        body="First", **CLASSIFIED)
+    db.session.commit()
+    connection = db.session.connection()
+    table = Reflection.__table__
+    carried = pagecache.write_last(connection, insert(table).returning(table.c.id), {
+        **{c: getattr(posted, c) for c in ("collaboration_id", "author_id", "partner_id",
+                                           "kind", "perspective", "component",
+                                           "learning_level", "mode", "visibility",
+                                           "attribution", "created_at")},
+        "body": "Second", "language": "en"})
+    assert carried[0] > posted.id
+    with_insert = connection.scalar(select(PageEpoch.token))
+    connection.execute(update(table).where(table.c.id == posted.id).values(body="Changed"))
+    db.session.commit()
+    assert _token() != with_insert
