@@ -187,13 +187,22 @@ def prepare(app, size: int, reseed: bool) -> seeding.Seeded:
     return found
 
 
+# Tables a run writes to: vacuumed after a trim.
+WRITTEN_TABLES = ("reflections", "page_epoch", "user_sessions")
+
+
 def trim(db, found: seeding.Seeded) -> None:
-    """Delete the reflections that earlier runs posted (their rows cascade)."""
+    """Delete the reflections that earlier runs posted (their rows cascade), then vacuum what
+    runs write: where autovacuum is off (as on this machine's server), the dead rows of run
+    after run stay in the tables and their indexes, and a later run reads through them (a
+    search over 40 reflections went from 9 ms to 35 ms after some 75,000 posts trimmed)."""
     from sqlalchemy import text
 
     with db.engine.begin() as conn:
         conn.execute(text("DELETE FROM reflections WHERE id > :last"),
                      {"last": found.max_reflection_id})
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f"VACUUM (ANALYZE) {', '.join(WRITTEN_TABLES)}"))
 
 
 # -- what each endpoint is -------------------------------------------------------------------
