@@ -12,9 +12,8 @@ worker's memory costs one query. What a page shows depends on:
   takes, so writers never wait on each other in a cycle), or with its last write when that
   write says so (`write_last`: a post's INSERT changes the token in the same statement).
   Writes are seen on the connection, statement by statement, so no write path can forget to
-  say so. Tables no cached page reads
-  (the audit, feed visits, log-ins' last use, tokens' last use, consent frictions, theme
-  vectors) do not change the token. Any other write does, so the cache is coarse, and every
+  say so. Tables no cached page reads (the audit, feed visits, log-ins' last use, tokens'
+  last use, consent frictions, theme vectors) do not change the token. Any other write does, so the cache is coarse, and every
   page is rebuilt after any change anywhere: correct before clever.
 - **time**: consent periods start and end by themselves. The next start or end of any
   consent is read with the token (two index lookups) and is part of the key, so a page never
