@@ -201,8 +201,14 @@ def trim(db, found: seeding.Seeded) -> None:
     with db.engine.begin() as conn:
         conn.execute(text("DELETE FROM reflections WHERE id > :last"),
                      {"last": found.max_reflection_id})
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f"VACUUM (ANALYZE) {', '.join(WRITTEN_TABLES)}"))
+    # On the driver's connection: the app's engine begins a transaction before any statement
+    # that is not a read (coprod/readonly.py), and VACUUM runs outside one.
+    raw = db.engine.raw_connection()
+    try:
+        raw.driver_connection.autocommit = True
+        raw.driver_connection.execute(f"VACUUM (ANALYZE) {', '.join(WRITTEN_TABLES)}")
+    finally:
+        raw.close()
 
 
 # -- what each endpoint is -------------------------------------------------------------------

@@ -1,38 +1,50 @@
 """bench/http.py's trim: what earlier runs posted goes, and the tables runs write are vacuumed
-(the server may run without autovacuum, and dead rows left behind slowed later runs)."""
+(the server may run without autovacuum, and dead rows left behind slowed later runs). It runs
+on an app's own engine, whose statements that are not reads begin a transaction
+(coprod/readonly.py), and VACUUM must still run outside one."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import make_url, text
 
 from bench import http as bench_http
-from tests.conftest import TEST_DATABASE_URL, _create_database_if_missing
+from tests.conftest import (
+    TEST_DATABASE_URL,
+    _create_database_if_missing,
+    celery_back_to,
+    make_app,
+)
 
 
-def test_a_trim_deletes_what_runs_posted_and_vacuums_what_they_write():
-    url = make_url(TEST_DATABASE_URL).set(database=make_url(TEST_DATABASE_URL).database
-                                          + "_bench_trim")
-    _create_database_if_missing(url.render_as_string(hide_password=False))
-    engine = create_engine(url)
+def test_a_trim_deletes_what_runs_posted_and_vacuums_what_they_write(app, tmp_path):
+    test_url = make_url(TEST_DATABASE_URL)
+    url = test_url.set(database=f"{test_url.database}_bench_trim").render_as_string(
+        hide_password=False)
+    _create_database_if_missing(url)
+    scratch = make_app(tmp_path, database_url=url)
     try:
-        with engine.begin() as conn:
-            for table in bench_http.WRITTEN_TABLES:
-                conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
-                conn.execute(text(f"CREATE TABLE {table} (id serial PRIMARY KEY, body text)"))
-            conn.execute(text("INSERT INTO reflections (body) "
-                              "SELECT 'posted ' || n FROM generate_series(1, 500) AS n"))
-        before = _vacuums(engine)
+        with scratch.app_context():
+            from coprod.extensions import db
 
-        bench_http.trim(SimpleNamespace(engine=engine), SimpleNamespace(max_reflection_id=40))
+            with db.engine.begin() as conn:
+                for table in bench_http.WRITTEN_TABLES:
+                    conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+                    conn.execute(text(f"CREATE TABLE {table} (id serial PRIMARY KEY, body text)"))
+                conn.execute(text("INSERT INTO reflections (body) "
+                                  "SELECT 'posted ' || n FROM generate_series(1, 500) AS n"))
+            before = _vacuums(db.engine)
 
-        with engine.connect() as conn:
-            assert conn.scalar(text("SELECT max(id) FROM reflections")) == 40
-        after = _vacuums(engine)
+            bench_http.trim(db, SimpleNamespace(max_reflection_id=40))
+
+            with db.engine.connect() as conn:
+                assert conn.scalar(text("SELECT max(id) FROM reflections")) == 40
+            after = _vacuums(db.engine)
+            db.engine.dispose()
         assert all(after[t] > before[t] for t in bench_http.WRITTEN_TABLES), (before, after)
     finally:
-        engine.dispose()
+        celery_back_to(app)
 
 
 def _vacuums(engine) -> dict[str, int]:
