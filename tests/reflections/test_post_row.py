@@ -7,17 +7,21 @@ reflection as the session's object)."""
 from __future__ import annotations
 
 from contextlib import contextmanager
+from types import SimpleNamespace
 
+import pytest
+from flask_migrate import upgrade
 from sqlalchemy import delete, event, func, insert, select, update
 
 from coprod import pagecache, policy
-from coprod.accounts.models import User
+from coprod.accounts.models import Role, User
 from coprod.extensions import db
 from coprod.pagecache import PageEpoch
 from coprod.reflections import operations
 from coprod.reflections.models import Attribution, Mention, Reflection, Visibility
 from coprod.routines.models import Notification
-from tests.conftest import statements_run
+from tests.conftest import celery_back_to, make_app, statements_run
+from tests.factories import PASSWORD, CollaborationFactory, PartnerFactory, member
 from tests.reflections.page_fixtures import *  # noqa: F403
 from tests.reflections.page_fixtures import CLASSIFIED, reflection_form
 from tests.reflections.test_post_as_reader import _browser, _danish, _new_url
@@ -158,3 +162,40 @@ def test_a_write_after_the_last_write_changes_the_token_again(app, world):
     connection.execute(update(table).where(table.c.id == posted.id).values(body="Changed"))
     db.session.commit()
     assert _token() != with_insert
+
+
+# -- the embedded default: SQLite ---------------------------------------------------------------
+
+@pytest.fixture
+def embedded(app, tmp_path):
+    """An app on a fresh SQLite file, with a collaboration and a member of a partner."""
+    sqlite = make_app(tmp_path / "instance", database_url=f"sqlite:///{tmp_path / 'c.db'}")
+    try:
+        with sqlite.app_context():
+            upgrade()
+            collab = CollaborationFactory(title="Embedded")
+            partner = PartnerFactory(collaboration=collab)
+            jens = member(collab, Role.PARTNER_STAFF, partner).user
+            db.session.commit()
+            yield SimpleNamespace(app=sqlite, collab_id=collab.id, email=jens.email)
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        celery_back_to(app)
+
+
+def test_a_post_on_sqlite_is_written_and_found(embedded):
+    assert db.session.get_bind().dialect.name == "sqlite"
+    browser = embedded.app.test_client()
+    assert browser.post("/login", data={"email": embedded.email,
+                                        "password": PASSWORD}).status_code == 302
+    space = f"/c/{embedded.collab_id}"
+    plain = browser.post(f"{space}/reflections/new", data=reflection_form(
+        body="The minibus came late again", tags=""))
+    tagged = browser.post(f"{space}/reflections/new", data=reflection_form(
+        body="The shift plan came late", tags="planning"))
+    assert [plain.status_code, tagged.status_code] == [302, 302]
+    feed = browser.get(f"{space}/reflections").get_data(as_text=True)
+    assert "The minibus came late again" in feed and "The shift plan came late" in feed
+    found = browser.get(f"{space}/search?q=minibus").get_data(as_text=True)
+    assert "minibus</mark> came late again" in found, found
