@@ -13,8 +13,9 @@ worker's memory costs one query. What a page shows depends on:
   write says so (`write_last`: a post's INSERT changes the token in the same statement).
   Writes are seen on the connection, statement by statement, so no write path can forget to
   say so. Tables no cached page reads (the audit, feed visits, log-ins' last use, tokens'
-  last use, consent frictions, theme vectors) do not change the token. Any other write does, so the cache is coarse, and every
-  page is rebuilt after any change anywhere: correct before clever.
+  last use, consent frictions, theme vectors) do not change the token. Any other write
+  does, so the cache is coarse, and every page is rebuilt after any change anywhere:
+  correct before clever.
 - **time**: consent periods start and end by themselves. The next start or end of any
   consent is read with the token (two index lookups) and is part of the key, so a page never
   outlives the consent that let it show a citizen's content. The quarter of an hour is part
