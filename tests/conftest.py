@@ -164,6 +164,26 @@ def make_app(instance: Path, database_url: str = TEST_DATABASE_URL, **overrides)
     return app
 
 
+@contextmanager
+def embedded_app(app, tmp_path: Path):
+    """with embedded_app(app, tmp_path) as sqlite: ...  an app on a fresh SQLite file (the
+    embedded default of `make run`), migrated, inside its app context; afterwards its
+    connections are closed and the test app's Celery is the current one again."""
+    from flask_migrate import upgrade
+
+    from coprod.extensions import db
+
+    sqlite = make_app(tmp_path / "instance", database_url=f"sqlite:///{tmp_path / 'c.db'}")
+    try:
+        with sqlite.app_context():
+            upgrade()
+            yield sqlite
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        celery_back_to(app)
+
+
 def celery_back_to(app) -> None:
     """Make `app`'s Celery the one tasks run in again, after another app was created.
 

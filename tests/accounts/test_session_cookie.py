@@ -9,7 +9,8 @@ from contextlib import contextmanager
 import pytest
 from flask.sessions import SecureCookieSessionInterface
 
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import UserFactory
+from tests.test_database_down import signed_in_cookie
 
 
 @pytest.fixture
@@ -17,12 +18,6 @@ def user(db):
     user = UserFactory()
     db.session.commit()
     return user
-
-
-def _log_in(client, user) -> str:
-    answer = client.post("/login", data={"email": user.email, "password": PASSWORD})
-    assert answer.status_code == 302
-    return client.get_cookie("session").value
 
 
 def _logged_in(client) -> bool:
@@ -40,7 +35,7 @@ def _config(app, **values):
 
 
 def test_the_cookie_is_signed_and_not_compressed(app, user, client):
-    value = _log_in(client, user)
+    value = signed_in_cookie(client, user)
     assert not value.startswith(".")  # itsdangerous marks a compressed payload with a dot
     assert _logged_in(client)
     tampered = value[:-2] + ("AA" if not value.endswith("AA") else "BB")
@@ -49,7 +44,7 @@ def test_the_cookie_is_signed_and_not_compressed(app, user, client):
 
 
 def test_a_cookie_written_compressed_before_is_still_read(app, user, client):
-    value = _log_in(client, user)
+    value = signed_in_cookie(client, user)
     stock = SecureCookieSessionInterface().get_signing_serializer(app)
     contents = stock.loads(value)
     compressed = stock.dumps(contents)
@@ -59,7 +54,7 @@ def test_a_cookie_written_compressed_before_is_still_read(app, user, client):
 
 
 def test_a_cookie_signed_with_the_previous_key_is_read_after_rotation(app, user, client):
-    value = _log_in(client, user)
+    value = signed_in_cookie(client, user)
     old_key = app.config["SECRET_KEY"]
     with _config(app, SECRET_KEY="the-next-secret-not-for-production",
                  SECRET_KEY_FALLBACKS=[old_key]):

@@ -288,28 +288,19 @@ def test_the_sweep_is_on_beats_schedule(app):
 
 def test_the_sweeps_query_runs_on_sqlite_the_embedded_default(app, tmp_path):
     """`make run`'s beat sweeps a SQLite database: its two ranges and anti-joins hold there."""
-    from flask_migrate import upgrade
-
     from coprod.digests import vectors
     from coprod.extensions import db as embedded_db
-    from tests.conftest import celery_back_to, make_app
+    from tests.conftest import embedded_app
 
-    embedded = make_app(tmp_path / "instance", database_url=f"sqlite:///{tmp_path / 'c.db'}")
-    try:
-        with embedded.app_context():
-            upgrade()
-            collab = CollaborationFactory()
-            staff = actor_for(member(collab, Role.PARTNER_STAFF,
-                                     PartnerFactory(collaboration=collab)).user)
-            written = [reflections.post_reflection(staff, collab, body=text, **REFLECTION)
-                       for text in TEXTS[:2]]
-            embedded_db.session.commit()
-            assert embedded_db.session.get_bind().dialect.name == "sqlite"
-            assert vectors.recently_written(utcnow()) == [(r.id, r.body) for r in written]
-            reflections.withdraw_reflection(staff, written[0])
-            embedded_db.session.commit()
-            assert vectors.recently_written(utcnow()) == [(written[1].id, TEXTS[1])]
-            embedded_db.session.remove()
-            embedded_db.engine.dispose()
-    finally:
-        celery_back_to(app)
+    with embedded_app(app, tmp_path):
+        collab = CollaborationFactory()
+        staff = actor_for(member(collab, Role.PARTNER_STAFF,
+                                 PartnerFactory(collaboration=collab)).user)
+        written = [reflections.post_reflection(staff, collab, body=text, **REFLECTION)
+                   for text in TEXTS[:2]]
+        embedded_db.session.commit()
+        assert embedded_db.session.get_bind().dialect.name == "sqlite"
+        assert vectors.recently_written(utcnow()) == [(r.id, r.body) for r in written]
+        reflections.withdraw_reflection(staff, written[0])
+        embedded_db.session.commit()
+        assert vectors.recently_written(utcnow()) == [(written[1].id, TEXTS[1])]

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import delete, event, func, insert, select, update
 
 from coprod import pagecache, policy
@@ -20,7 +19,7 @@ from coprod.pagecache import PageEpoch
 from coprod.reflections import operations
 from coprod.reflections.models import Attribution, Mention, Reflection, Visibility
 from coprod.routines.models import Notification
-from tests.conftest import celery_back_to, make_app, statements_run
+from tests.conftest import embedded_app, statements_run
 from tests.factories import PASSWORD, CollaborationFactory, PartnerFactory, member
 from tests.reflections.page_fixtures import *  # noqa: F403
 from tests.reflections.page_fixtures import CLASSIFIED, reflection_form
@@ -169,19 +168,12 @@ def test_a_write_after_the_last_write_changes_the_token_again(app, world):
 @pytest.fixture
 def embedded(app, tmp_path):
     """An app on a fresh SQLite file, with a collaboration and a member of a partner."""
-    sqlite = make_app(tmp_path / "instance", database_url=f"sqlite:///{tmp_path / 'c.db'}")
-    try:
-        with sqlite.app_context():
-            upgrade()
-            collab = CollaborationFactory(title="Embedded")
-            partner = PartnerFactory(collaboration=collab)
-            jens = member(collab, Role.PARTNER_STAFF, partner).user
-            db.session.commit()
-            yield SimpleNamespace(app=sqlite, collab_id=collab.id, email=jens.email)
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        celery_back_to(app)
+    with embedded_app(app, tmp_path) as sqlite:
+        collab = CollaborationFactory(title="Embedded")
+        partner = PartnerFactory(collaboration=collab)
+        jens = member(collab, Role.PARTNER_STAFF, partner).user
+        db.session.commit()
+        yield SimpleNamespace(app=sqlite, collab_id=collab.id, email=jens.email)
 
 
 def test_a_post_on_sqlite_is_written_and_found(embedded):

@@ -16,7 +16,7 @@ from coprod.messages.models import Message
 from coprod.reflections import operations
 from coprod.reflections.models import Reflection, Reply
 from coprod.search import queries
-from tests.conftest import celery_back_to, make_app
+from tests.conftest import embedded_app
 from tests.factories import member
 from tests.search.world import COMMON, FINNISH, PEOPLE, READERS, build_world, leave
 
@@ -333,15 +333,8 @@ def test_postgresql_ranks_a_better_match_first_in_any_language(world):
 @pytest.fixture
 def sqlite_world(app, tmp_path):
     """The same world in an app on a fresh SQLite file (the embedded default)."""
-    embedded = make_app(tmp_path / "instance", database_url=f"sqlite:///{tmp_path / 'c.db'}")
-    try:
-        with embedded.app_context():
-            upgrade()
-            yield build_world()
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        celery_back_to(app)
+    with embedded_app(app, tmp_path):
+        yield build_world()
 
 
 def test_sqlite_finds_what_each_member_may_read(sqlite_world):
