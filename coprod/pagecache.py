@@ -111,13 +111,24 @@ def _new_token_before_commit(session: Session) -> None:
     connection = session.connection()
     if not connection.info.get(_CHANGED):
         return
-    new = {"token": secrets.randbits(62), "changed_at": utcnow()}
+    new = _new_token_values()
     if not connection.execute(_new_token(), new).rowcount:
-        session.add(PageEpoch(id=1, **new))
+        session.add(PageEpoch(id=1, token=new["page_token"], changed_at=new["page_changed_at"]))
         session.flush()
+    _token_changed(connection)
+
+
+def _new_token_values() -> dict:
+    """The values _new_token() binds: a new random token, and now."""
+    return {"page_token": secrets.randbits(62), "page_changed_at": utcnow()}
+
+
+def _token_changed(connection) -> None:
+    """The token changed after every write of the transaction so far: its commit need not
+    change it again, and the request reads the page state anew (its own write changed it)."""
     connection.info.pop(_CHANGED, None)
     if has_app_context():
-        g.pop("page_state", None)  # read again: this request's own write changed it
+        g.pop("page_state", None)
 
 
 @functools.cache
@@ -125,10 +136,11 @@ def _new_token():
     """SQL: the row's new token and its time, bound when it runs. Every writing transaction
     ends with it: built once, it is neither composed nor walked for its cache key again, and
     run on the connection as a table's UPDATE (through the session, an ORM UPDATE would
-    first look for the row among the session's objects, for nothing)."""
+    first look for the row among the session's objects, for nothing). Its parameters' names
+    are its own, for it goes into other statements too (_carrying_token)."""
     table = PageEpoch.__table__
     return (update(table).where(table.c.id == 1)
-            .values(token=bindparam("token"), changed_at=bindparam("changed_at")))
+            .values(token=bindparam("page_token"), changed_at=bindparam("page_changed_at")))
 
 
 def write_last(connection, statement, values: dict):
@@ -141,23 +153,18 @@ def write_last(connection, statement, values: dict):
     (no data-modifying WITH), the statement alone."""
     if connection.dialect.name != "postgresql":
         return connection.execute(statement, values).one()
-    row = connection.execute(_carrying_token(statement), {
-        **values, "page_token": secrets.randbits(62), "page_changed_at": utcnow()}).one()
-    if row[-1]:  # the token changed after every write so far
-        connection.info.pop(_CHANGED, None)
-        if has_app_context():
-            g.pop("page_state", None)
+    row = connection.execute(_carrying_token(statement),
+                             {**values, **_new_token_values()}).one()
+    if row[-1]:  # the token's row was there and changed
+        _token_changed(connection)
     return row[:-1]
 
 
 @functools.cache
 def _carrying_token(statement):
-    """SQL: `statement` (an INSERT ... RETURNING, built once) with the token's UPDATE as a
+    """SQL: `statement` (an INSERT ... RETURNING, built once) with _new_token() as a
     data-modifying WITH, and how many token rows it changed returned last."""
-    table = PageEpoch.__table__
-    changed = (update(table).where(table.c.id == 1)
-               .values(token=bindparam("page_token"), changed_at=bindparam("page_changed_at"))
-               .returning(table.c.id).cte("new_page_token"))
+    changed = _new_token().returning(PageEpoch.id).cte("new_page_token")
     return statement.add_cte(changed).returning(
         select(func.count()).select_from(changed).scalar_subquery())
 

@@ -47,9 +47,10 @@ def register(app: Flask) -> None:
 # -- the session cookie ------------------------------------------------------------------------
 
 class _UncompressedSerializer(URLSafeTimedSerializer):
-    """itsdangerous' URL-safe timed serializer, its payload not tried with zlib: setting up a
-    compressor costs about 60 µs, more than signing, to save a few dozen bytes of a cookie of
-    a few hundred. It reads compressed payloads (cookies set before) as it always did."""
+    """itsdangerous' URL-safe timed serializer, its payload not tried with zlib: a compressor
+    set up for every cookie written made writing it a third dearer (27 µs against 20), to
+    save a few dozen bytes of a cookie of a few hundred. It reads compressed
+    payloads (cookies set before) as it always did."""
 
     def dump_payload(self, obj) -> bytes:
         return base64_encode(Serializer.dump_payload(self, obj))
