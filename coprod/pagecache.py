@@ -61,7 +61,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from coprod.common import UTCDateTime, utcnow
 from coprod.extensions import db
 from coprod.i18n import select_locale, select_timezone
-from coprod.readonly import only_reads
+from coprod.readonly import WHOLE_ALONE, only_reads
 
 # Tables whose rows no cached page shows: writing them leaves the token as it was.
 UNSHOWN_TABLES = frozenset({
@@ -147,10 +147,11 @@ def write_last(connection, statement, values: dict):
     """The one row `statement` returns (an INSERT ... RETURNING that is its transaction's last
     write), the page token changed by the same statement on PostgreSQL: a data-modifying
     WITH, so the commit needs no UPDATE and no round trip of its own (a post's INSERT is the
-    hottest write). A write after it, or a token row found missing, marks the transaction
-    again, and the commit changes the token as usual. The caller keeps the lock order: this
-    takes the token's row lock, which must stay the last lock a writer takes. On SQLite
-    (no data-modifying WITH), the statement alone."""
+    hottest write). With no transaction open it runs alone (readonly.WHOLE_ALONE): no BEGIN,
+    and nothing left for the commit to send. A write after it, or a token row found missing,
+    marks the transaction again, and the commit changes the token as usual. The caller keeps
+    the lock order: this takes the token's row lock, which must stay the last lock a writer
+    takes. On SQLite (no data-modifying WITH), the statement alone."""
     if connection.dialect.name != "postgresql":
         return connection.execute(statement, values).one()
     row = connection.execute(_carrying_token(statement),
@@ -163,10 +164,12 @@ def write_last(connection, statement, values: dict):
 @functools.cache
 def _carrying_token(statement):
     """SQL: `statement` (an INSERT ... RETURNING, built once) with _new_token() as a
-    data-modifying WITH, and how many token rows it changed returned last."""
+    data-modifying WITH, and how many token rows it changed returned last; it runs alone
+    when it is the request's only write."""
     changed = _new_token().returning(PageEpoch.id).cte("new_page_token")
     return statement.add_cte(changed).returning(
-        select(func.count()).select_from(changed).scalar_subquery())
+        select(func.count()).select_from(changed).scalar_subquery()
+    ).execution_options(**WHOLE_ALONE)
 
 
 def _has_uncommitted_writes() -> bool:

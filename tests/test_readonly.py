@@ -10,7 +10,7 @@ import time
 
 import pytest
 from flask import request
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 
 from coprod.extensions import db as coprod_db
 from coprod.spaces.models import Organization
@@ -72,6 +72,19 @@ def own_app(app, tmp_path):
         coprod_db.session.commit()
         return status
 
+    def writes_alone():
+        """One statement that asks to run alone (WHOLE_ALONE), after a write with ?after=1;
+        no commit."""
+        from coprod.readonly import WHOLE_ALONE
+
+        if request.args.get("after"):
+            coprod_db.session.add(Organization(name="Written before", sector="public"))
+            coprod_db.session.flush()
+        coprod_db.session.execute(insert(Organization.__table__).values(
+            name="Written alone", sector="public", created_at=func.now()
+        ).execution_options(**WHOLE_ALONE))
+        return transaction_status()
+
     def backend():
         return str(coprod_db.session.scalar(text("SELECT pg_backend_pid()")))
 
@@ -79,6 +92,7 @@ def own_app(app, tmp_path):
     other.add_url_rule("/test-reads/lock", view_func=locks_then_tells)
     other.add_url_rule("/test-writes-twice", view_func=writes_twice_second_fails)
     other.add_url_rule("/test-reads/backend", view_func=backend)
+    other.add_url_rule("/test-writes-alone", view_func=writes_alone)
     other.add_url_rule("/test-reads/planned-each-time", view_func=reads_planned_each_time)
     other.add_url_rule("/test-writes/<how>", view_func=writes_without_commit)
     other.add_url_rule("/test-reads/cte", view_func=reads_with_a_cte)
@@ -181,6 +195,27 @@ def test_the_first_write_begins_one_transaction_for_the_rest(own_app, db):
         names = coprod_db.session.scalars(select(Organization.name).where(
             Organization.name == "First of two")).all()
     assert names == ["First of two"], "the failed request's first write was kept"
+
+
+def _organizations(app) -> list[str]:
+    with app.app_context():
+        return sorted(coprod_db.session.scalars(select(Organization.name)))
+
+
+def test_a_whole_write_alone_runs_outside_a_transaction(own_app, db):
+    """No BEGIN before it and no COMMIT after it: PostgreSQL's own one-statement transaction
+    stores it, with no commit asked for."""
+    client = own_app.test_client()
+    assert client.get("/test-writes-alone").get_data(as_text=True) == "IDLE"
+    assert _organizations(own_app) == ["Written alone"]
+
+
+def test_a_whole_write_after_another_write_joins_its_transaction(own_app, db):
+    """After an earlier write it is part of the request's one transaction: not committed,
+    neither is kept."""
+    client = own_app.test_client()
+    assert client.get("/test-writes-alone?after=1").get_data(as_text=True) == "INTRANS"
+    assert _organizations(own_app) == []
 
 
 def _terminate(app, pid: int) -> None:

@@ -120,6 +120,38 @@ def test_a_plain_post_changes_the_page_token_with_its_insert(app, world):
     assert "Overleveringer" in reader.get(feed).get_data(as_text=True)
 
 
+@contextmanager
+def transaction_status_after(prefix: str):
+    """with transaction_status_after("WITH") as statuses: ...  then `statuses` holds the
+    driver connection's transaction status after each statement beginning with `prefix`."""
+    statuses: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        if statement.startswith(prefix):
+            statuses.append(cursor.connection.info.transaction_status.name)
+
+    event.listen(db.engine, "after_cursor_execute", seen)
+    try:
+        yield statuses
+    finally:
+        event.remove(db.engine, "after_cursor_execute", seen)
+
+
+@pytest.mark.committed  # outside a test's transaction, as served
+@pytest.mark.parametrize("tags, alone", [("", True), ("vagtplan", False)])
+def test_a_plain_post_is_written_without_begin_or_commit(app, world, tags, alone):
+    """The post's INSERT, its only write, runs in autocommit: two round trips fewer. With
+    tags it is one write of several, in one transaction."""
+    with transaction_status_after("INSERT INTO reflections") as plain, \
+            transaction_status_after("WITH new_page_token") as carrying:
+        answer = _browser(app, world.people.jens).post(_new_url(world), data=reflection_form(
+            body="Overleveringer går tabt", tags=tags))
+    assert answer.status_code == 302
+    assert carrying + plain == (["IDLE"] if alone else ["INTRANS"])
+    db.session.expire_all()
+    assert db.session.scalars(select(Reflection.body)).all() == ["Overleveringer går tabt"]
+
+
 def test_a_post_with_more_rows_changes_the_token_when_it_commits(app, world):
     reader, writer = _browser(app, world.people.carla), _browser(app, world.people.jens)
     feed = f"/c/{world.collab.id}/reflections"
