@@ -124,6 +124,14 @@ def _reply_under(reflection: Reflection, reply_id: int) -> Reply:
     return answer
 
 
+# The reflection page's anchor after a post: the page shows its author "Your reflection is
+# posted." while the address ends in #posted (CSS :target). A flashed message did the same at
+# the cost of writing the session cookie twice, on the post and on the page that showed it;
+# the page stays one the page cache keeps. A post narrowed to fewer readers still flashes the
+# names of those left, which the page does not tell apart from the chosen.
+POSTED = "posted"
+
+
 def _to_reflection(collab: Collaboration, reflection_id: int, anchor: str | None = None):
     return redirect(url_for(".show", collaboration_id=collab.id, reflection_id=reflection_id,
                             _anchor=anchor))
@@ -245,11 +253,10 @@ def new(collaboration_id: int):
     elif form.validate():
         reflection_id, status = _post_reflection(actor, collab, form, prompt)
         if reflection_id is not None:
-            if form.narrowing:
-                flash(_("Your reflection is posted for %(names)s only.",
-                        names=form.narrowing["names"]), "success")
-            else:
-                flash(_("Your reflection is posted."), "success")
+            if not form.narrowing:  # the page confirms it (POSTED), no session to rewrite
+                return _to_reflection(collab, reflection_id, anchor=POSTED)
+            flash(_("Your reflection is posted for %(names)s only.",
+                    names=form.narrowing["names"]), "success")
             return _to_reflection(collab, reflection_id)
     else:
         status = FORM_INVALID
@@ -441,6 +448,7 @@ def _show_page(collab: Collaboration, reflection_id: int, *, reply_form=None,
         open_form=reply_form[0] if reply_form else False, max_depth=MAX_VISUAL_DEPTH,
         action=action, action_form=action_form, update_form=update_form,
         today=queries.collaboration_today(collab), action_error=error,
+        posted_anchor=POSTED if reflection.author_id == actor.user_id else None,
         current="reflections"), status
 
 

@@ -1,5 +1,5 @@
-"""In headless Chromium: café staff post an improvement for chosen partners only; the care
-home reads it and replies; the animal shelter never sees it."""
+"""In headless Chromium: café staff post an improvement for chosen partners only and are told
+it is posted; the care home reads it and replies; the animal shelter never sees it."""
 
 from __future__ import annotations
 
@@ -51,10 +51,12 @@ def test_post_for_chosen_partners_reply_and_nobody_else_sees_it(app, live_server
     _choose(cafe, "Chosen partner organizations")
     cafe.get_by_role("checkbox", name="Lindely Residential Care Home", exact=True).check()
     cafe.get_by_role("button", name="Post the reflection").click()
-    cafe.wait_for_url(re.compile(r"/reflections/\d+$"))
+    cafe.wait_for_url(re.compile(r"/reflections/\d+#posted$"))
     shown = cafe.locator("main").inner_text()
     assert BODY in shown and "Lindely Residential Care Home" in shown
-    reflection_url = cafe.url
+    confirmation = cafe.get_by_role("status").filter(has_text="Your reflection is posted.")
+    assert confirmation.is_visible()
+    reflection_url = cafe.url.removesuffix("#posted")
 
     care_home = _log_in(browser, live_server, "carehome@demo.example.org", password)
     _tab(care_home, "Reflections")
@@ -69,5 +71,6 @@ def test_post_for_chosen_partners_reply_and_nobody_else_sees_it(app, live_server
     assert "Friday rota reaches" not in shelter.locator("main").inner_text()
     assert shelter.goto(reflection_url).status == 404
 
-    cafe.reload()
+    cafe.goto(reflection_url)  # coming back later: no confirmation any more
     assert "We will plan the minibus from it." in cafe.locator("main").inner_text()
+    assert not confirmation.is_visible()

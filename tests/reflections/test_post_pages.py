@@ -73,7 +73,7 @@ def test_each_visibility_decides_who_reads_it_in_the_feed_and_on_its_page(
     reflection = _only_reflection()
     assert reflection.visibility == Visibility(visibility)
     detail = f"/c/{world.collab.id}/reflections/{reflection.id}"
-    assert response.headers["Location"].endswith(detail)
+    assert response.headers["Location"].endswith(f"{detail}#posted")
     for name in ("jens", "julie", "carla", "sam", "coordinator", "citizen", "observer"):
         browser = browser_for(getattr(world.people, name))
         feed = page(browser.get(f"/c/{world.collab.id}/reflections"))
@@ -90,6 +90,29 @@ def test_each_visibility_decides_who_reads_it_in_the_feed_and_on_its_page(
     assert outsider.get(detail).status_code == 404
     assert outsider.get(
         f"/c/{world.elsewhere.id}/reflections/{reflection.id}").status_code == 404
+
+
+def _confirmation(response) -> str | None:
+    """The text of the page's "posted" confirmation (shown at #posted), or None."""
+    found = re.search(r'<p id="posted"[^>]*role="status">(.*?)</p>',
+                      response.get_data(as_text=True), re.S)
+    return found.group(1).strip() if found else None
+
+
+def test_a_post_is_confirmed_on_its_page_without_writing_the_session(world, browser_for):
+    """The post answers with the reflection's page at #posted and no cookie; the page tells
+    its author it is posted (in their language), and nobody else."""
+    jens = browser_for(world.people.jens)
+    response = jens.post(_new_url(world), data=reflection_form(body="The bus card is late"))
+    assert response.status_code == 302, page(response)
+    detail = f"/c/{world.collab.id}/reflections/{_only_reflection().id}"
+    assert response.headers["Location"].endswith(f"{detail}#posted")
+    assert "Set-Cookie" not in response.headers
+    assert _confirmation(jens.get(detail)) == "Your reflection is posted."
+    assert _confirmation(browser_for(world.people.carla).get(detail)) is None
+    world.people.jens.locale = "fi"
+    db.session.commit()
+    assert _confirmation(jens.get(detail)) == "Havaintosi on julkaistu."
 
 
 def test_the_page_says_who_may_read_a_reflection_for_chosen_partners(world, browser_for):

@@ -54,7 +54,7 @@ def test_a_posted_form_is_written_as_rows_with_all_it_holds(app, world):
     assert inserted == []
     reflection = db.session.scalars(select(Reflection)).one()
     assert answer.headers["Location"].endswith(
-        f"/c/{world.collab.id}/reflections/{reflection.id}")
+        f"/c/{world.collab.id}/reflections/{reflection.id}#posted")
     assert (reflection.author_id, reflection.partner_id, reflection.language,
             reflection.visibility, reflection.attribution) == (
         jens.id, world.job_centre.id, "da", Visibility.PARTNERS, Attribution.ORGANIZATION)
