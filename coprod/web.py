@@ -7,7 +7,7 @@ import copy
 import logging
 from functools import wraps
 
-from flask import Flask, current_app, jsonify, request, session
+from flask import Flask, current_app, g, jsonify, request, session
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode
@@ -26,6 +26,7 @@ CONTENT_SECURITY_POLICY = (
 
 def register(app: Flask) -> None:
     app.session_interface = CookieSession()
+    app.before_request(_reuse_checked_csrf_token)  # after CSRFProtect's check (registered first)
     app.after_request(_security_headers)
     app.add_url_rule("/healthz", "healthz", healthz)
     csrf.exempt("coprod.web.healthz")
@@ -75,6 +76,26 @@ class CookieSession(SecureCookieSessionInterface):
                 signer_kwargs={"key_derivation": self.key_derivation,
                                "digest_method": self.digest_method})
         return serializer
+
+
+# -- the CSRF token of a form shown again ----------------------------------------------------
+
+def _reuse_checked_csrf_token() -> None:
+    """before_request: a request whose CSRF token CSRFProtect has just checked shows any form
+    again with that same token instead of signing a new one. Flask-WTF makes a form's token
+    when the form is made, also on a POST that then redirects and never shows it, and signing
+    it was a twentieth of a post. Coprod's tokens never expire (WTF_CSRF_TIME_LIMIT None): a
+    token checked once is as good as a new one, for the same session secret. With a time
+    limit set, new tokens are signed as before. Flask-WTF's generate_csrf() answers the token
+    kept on `g` under the field's name (it keeps the one it makes there)."""
+    config = current_app.config
+    if not g.get("csrf_valid") or config.get("WTF_CSRF_TIME_LIMIT") is not None:
+        return
+    name = config["WTF_CSRF_FIELD_NAME"]
+    checked = request.form.get(name) or next(
+        (request.headers[h] for h in config["WTF_CSRF_HEADERS"] if request.headers.get(h)), None)
+    if checked:
+        g.setdefault(name, checked)
 
 
 # -- one commit per page write ---------------------------------------------------------------

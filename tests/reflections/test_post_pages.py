@@ -4,6 +4,7 @@ visibility, what the form keeps and says when something is wrong, and who may po
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from sqlalchemy import select
@@ -316,3 +317,38 @@ def test_the_form_needs_its_csrf_token(world, tmp_path):
     accepted = client.post(url, data={**reflection_form(), "csrf_token": token_of(form_page)})
     assert accepted.status_code == 302
     assert _only_reflection().body == "Handovers between us get lost"
+
+
+def test_a_form_shown_again_carries_the_token_it_was_posted_with(world, tmp_path):
+    """A refused post shows the form again with the CSRF token it came with (checked just
+    now, and Coprod's tokens do not expire), not one signed anew; it posts the form."""
+    from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+    from tests.conftest import make_app
+    from tests.factories import PASSWORD
+
+    class AnHourAgo(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - 3600
+
+    guarded = make_app(tmp_path / "csrf-again", WTF_CSRF_ENABLED=True)
+    client = guarded.test_client()
+    token_of_login = _token_of(client.get("/login"))
+    assert client.post("/login", data={"email": world.people.jens.email, "password": PASSWORD,
+                                       "csrf_token": token_of_login}).status_code == 302
+    url = f"/c/{world.collab.id}/reflections/new"
+    client.get(url)  # the session's CSRF secret is made with the first form shown
+    cookie = client.get_cookie("session").value
+    secret = guarded.session_interface.get_signing_serializer(guarded).loads(cookie)["csrf_token"]
+    older = URLSafeTimedSerializer(guarded.secret_key, salt="wtf-csrf-token",
+                                   signer=AnHourAgo).dumps(secret)
+    refused = client.post(url, data={**reflection_form(body=""), "csrf_token": older})
+    assert refused.status_code == 422, page(refused)
+    assert _token_of(refused) == older
+    accepted = client.post(url, data={**reflection_form(), "csrf_token": _token_of(refused)})
+    assert accepted.status_code == 302
+
+
+def _token_of(response) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"',
+                     response.get_data(as_text=True)).group(1)
