@@ -51,3 +51,28 @@ def _vacuums(engine) -> dict[str, int]:
     with engine.connect() as conn:
         return dict(conn.execute(text(
             "SELECT relname, vacuum_count FROM pg_stat_user_tables")).all())
+
+
+def test_each_round_of_a_writing_endpoint_is_tidied_before_the_next_baseline(monkeypatch):
+    """The baseline of round two must not read what round one posted: the rows a posting
+    round left made the baseline's query slower and posting's ratio rise with each round. A
+    page that only reads is not tidied after (there is nothing to take away)."""
+    happened: list[str] = []
+    figures = bench_http.Figures(rps=100.0, p50=0.01, p99=0.02, requests=300, statuses={})
+    monkeypatch.setattr(bench_http, "run_wrk",
+                        lambda *a, **k: happened.append("baseline") or figures)
+    monkeypatch.setattr(bench_http, "drive",
+                        lambda coprod, endpoint, *a, **k: happened.append(endpoint.name)
+                        or figures)
+    found = SimpleNamespace(collaboration_id=1, reflection_id=1, search="bus", token="t")
+    by_name = {e.name: e for e in bench_http.endpoints(found)}
+    args = SimpleNamespace(rounds=3)
+
+    bench_http.drive_rounds(None, by_name["post"], found, args, "http://bare",
+                            tidy=lambda: happened.append("tidy"))
+    assert happened == ["baseline", "post", "tidy"] * 3
+
+    happened.clear()
+    bench_http.drive_rounds(None, by_name["feed"], found, args, "http://bare",
+                            tidy=lambda: happened.append("tidy"))
+    assert happened == ["baseline", "feed"] * 3
