@@ -103,24 +103,33 @@ class Collaboration(db.Model):
 
 
 def with_collaboration(statement, from_table, collaboration_id):
-    """`statement` (whose FROM starts at `from_table`) with the columns of the collaboration
-    whose id is `collaboration_id` (a bound parameter) added last, NULLs when there is none:
-    a request that needs it reads it with another row it needs anyway. Give those columns
-    to keep_loaded()."""
+    """`statement` (whose FROM starts at `from_table`) with the collaboration whose id is
+    `collaboration_id` (a bound parameter), as much of it as a post needs (_kept_columns),
+    added last, NULLs when there is none: a request that needs it reads it with another row
+    it needs anyway. Give those columns to keep_loaded()."""
     table = Collaboration.__table__
-    return (statement.add_columns(*table.c)
+    return (statement.add_columns(*_kept_columns())
             .join_from(from_table, table, table.c.id == collaboration_id, isouter=True))
+
+
+def _kept_columns():
+    """The collaboration's columns a post reads: its id and status (the policy's check).
+    The rest load on use, one statement, only when a refused form is shown again."""
+    columns = Collaboration.__table__.c
+    return (columns.id, columns.status)
 
 
 def keep_loaded(row) -> Collaboration | None:
     """The collaboration whose columns with_collaboration() read (the first ones of `row`),
     in the session as if loaded: Session.get (policy.get_or_404) answers it without a
-    statement, and what it relates to loads on use as usual. None when there was none.
+    statement; its columns not read, and what it relates to, load on use as usual (the
+    columns all at once: SQLAlchemy expires what make_transient_to_detached() was not given).
+    None when there was none.
     The request holds it (on g): the session's identity map holds its objects weakly."""
     from flask import g
     from sqlalchemy.orm import make_transient_to_detached
 
-    columns = Collaboration.__table__.c
+    columns = _kept_columns()
     if row[0] is None:
         return None
     session = db.session()

@@ -160,3 +160,16 @@ def test_a_refused_post_shows_the_form_with_what_the_collaboration_relates_to(ap
     page = answer.get_data(as_text=True)
     assert "Choose at least one other partner organization." in page
     assert "Café Solsikke" in page and "Animal shelter" in page
+
+
+def test_a_refused_post_loads_the_rest_of_the_collaboration_once(app, world):
+    """The log-in's statement reads the collaboration's id and status only; the form shown
+    again shows its title and the rest, loaded by one statement."""
+    world.collab.title = "Meaningful work in Lindely"
+    db.session.commit()
+    browser, url = _browser(app, world.people.jens), _new_url(world)
+    with statements_run(db) as run:  # the test's own objects are not read inside
+        answer = browser.post(url, data=reflection_form(visibility="partners"))
+    assert answer.status_code == 422
+    assert "Meaningful work in Lindely" in answer.get_data(as_text=True)
+    assert len(_reads_of_collaborations(run)) == 1, run
