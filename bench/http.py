@@ -212,7 +212,7 @@ def trim(db, found: seeding.Seeded) -> None:
         raw.close()
 
 
-def _trimmed(app, found: seeding.Seeded) -> None:
+def trim_app(app, found: seeding.Seeded) -> None:
     """trim() with the app's engine, its connections closed afterwards."""
     with app.app_context():
         from coprod.extensions import db
@@ -586,7 +586,7 @@ def bench_size(size: int, args, only: set[str]) -> dict:
                 try:
                     coprod.wait_ready("/healthz")
                     rounds = drive_rounds(coprod, endpoint, found, args, bare_url,
-                                          tidy=lambda: _trimmed(app, found))
+                                          tidy=lambda: trim_app(app, found))
                 finally:
                     coprod.stop()
                     end_backends(url)
@@ -606,7 +606,7 @@ def bench_size(size: int, args, only: set[str]) -> dict:
                           f"{', '.join(f'{r:.2f}' for r in ratios[name]['cpu'])}", flush=True)
         finally:
             bare.stop()
-        _trimmed(app, found)
+        trim_app(app, found)
         return {"size": size, "results": results, "statements": statements, "seed": found,
                 "load": (load, os.getloadavg()[0]), "ratios": ratios}
     finally:

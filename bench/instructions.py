@@ -150,7 +150,7 @@ def _tidy(url: str, found) -> None:
     """bench/http.py's trim() of what posts added, with an app of its own."""
     from bench import http as bench_http
 
-    bench_http._trimmed(bench_http.make_app(url, tempfile.mkdtemp()), found)
+    bench_http.trim_app(bench_http.make_app(url, tempfile.mkdtemp()), found)
 
 
 def table(counts: dict[str, int], size: int) -> str:
