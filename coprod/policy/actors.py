@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flask import g, has_request_context
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, cast, func, literal_column, select
 
 from coprod.accounts.models import Role
 from coprod.extensions import db
@@ -73,7 +73,9 @@ def seats_column(user_id):
 
     seat = (cast(Membership.collaboration_id, String) + ":" + cast(Membership.role, String)
             + ":" + func.coalesce(cast(Membership.partner_id, String), ""))
-    return (select(func.aggregate_strings(seat, ","))
+    # The separator written into the SQL: as a bound value SQLAlchemy renders it into the
+    # statement's text anew at every execution (a "post-compile" parameter).
+    return (select(func.aggregate_strings(seat, literal_column("','")))
             .where(Membership.user_id == user_id).scalar_subquery())
 
 

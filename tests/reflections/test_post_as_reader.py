@@ -6,11 +6,14 @@ author or their log-in, yet stores what the operations store, the text's languag
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from coprod.accounts.models import User
+from coprod.accounts.operations import create_token
 from coprod.accounts.sessions import UserSession
 from coprod.extensions import db
 from coprod.messages.models import Message
@@ -173,3 +176,41 @@ def test_a_refused_post_loads_the_rest_of_the_collaboration_once(app, world):
     assert answer.status_code == 422
     assert "Meaningful work in Lindely" in answer.get_data(as_text=True)
     assert len(_reads_of_collaborations(run)) == 1, run
+
+
+# -- statements rendered once -------------------------------------------------------------------
+
+@contextmanager
+def rendered_again(db) -> Iterator[list[str]]:
+    """with rendered_again(db) as again: ...  `again` lists the statements run inside whose
+    SQL SQLAlchemy renders anew at every execution ("post-compile" parameters, written into
+    the text) instead of once, from its cache."""
+    again: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
+        compiled = getattr(context, "compiled", None)
+        if compiled is not None and (compiled.post_compile_params
+                                     or compiled.literal_execute_params):
+            again.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        yield again
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+
+
+def test_a_post_and_a_token_run_statements_rendered_once(app, world):
+    """The statements of a post, and of an API token's look-up, both reading the member's
+    seats, are SQLAlchemy's cached text: the seats' separator was a value written into the
+    text at every request."""
+    jens = world.people.jens
+    _token, secret = create_token(db.session.get(User, jens.id), "tests")
+    db.session.commit()
+    browser = _browser(app, jens)
+    with rendered_again(db) as again:
+        posted = browser.post(_new_url(world), data=reflection_form())
+        me = OwnContextClient(app).get("/api/v1/me",
+                                       headers={"Authorization": f"Bearer {secret}"})
+    assert [posted.status_code, me.status_code] == [302, 200]
+    assert again == []
