@@ -8,7 +8,6 @@ from functools import lru_cache
 from babel import Locale
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
@@ -18,6 +17,8 @@ from wtforms import (
     StringField,
 )
 from wtforms.validators import DataRequired, EqualTo, Length
+
+from coprod.forms import CoprodForm
 
 _TZ_EXCLUDED_PREFIXES = ("Etc/", "SystemV/", "US/", "posix", "right", "Factory")
 
@@ -42,7 +43,7 @@ def locale_choices() -> list[SelectChoice]:
     return choices
 
 
-class LoginForm(FlaskForm):
+class LoginForm(CoprodForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)],
                        render_kw={"autocomplete": "username"})
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)],
@@ -58,7 +59,7 @@ class LocaleFieldsMixin:
         self.timezone.choices = timezone_choices()
 
 
-class SignUpForm(LocaleFieldsMixin, FlaskForm):
+class SignUpForm(LocaleFieldsMixin, CoprodForm):
     display_name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=120)],
                                render_kw={"autocomplete": "name"})
     password = PasswordField(_l("Choose a password"), validators=[DataRequired(),
@@ -72,16 +73,16 @@ class SignUpForm(LocaleFieldsMixin, FlaskForm):
     timezone = SelectField(_l("Time zone"))
 
 
-class AcceptInvitationForm(FlaskForm):
+class AcceptInvitationForm(CoprodForm):
     """No fields: the button and its CSRF token."""
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(CoprodForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)],
                        render_kw={"autocomplete": "email"})
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(CoprodForm):
     password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024)],
                              render_kw={"autocomplete": "new-password"})
     password_confirm = PasswordField(
@@ -91,14 +92,14 @@ class ResetPasswordForm(FlaskForm):
     )
 
 
-class ProfileForm(LocaleFieldsMixin, FlaskForm):
+class ProfileForm(LocaleFieldsMixin, CoprodForm):
     display_name = StringField(_l("Display name"), validators=[DataRequired(), Length(max=120)],
                                render_kw={"autocomplete": "name"})
     locale = SelectField(_l("Language"))
     timezone = SelectField(_l("Time zone"))
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(CoprodForm):
     current_password = PasswordField(
         _l("Current password"), validators=[DataRequired(), Length(max=1024)],
         render_kw={"autocomplete": "current-password"},
@@ -113,5 +114,5 @@ class ChangePasswordForm(FlaskForm):
     )
 
 
-class TokenForm(FlaskForm):
+class TokenForm(CoprodForm):
     name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=80)])

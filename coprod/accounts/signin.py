@@ -25,7 +25,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
@@ -36,19 +35,19 @@ from coprod.accounts.forms import LoginForm
 from coprod.accounts.views import safe_next
 from coprod.common import OperationError
 from coprod.extensions import db, limiter
-from coprod.forms import show_refusal
+from coprod.forms import CoprodForm, show_refusal
 
 bp = Blueprint("signin", __name__)
 
 
-class CodeForm(FlaskForm):
+class CodeForm(CoprodForm):
     code = StringField(_l("Code from your authenticator app"),
                        validators=[DataRequired(), Length(max=64)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric",
                                   "spellcheck": "false"})
 
 
-class SecondStepForm(FlaskForm):
+class SecondStepForm(CoprodForm):
     code = StringField(_l("Code from your authenticator app, or a recovery code"),
                        validators=[DataRequired(), Length(max=64)],
                        render_kw={"autocomplete": "one-time-code", "spellcheck": "false",

@@ -22,7 +22,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required, logout_user
-from flask_wtf import FlaskForm
 
 from coprod import policy
 from coprod.accounts import oidc, operations, queries, sessions, throttle, twofactor
@@ -41,6 +40,7 @@ from coprod.accounts.forms import (
 from coprod.accounts.models import ApiToken, Invitation, User
 from coprod.common import OperationError
 from coprod.extensions import db, limiter
+from coprod.forms import CoprodForm
 from coprod.forms import show_refusal as show_error
 from coprod.i18n import select_locale
 
@@ -72,7 +72,7 @@ def end_session() -> None:
     logout_user()
 
 
-def _form_status(form: FlaskForm) -> int:
+def _form_status(form: CoprodForm) -> int:
     """200 for a fresh form, 422 for a submitted one that did not pass."""
     return 422 if request.method == "POST" and (form.errors or form.form_errors) else 200
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice
 
 from coprod.admin.models import CollaborationCreators
+from coprod.forms import CoprodForm
 from coprod.reflections.forms import CheckboxesField
 
 
-class CollaborationCreatorsForm(FlaskForm):
+class CollaborationCreatorsForm(CoprodForm):
     mode = RadioField(_l("Who may start a collaboration"),
                       choices=CollaborationCreators.choices())
     organizations = CheckboxesField(_l("Listed organizations"))

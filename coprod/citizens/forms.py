@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 
-from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectChoice, StringField, TextAreaField
 from wtforms.validators import Length, Optional, ValidationError
 
@@ -19,6 +18,7 @@ from coprod.citizens.models import (
     ConsentGiver,
     ConsentMethod,
 )
+from coprod.forms import CoprodForm
 from coprod.i18n import lazy_gettext as _l
 from coprod.reflections.forms import CheckboxesField, OfferedSelect, OptionField
 
@@ -40,7 +40,7 @@ def _unknown(address: str) -> ValidationError:
                               email=address[:80]))
 
 
-class CitizenForm(FlaskForm):
+class CitizenForm(CoprodForm):
     """A citizen: the pseudonym everyone who may know of them sees, the name and details only
     some see, their service (activities of the map), and the user accounts that act for them."""
 
@@ -115,7 +115,7 @@ class GiverFields:
                 "method": self.method.data}
 
 
-class ConsentForm(GiverFields, FlaskForm):
+class ConsentForm(GiverFields, CoprodForm):
     """A consent, or a change to one (`replaces`): which partners may receive which categories
     of information, for what purpose, over which local days."""
 
@@ -138,7 +138,7 @@ class ConsentForm(GiverFields, FlaskForm):
                 "ends_on": self.ends_on.data, **self.giver_data()}
 
 
-class WithdrawForm(GiverFields, FlaskForm):
+class WithdrawForm(GiverFields, CoprodForm):
     """Withdraw a consent on the citizen's behalf, wholly or for one of its partners."""
 
     partner = OfferedSelect(_l("Withdraw"))
@@ -153,7 +153,7 @@ class WithdrawForm(GiverFields, FlaskForm):
         return int(self.partner.data) if self.partner.data else None
 
 
-class EraseForm(FlaskForm):
+class EraseForm(CoprodForm):
     """Erasure cannot be undone: the pseudonym is typed again to confirm."""
 
     confirm = StringField(_l("Type the pseudonym to confirm"), filters=[_stripped],

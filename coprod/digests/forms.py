@@ -4,12 +4,12 @@ everything again."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, SelectChoice, SubmitField, TextAreaField
 from wtforms.validators import Length
 
 from coprod.digests.models import DigestCadence
 from coprod.digests.operations import NOTE_MAX
+from coprod.forms import CoprodForm
 from coprod.reflections.forms import OfferedSelect
 
 DELIVERY_CHOICES = [
@@ -22,7 +22,7 @@ def _stripped(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(CoprodForm):
     """How often digests are built, from which day, and how they go out."""
 
     cadence = OfferedSelect(_l("A digest every"), choices=DigestCadence.choices())
@@ -40,7 +40,7 @@ class SettingsForm(FlaskForm):
                 "send_automatically": self.delivery.data == "automatic"}
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(CoprodForm):
     """The coordinator's note on a digest waiting for review, then Send."""
 
     note = TextAreaField(_l("Coordinator's note"), filters=[_stripped],

@@ -4,10 +4,10 @@ coprod.messages.operations, so the forms only carry what was typed (and the CSRF
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectMultipleField, StringField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from coprod.forms import CoprodForm
 from coprod.inputs import database_id
 from coprod.messages.models import MESSAGE_MAX
 from coprod.messages.operations import SUBJECT_MAX
@@ -49,7 +49,7 @@ class MessageBodyField(TextAreaField):
         super().__init__(label or _l("Message"), **kwargs)
 
 
-class NewConversationForm(AboutCitizen, FlaskForm):
+class NewConversationForm(AboutCitizen, CoprodForm):
     participants = MemberChoiceField(_l("Write to"))
     subject = StringField(_l("Subject (optional)"), render_kw={"maxlength": SUBJECT_MAX})
     body = MessageBodyField()
@@ -65,7 +65,7 @@ class NewConversationForm(AboutCitizen, FlaskForm):
         self.participants.choices = member_choices(members, {me} if me else set())
 
 
-class ReplyForm(AboutCitizen, FlaskForm):
+class ReplyForm(AboutCitizen, CoprodForm):
     """A message in a conversation; about a citizen, every participant must be allowed to know."""
 
     body = MessageBodyField(_l("Your reply"))
@@ -75,7 +75,7 @@ class ReplyForm(AboutCitizen, FlaskForm):
         self.offer_citizens(citizens, categories)
 
 
-class AddParticipantsForm(FlaskForm):
+class AddParticipantsForm(CoprodForm):
     participants = MemberChoiceField(_l("Add to the conversation"))
 
     def __init__(self, *args, members=(), present: set[int] = frozenset(), **kwargs):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice, SelectField
 
 from coprod.accounts.models import EmailPreference
+from coprod.forms import CoprodForm
 from coprod.notifications.operations import HOURS
 
 
@@ -14,7 +14,7 @@ def hour_choices() -> list[SelectChoice]:
     return [SelectChoice(h, f"{h:02d}:00") for h in HOURS]
 
 
-class PreferencesForm(FlaskForm):
+class PreferencesForm(CoprodForm):
     notify_email = RadioField(_l("Emails about notifications"),
                               choices=EmailPreference.choices())
     summary_hour = SelectField(_l("Send the daily summary at"), coerce=int,

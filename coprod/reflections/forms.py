@@ -4,7 +4,6 @@ The operations check everything again: these forms only catch what a page can sa
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import (
     DateField,
@@ -21,6 +20,7 @@ from wtforms import (
 )
 from wtforms.validators import Length, Optional, ValidationError
 
+from coprod.forms import CoprodForm
 from coprod.i18n import lazy_gettext as _l
 from coprod.inputs import database_id
 from coprod.reflections.models import (
@@ -191,7 +191,7 @@ class AboutCitizen:
                 "categories": self.categories.data or []}
 
 
-class ReflectionForm(AboutCitizen, FlaskForm):
+class ReflectionForm(AboutCitizen, CoprodForm):
     """What a member writes down, how it is classified, and who may read it."""
 
     kind = OptionField(_l("Is it something that works, or that must improve?"), enum=Kind,
@@ -316,7 +316,7 @@ def member_label(membership) -> str:
     return f"{membership.user.display_name} · {membership.role.label}"
 
 
-class ReplyForm(AboutCitizen, FlaskForm):
+class ReplyForm(AboutCitizen, CoprodForm):
     body = TextAreaField(_l("Your reply"), filters=[_stripped])
     mentions = CheckboxesField(_l("Mention members (optional)"))
     submit = SubmitField(_l("Post the reply"))
@@ -329,7 +329,7 @@ class ReplyForm(AboutCitizen, FlaskForm):
         self.offer_citizens(citizens, categories)
 
 
-class EditReplyForm(FlaskForm):
+class EditReplyForm(CoprodForm):
     body = TextAreaField(_l("Your reply"), filters=[_stripped])
     submit = SubmitField(_l("Save the reply"))
 
@@ -346,7 +346,7 @@ def _int_or_none(value):
     return database_id(value)
 
 
-class ActionForm(FlaskForm):
+class ActionForm(CoprodForm):
     """Turn an 'improve' reflection into an action one partner organization owns."""
 
     title = StringField(_l("What will be done"), filters=[_stripped],
@@ -369,7 +369,7 @@ class ActionForm(FlaskForm):
                 "due_on": self.due_on.data}
 
 
-class ActionUpdateForm(FlaskForm):
+class ActionUpdateForm(CoprodForm):
     """Move an action along; a "you said, we did" note is needed when it is done."""
 
     status = OfferedSelect(_l("Status"), choices=ActionStatus.choices())

@@ -4,7 +4,6 @@ check everything again (a real rule, a real time zone, partners of this collabor
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     FieldList,
@@ -18,6 +17,7 @@ from wtforms import (
 from wtforms.validators import Length, NumberRange, Optional
 
 from coprod.accounts.models import Role
+from coprod.forms import CoprodForm
 from coprod.reflections.forms import CheckboxesField, OfferedSelect
 from coprod.routines.emails import default_questions
 from coprod.routines.models import MAX_QUESTIONS, NAME_MAX, QUESTION_MAX
@@ -43,7 +43,7 @@ class RolesField(SelectMultipleField):
                          **kwargs)
 
 
-class RoutineForm(FlaskForm):
+class RoutineForm(CoprodForm):
     """A routine: its name, cadence, time zone, audience, questions and nudge."""
 
     name = StringField(_l("Name of the routine"), filters=[_stripped],
@@ -103,6 +103,6 @@ class RoutineForm(FlaskForm):
                 "nudge_after_days": self.nudge_after_days.data}
 
 
-class LeaveForm(FlaskForm):
+class LeaveForm(CoprodForm):
     until = DateField(_l("No prompts until (and including)"))
     submit = SubmitField(_l("Pause my prompts"))

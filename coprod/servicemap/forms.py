@@ -4,10 +4,10 @@ check everything again (partners of this collaboration, two different partners, 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Length
 
+from coprod.forms import CoprodForm
 from coprod.reflections.forms import CheckboxesField
 from coprod.servicemap.models import CATEGORY_NAME_MAX, DESCRIPTION_MAX, NAME_MAX
 
@@ -17,7 +17,7 @@ def partner_choices(partners) -> list[SelectChoice]:
     return [SelectChoice(p.id, p.name) for p in partners]
 
 
-class ActivityForm(FlaskForm):
+class ActivityForm(CoprodForm):
     """An activity: what it is called, what happens, who performs it, with citizens or not."""
 
     name = StringField(_l("Name of the activity"), validators=[Length(max=NAME_MAX)])
@@ -30,14 +30,14 @@ class ActivityForm(FlaskForm):
         self.performers.choices = partner_choices(partners)
 
 
-class CategoryForm(FlaskForm):
+class CategoryForm(CoprodForm):
     """A category of information the partners exchange."""
 
     name = StringField(_l("Name of the category"), validators=[Length(max=CATEGORY_NAME_MAX)])
     description = TextAreaField(_l("Description"), validators=[Length(max=DESCRIPTION_MAX)])
 
 
-class FlowForm(FlaskForm):
+class FlowForm(CoprodForm):
     """At an activity: from which partner to which, what categories of information."""
 
     from_partner_id = SelectField(_l("From"), validate_choice=False)

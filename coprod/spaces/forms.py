@@ -4,7 +4,6 @@ value posted by hand that is not one of them is a field error, never a 500."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     EmailField,
@@ -29,7 +28,7 @@ from wtforms.validators import (
 
 from coprod.accounts.forms import timezone_choices
 from coprod.accounts.models import Role
-from coprod.forms import email_address
+from coprod.forms import CoprodForm, email_address
 from coprod.inputs import database_id
 from coprod.spaces.models import (
     Charter,
@@ -66,7 +65,7 @@ def _stripped(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class CollaborationForm(FlaskForm):
+class CollaborationForm(CoprodForm):
     """The fields of a collaboration a coordinator sets up and edits."""
 
     title = StringField(_l("Title"), filters=[_stripped],
@@ -127,7 +126,7 @@ class SettingsForm(CollaborationForm):
     submit = SubmitField(_l("Save the settings"))
 
 
-class CharterForm(FlaskForm):
+class CharterForm(CoprodForm):
     """The four questions; base_version is the version the editor started from."""
 
     why = TextAreaField(Charter.QUESTIONS[0][1], validators=[Length(max=20000)])
@@ -157,7 +156,7 @@ class ResourceRow(Form):
                                 validators=[Optional(), Length(max=2000)])
 
 
-class DescribePartnerForm(FlaskForm):
+class DescribePartnerForm(CoprodForm):
     """A partner's responsibilities and resources; an emptied row is removed."""
 
     responsibilities = FieldList(FormField(ResponsibilityRow), max_entries=MAX_ROWS)
@@ -181,7 +180,7 @@ class DescribePartnerForm(FlaskForm):
                 for row in rows if row.description.data]
 
 
-class AddPartnerForm(FlaskForm):
+class AddPartnerForm(CoprodForm):
     organization_id = SelectField(_l("A known organization"), coerce=_int_or_none)
     name = StringField(_l("Or a new organization: its name"), filters=[_stripped],
                        validators=[Optional(), Length(max=200)])
@@ -200,7 +199,7 @@ class AddPartnerForm(FlaskForm):
             raise ValidationError(_l("Pick a known organization or name a new one, not both."))
 
 
-class MemberForm(FlaskForm):
+class MemberForm(CoprodForm):
     """A member's role and the partner they act on behalf of (one form per member row)."""
 
     role = SelectField(_l("Role"), choices=Role.choices(), coerce=Role)
@@ -213,18 +212,18 @@ class MemberForm(FlaskForm):
             SelectChoice(str(p.id), p.name) for p in partners]
 
 
-class BulkInviteForm(FlaskForm):
+class BulkInviteForm(CoprodForm):
     """A CSV of people to invite; coprod.accounts.bulk reads and bounds it."""
 
     file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
     submit = SubmitField(_l("Upload and check"))
 
 
-class BulkSendForm(FlaskForm):
+class BulkSendForm(CoprodForm):
     """No fields: the button and its CSRF token."""
 
 
-class InviteForm(FlaskForm):
+class InviteForm(CoprodForm):
     email = EmailField(_l("Email address"), filters=[_stripped], validators=[
         DataRequired(_l("Give the email address to invite.")), email_address])
     role = SelectField(_l("Role"), choices=Role.choices(), coerce=Role)
