@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from functools import wraps
 
 from flask import Flask, current_app, g, jsonify, request, session
 from flask.sessions import SecureCookieSessionInterface
-from itsdangerous import URLSafeTimedSerializer
-from itsdangerous.encoding import base64_encode
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_decode, base64_encode, bytes_to_int
 from itsdangerous.serializer import Serializer
 from sqlalchemy import text
 
@@ -57,13 +58,53 @@ class _UncompressedSerializer(URLSafeTimedSerializer):
         return base64_encode(Serializer.dump_payload(self, obj))
 
 
+VERIFIED_COOKIES_MAX = 4096  # cookies a worker remembers as verified (a few hundred bytes each)
+
+
 class CookieSession(SecureCookieSessionInterface):
     """Flask's signed-cookie session, written without compression (_UncompressedSerializer)
     by a serializer made once per secret key rather than twice per request (when opened,
-    when saved). Secret-key rotation (SECRET_KEY_FALLBACKS) works as in Flask."""
+    when saved). Secret-key rotation (SECRET_KEY_FALLBACKS) works as in Flask.
+
+    A browser sends the same cookie with request after request until the session changes:
+    its signature is checked the first time, and the cookie remembered with its contents'
+    text and the time it was signed (checking it was a twentieth of a post). A remembered
+    cookie is read from that text anew for each request (its contents are the request's own
+    to change) and is refused once older than the session's lifetime, as Flask refuses it;
+    a change of the secret keys forgets every cookie checked with the old ones."""
 
     def __init__(self):
         self._serializers: dict[tuple, URLSafeTimedSerializer] = {}
+        self._verified: dict[str, tuple[URLSafeTimedSerializer, bytes, int]] = {}
+
+    def open_session(self, app: Flask, request):
+        serializer = self.get_signing_serializer(app)
+        value = request.cookies.get(self.get_cookie_name(app))
+        if serializer is None or not value:
+            return super().open_session(app, request)
+        lifetime = app.permanent_session_lifetime.total_seconds()
+        verified = self._verified.get(value)
+        if verified is None or verified[0] is not serializer:
+            verified = self._verify(serializer, value, lifetime)
+            if verified is None:
+                return self.session_class()
+        if int(time.time()) - verified[2] > int(lifetime):  # itsdangerous' whole seconds
+            self._verified.pop(value, None)
+            return self.session_class()
+        return self.session_class(serializer.load_payload(verified[1]))
+
+    def _verify(self, serializer: URLSafeTimedSerializer, value: str, lifetime: float):
+        """(serializer, the contents' text, when signed) of a cookie whose signature holds,
+        remembered; None for any other."""
+        try:
+            serializer.loads(value, max_age=int(lifetime))
+        except BadSignature:
+            return None
+        payload, signed_at = value.encode().rsplit(b".", 2)[0], _signed_at(value)
+        if len(self._verified) >= VERIFIED_COOKIES_MAX:
+            self._verified.clear()
+        verified = self._verified[value] = (serializer, payload, signed_at)
+        return verified
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         if not app.secret_key:
@@ -76,6 +117,12 @@ class CookieSession(SecureCookieSessionInterface):
                 signer_kwargs={"key_derivation": self.key_derivation,
                                "digest_method": self.digest_method})
         return serializer
+
+
+def _signed_at(value: str) -> int:
+    """When a signed cookie was signed: the second-to-last of its dot-separated parts,
+    itsdangerous' timestamp."""
+    return bytes_to_int(base64_decode(value.rsplit(".", 2)[1]))
 
 
 # -- the CSRF token of a form shown again ----------------------------------------------------

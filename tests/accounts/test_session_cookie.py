@@ -1,13 +1,17 @@
 """The browser's session cookie (coprod.web.CookieSession): signed as Flask signs it, written
 without compression, still read when it was written compressed (before), and still read
-after the secret key is rotated into SECRET_KEY_FALLBACKS."""
+after the secret key is rotated into SECRET_KEY_FALLBACKS; its signature checked once per
+worker, its contents read anew for each request, and refused once it is too old."""
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import TimestampSigner
 
 from tests.factories import UserFactory
 from tests.test_database_down import signed_in_cookie
@@ -62,4 +66,32 @@ def test_a_cookie_signed_with_the_previous_key_is_read_after_rotation(app, user,
         assert _logged_in(client)
     with _config(app, SECRET_KEY="the-next-secret-not-for-production"):
         client.set_cookie("session", value)
+        assert not _logged_in(client)
+
+
+def test_a_cookie_is_checked_once_and_read_anew_for_each_request(app, user, client,
+                                                                  monkeypatch):
+    value = signed_in_cookie(client, user)
+    assert _logged_in(client)  # checked, and remembered
+    checked = []
+    unsign = TimestampSigner.unsign
+    monkeypatch.setattr(TimestampSigner, "unsign",
+                        lambda self, *a, **k: checked.append(1) or unsign(self, *a, **k))
+    interface = app.session_interface
+    with app.test_request_context("/", headers={"Cookie": f"session={value}"}) as context:
+        first = interface.open_session(app, context.request)
+        first["_flashes"] = [("info", "only this request's")]
+        first.pop("_user_id")
+        second = interface.open_session(app, context.request)
+    assert checked == []
+    assert "_flashes" not in second and second["_user_id"].startswith(f"{user.id}:")
+    assert _logged_in(client)
+
+
+def test_a_remembered_cookie_is_refused_once_older_than_the_sessions_lifetime(app, user,
+                                                                               client):
+    signed_in_cookie(client, user)
+    with _config(app, PERMANENT_SESSION_LIFETIME=timedelta(seconds=1)):
+        assert _logged_in(client)  # remembered
+        time.sleep(2.1)
         assert not _logged_in(client)
