@@ -261,6 +261,10 @@ def _engine_options(database_url: str, options: dict) -> dict:
         return options
     connect_args = dict(options.get("connect_args", {}))
     connect_args["options"] = " ".join(filter(None, [connect_args.get("options"), "-c jit=off"]))
+    if database_url.startswith("postgresql+psycopg:"):
+        from coprod.dbapi import DescribedOnRead
+
+        connect_args.setdefault("cursor_factory", DescribedOnRead)
     # A connection is pinged on checkout only when it may have been ended (coprod/readonly.py),
     # not on every checkout: that ping was one of a small request's four round trips.
     return {**options, "connect_args": connect_args, "pool_pre_ping": False}
