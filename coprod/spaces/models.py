@@ -127,17 +127,20 @@ def keep_loaded(row) -> Collaboration | None:
     None when there was none.
     The request holds it (on g): the session's identity map holds its objects weakly."""
     from flask import g
+    from sqlalchemy import inspect
     from sqlalchemy.orm import make_transient_to_detached
+    from sqlalchemy.orm.attributes import set_committed_value
 
-    columns = _kept_columns()
     if row[0] is None:
         return None
-    session = db.session()
-    held = session.identity_map.get(session.identity_key(Collaboration, row[0]))
+    session, mapper = db.session(), inspect(Collaboration)
+    held = session.identity_map.get(mapper.identity_key_from_primary_key((row[0],)))
     if held is not None:  # the session has it already, as it stands in this transaction
         return held
-    values = zip(columns, row[:len(columns)], strict=True)
-    collaboration = Collaboration(**{column.key: value for column, value in values})
+    # The values set as loaded ones, not through the constructor as changes to undo again.
+    collaboration = mapper.class_manager.new_instance()
+    for column, value in zip(_kept_columns(), row, strict=False):
+        set_committed_value(collaboration, column.key, value)
     make_transient_to_detached(collaboration)
     session.add(collaboration)
     g.coprod_kept_collaboration = collaboration
