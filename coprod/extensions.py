@@ -1,5 +1,8 @@
 """Flask extension objects, created unbound; create_app() binds them to an app."""
 
+import hmac
+
+from flask import current_app, g, request, session
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -8,6 +11,7 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
+from flask_wtf.csrf import same_origin
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -28,7 +32,67 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
-csrf = CSRFProtect()
+
+
+class CheckedOnceCSRF(CSRFProtect):
+    """Flask-WTF's CSRF protection, each token's signature checked once per worker.
+
+    A form's token is the session's CSRF secret signed with the app's secret key, and a
+    browser posts the same token with every form of its session. Coprod's tokens do not
+    expire (WTF_CSRF_TIME_LIMIT None), so a token whose signature held is remembered with
+    the secret it carries; a later post of it passes when that secret is the session's, as
+    Flask-WTF decides once the signature holds (checking it again was a twelfth of posting
+    a reflection), and the referrer is checked over HTTPS as Flask-WTF checks it. Anything
+    else, a refusal included, is Flask-WTF's own check. A change of secret key forgets the
+    remembered tokens; with a time limit every token is checked by Flask-WTF."""
+
+    REMEMBERED_MAX = 4096
+
+    def __init__(self, app=None):
+        self._signed: dict[tuple, str] = {}  # (secret key, token) -> the secret it carries
+        super().__init__(app)
+
+    def protect(self, apply_exemptions=False):
+        config = current_app.config
+        token, remembered = self._remembered()
+        if remembered is None:
+            super().protect(apply_exemptions)
+            if token and g.get("csrf_valid") and config["WTF_CSRF_TIME_LIMIT"] is None:
+                self._remember(token)
+            return
+        if apply_exemptions and (not request.endpoint or self._is_exempt()):
+            return
+        if request.method not in config["WTF_CSRF_METHODS"]:
+            return
+        field = config["WTF_CSRF_FIELD_NAME"]
+        held = field in session and hmac.compare_digest(session[field], remembered)
+        if not held or (request.is_secure and config["WTF_CSRF_SSL_STRICT"] and not (
+                request.referrer
+                and same_origin(request.referrer, f"https://{request.host}/"))):
+            return super().protect(apply_exemptions)  # refused, as Flask-WTF words it
+        g.csrf_valid = True
+
+    def _key(self, token: str) -> tuple:
+        config = current_app.config
+        return config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key, token
+
+    def _remembered(self) -> tuple[str | None, str | None]:
+        """The request's token, and the secret it carries if its signature held before."""
+        if request.method not in current_app.config["WTF_CSRF_METHODS"]:
+            return None, None
+        token = self._get_csrf_token()
+        if not token or current_app.config["WTF_CSRF_TIME_LIMIT"] is not None:
+            return token, None
+        return token, self._signed.get(self._key(token))
+
+    def _remember(self, token: str) -> None:
+        """Flask-WTF has just accepted `token`: it carries the session's secret."""
+        if len(self._signed) >= self.REMEMBERED_MAX:
+            self._signed.clear()
+        self._signed[self._key(token)] = session[current_app.config["WTF_CSRF_FIELD_NAME"]]
+
+
+csrf = CheckedOnceCSRF()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
