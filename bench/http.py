@@ -29,9 +29,9 @@ For each size N it
      posting a reflection (web form, CSRF); and the bare baseline;
   5. prints, per size and endpoint, req/s, p50, p95, p99 (wrk; p95 from bench/wrk.lua's
      done(); "> duration" when no request finished), statements per request and the time of
-     one request alone, and req/s as a fraction of the bare baseline's, measured again just
-     before each endpoint (the machine's speed drifts within minutes); the machine's load
-     average before and after.
+     one request alone, and req/s as a fraction of the bare baseline's, measured again on
+     either side of each run of an endpoint, the mean of the two (the machine's speed drifts
+     within minutes); the machine's load average before and after.
 
 wrk sends one reader's requests, so a cached endpoint is answered from the page cache after
 its first request: what a member rereading a page gets. --no-page-cache serves every request
@@ -66,7 +66,7 @@ import urllib.error  # noqa: E402
 import urllib.parse  # noqa: E402
 import urllib.request  # noqa: E402
 from collections.abc import Callable  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import dataclass, replace  # noqa: E402
 
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
@@ -506,13 +506,17 @@ def drive(coprod: Server, endpoint: Endpoint, found: seeding.Seeded, args,
 def drive_rounds(coprod: Server, endpoint: Endpoint, found: seeding.Seeded, args,
                  bare_url: str, tidy: Callable[[], None] = lambda: None
                  ) -> dict[str, list[tuple[Figures, Figures]]]:
-    """--rounds pairs of (the bare baseline, then the endpoint), for the endpoint and its
-    single-client run if it has one. This machine's speed drifts by two or three times within
-    minutes (a shared host): a ratio is only a ratio of the same moment, and one moment can be
-    an outlier, so each round measures the baseline again just before the endpoint.
+    """--rounds runs of the endpoint (and of its single-client run if it has one), each
+    between two runs of the bare baseline, and paired with the mean of those two. This
+    machine's speed drifts by two or three times within minutes (a shared host): a ratio is
+    only a ratio of the same moment. A baseline measured only before the endpoint put the
+    drift of that run's seconds all on one side (one posting run's rounds read 0.14 and 0.56
+    within a minute); the mean of the baselines on either side of it is the baseline at its
+    moment as far as a linear drift goes. Each round's baseline after is the next round's
+    before, so this costs one baseline run more than one per round.
 
-    After each round of an endpoint that writes (a form), `tidy()` takes away what it wrote:
-    the next round's baseline reads the seeded table again. Left in place, the thousands of
+    After each run of an endpoint that writes (a form), `tidy()` takes away what it wrote:
+    the baseline after it reads the seeded table again. Left in place, the thousands of
     rows a posting round adds (with autovacuum off, not even analyzed) made the baseline's
     query cost PostgreSQL 0.75 to 1.3 ms instead of 0.05, and posting's ratio rose from round
     to round (0.22, 0.35, 0.57) on a slower baseline, not a faster post."""
@@ -520,15 +524,25 @@ def drive_rounds(coprod: Server, endpoint: Endpoint, found: seeding.Seeded, args
     single = SINGLE.get(endpoint.name)
     if single:
         rounds[single] = []
+    before = run_wrk(bare_url, args, {"BENCH_USER_AGENT": USER_AGENT})
     for _round in range(args.rounds):
-        alongside = run_wrk(bare_url, args, {"BENCH_USER_AGENT": USER_AGENT})
-        rounds[endpoint.name].append((alongside, drive(coprod, endpoint, found, args)))
-        if single:
-            rounds[single].append((alongside, drive(coprod, endpoint, found, args,
-                                                    connections=1)))
+        figures = drive(coprod, endpoint, found, args)
+        alone = drive(coprod, endpoint, found, args, connections=1) if single else None
         if endpoint.form:
             tidy()
+        after = run_wrk(bare_url, args, {"BENCH_USER_AGENT": USER_AGENT})
+        alongside = _between(before, after)
+        rounds[endpoint.name].append((alongside, figures))
+        if single:
+            rounds[single].append((alongside, alone))
+        before = after
     return rounds
+
+
+def _between(before: Figures, after: Figures) -> Figures:
+    """The baseline at the moment between two of its runs: their mean rate and CPU per
+    request (the rest, latencies and counts, as the run before shows them)."""
+    return replace(before, rps=(before.rps + after.rps) / 2, cpu=(before.cpu + after.cpu) / 2)
 
 
 def _median_round(pairs: list[tuple[Figures, Figures]]) -> tuple[Figures, Figures]:

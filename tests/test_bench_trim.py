@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
 from sqlalchemy import make_url, text
 
 from bench import http as bench_http
@@ -54,9 +55,10 @@ def _vacuums(engine) -> dict[str, int]:
 
 
 def test_each_round_of_a_writing_endpoint_is_tidied_before_the_next_baseline(monkeypatch):
-    """The baseline of round two must not read what round one posted: the rows a posting
+    """The baseline after round one must not read what round one posted: the rows a posting
     round left made the baseline's query slower and posting's ratio rise with each round. A
-    page that only reads is not tidied after (there is nothing to take away)."""
+    page that only reads is not tidied after (there is nothing to take away). Each run of an
+    endpoint sits between two baseline runs."""
     happened: list[str] = []
     figures = bench_http.Figures(rps=100.0, p50=0.01, p99=0.02, requests=300, statuses={})
     monkeypatch.setattr(bench_http, "run_wrk",
@@ -70,9 +72,26 @@ def test_each_round_of_a_writing_endpoint_is_tidied_before_the_next_baseline(mon
 
     bench_http.drive_rounds(None, by_name["post"], found, args, "http://bare",
                             tidy=lambda: happened.append("tidy"))
-    assert happened == ["baseline", "post", "tidy"] * 3
+    assert happened == ["baseline"] + ["post", "tidy", "baseline"] * 3
 
     happened.clear()
     bench_http.drive_rounds(None, by_name["feed"], found, args, "http://bare",
                             tidy=lambda: happened.append("tidy"))
-    assert happened == ["baseline", "feed"] * 3
+    assert happened == ["baseline"] + ["feed", "baseline"] * 3
+
+
+def test_a_round_is_paired_with_the_mean_of_the_baselines_on_either_side(monkeypatch):
+    """The machine's speed drifts: a round's baseline is the mean of the runs before and
+    after it, each shared with the neighbouring round."""
+    baselines = iter([100.0, 300.0, 200.0])
+    monkeypatch.setattr(bench_http, "run_wrk", lambda *a, **k: bench_http.Figures(
+        rps=(rate := next(baselines)), p50=0.01, p99=0.02, requests=int(rate), statuses={},
+        cpu=1 / rate))
+    monkeypatch.setattr(bench_http, "drive", lambda *a, **k: bench_http.Figures(
+        rps=50.0, p50=0.01, p99=0.02, requests=50, statuses={}, cpu=0.02))
+    found = SimpleNamespace(collaboration_id=1, reflection_id=1, search="bus", token="t")
+    post = next(e for e in bench_http.endpoints(found) if e.name == "post")
+
+    rounds = bench_http.drive_rounds(None, post, found, SimpleNamespace(rounds=2), "http://b")
+    assert [alongside.rps for alongside, _figures in rounds["post"]] == [200.0, 250.0]
+    assert rounds["post"][0][0].cpu == pytest.approx((1 / 100 + 1 / 300) / 2)
