@@ -4,7 +4,7 @@ SQLAlchemy asks a cursor for its `description` after every statement, to learn w
 came back, and builds a result from it only the first time a statement of that shape runs
 (then it keeps the result's columns with the compiled statement). psycopg builds the whole
 description at every ask, one Column object per column, each name decoded and its type
-looked up: a twentieth of posting a reflection, for a list nobody read. DescribedOnRead
+looked up: 2 % of posting a reflection, for a list nobody read. DescribedOnRead
 answers with a sequence that says at once whether there are columns and how many, and
 builds psycopg's own description the first time anyone looks inside it.
 """

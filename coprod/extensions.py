@@ -41,7 +41,7 @@ class CheckedOnceCSRF(CSRFProtect):
     browser posts the same token with every form of its session. Coprod's tokens do not
     expire (WTF_CSRF_TIME_LIMIT None), so a token whose signature held is remembered with
     the secret it carries; a later post of it passes when that secret is the session's, as
-    Flask-WTF decides once the signature holds (checking it again was a twelfth of posting
+    Flask-WTF decides once the signature holds (checking it again was 2 % of posting
     a reflection), and the referrer is checked over HTTPS as Flask-WTF checks it. Anything
     else, a refusal included, is Flask-WTF's own check. A change of secret key forgets the
     remembered tokens; with a time limit every token is checked by Flask-WTF."""

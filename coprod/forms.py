@@ -26,7 +26,7 @@ class CoprodForm(FlaskForm):
     """Flask-WTF's form, its fields bound by copying a prototype (Meta.bind_field).
 
     WTForms builds every field of a form anew for each request: a reflection's form has 17,
-    and their constructors (labels, flags, choices, validators checked) were a ninth of
+    and their constructors (labels, flags, choices, validators checked) were a twelfth of
     posting one. What a constructor makes depends only on the field's declaration, its name
     and prefix, so each (declared field, prefix) is built once, bound twice to learn which of
     its values each binding makes afresh (a label, flags, a list of choices), and later

@@ -68,7 +68,7 @@ class CookieSession(SecureCookieSessionInterface):
 
     A browser sends the same cookie with request after request until the session changes:
     its signature is checked the first time, and the cookie remembered with its contents'
-    text and the time it was signed (checking it was a twentieth of a post). A remembered
+    text and the time it was signed (checking it was 2 % of a post). A remembered
     cookie is read from that text anew for each request (its contents are the request's own
     to change) and is refused once older than the session's lifetime, as Flask refuses it;
     a change of the secret keys forgets every cookie checked with the old ones."""
