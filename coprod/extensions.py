@@ -35,16 +35,23 @@ login_manager = LoginManager()
 
 
 class CheckedOnceCSRF(CSRFProtect):
-    """Flask-WTF's CSRF protection, each token's signature checked once per worker.
+    """Flask-WTF's CSRF protection, each token's signature checked once per worker, and a
+    form shown again carrying the token just checked.
 
     A form's token is the session's CSRF secret signed with the app's secret key, and a
     browser posts the same token with every form of its session. Coprod's tokens do not
     expire (WTF_CSRF_TIME_LIMIT None), so a token whose signature held is remembered with
     the secret it carries; a later post of it passes when that secret is the session's, as
-    Flask-WTF decides once the signature holds (checking it again was 2 % of posting
-    a reflection), and the referrer is checked over HTTPS as Flask-WTF checks it. Anything
-    else, a refusal included, is Flask-WTF's own check. A change of secret key forgets the
-    remembered tokens; with a time limit every token is checked by Flask-WTF."""
+    Flask-WTF decides once the signature holds (checking it again was 2 % of posting a
+    reflection), and over HTTPS its referrer is the site's, as Flask-WTF checks it. Anything
+    else, every refusal included, is Flask-WTF's own check. A change of secret key forgets
+    the remembered tokens; with a time limit every token is checked by Flask-WTF.
+
+    A token just checked is as good as a new one for the same session secret, so the forms a
+    request shows carry it (Flask-WTF's generate_csrf() answers the token kept on `g` under
+    the field's name) instead of one signed anew: Flask-WTF makes a form's token when the
+    form is made, also on a POST that redirects and never shows it, and signing it was a
+    twentieth of a post. With a time limit, tokens are signed anew as Flask-WTF does."""
 
     REMEMBERED_MAX = 4096
 
@@ -54,36 +61,34 @@ class CheckedOnceCSRF(CSRFProtect):
 
     def protect(self, apply_exemptions=False):
         config = current_app.config
-        token, remembered = self._remembered()
-        if remembered is None:
-            super().protect(apply_exemptions)
-            if token and g.get("csrf_valid") and config["WTF_CSRF_TIME_LIMIT"] is None:
+        lasting = config["WTF_CSRF_TIME_LIMIT"] is None
+        token = self._get_csrf_token() if request.method in config["WTF_CSRF_METHODS"] else None
+        carried = self._signed.get(self._key(token)) if token and lasting else None
+        if carried is None or not self._holds(carried):
+            super().protect(apply_exemptions)  # Flask-WTF's own check, refusals included
+        elif apply_exemptions and (not request.endpoint or self._is_exempt()):
+            return
+        else:
+            g.csrf_valid = True
+        if token and lasting and g.get("csrf_valid"):
+            if carried is None:
                 self._remember(token)
-            return
-        if apply_exemptions and (not request.endpoint or self._is_exempt()):
-            return
-        if request.method not in config["WTF_CSRF_METHODS"]:
-            return
+            g.setdefault(config["WTF_CSRF_FIELD_NAME"], token)
+
+    def _holds(self, carried: str) -> bool:
+        """Does a remembered token pass for this request: its secret the session's, and over
+        HTTPS (with WTF_CSRF_SSL_STRICT) a referrer of this site's?"""
+        config = current_app.config
         field = config["WTF_CSRF_FIELD_NAME"]
-        held = field in session and hmac.compare_digest(session[field], remembered)
-        if not held or (request.is_secure and config["WTF_CSRF_SSL_STRICT"] and not (
-                request.referrer
-                and same_origin(request.referrer, f"https://{request.host}/"))):
-            return super().protect(apply_exemptions)  # refused, as Flask-WTF words it
-        g.csrf_valid = True
+        if field not in session or not hmac.compare_digest(session[field], carried):
+            return False
+        if request.is_secure and config["WTF_CSRF_SSL_STRICT"]:
+            return bool(request.referrer) and same_origin(request.referrer,
+                                                          f"https://{request.host}/")
+        return True
 
     def _key(self, token: str) -> tuple:
-        config = current_app.config
-        return config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key, token
-
-    def _remembered(self) -> tuple[str | None, str | None]:
-        """The request's token, and the secret it carries if its signature held before."""
-        if request.method not in current_app.config["WTF_CSRF_METHODS"]:
-            return None, None
-        token = self._get_csrf_token()
-        if not token or current_app.config["WTF_CSRF_TIME_LIMIT"] is not None:
-            return token, None
-        return token, self._signed.get(self._key(token))
+        return current_app.config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key, token
 
     def _remember(self, token: str) -> None:
         """Flask-WTF has just accepted `token`: it carries the session's secret."""

@@ -8,10 +8,10 @@ import logging
 import time
 from functools import wraps
 
-from flask import Flask, current_app, g, jsonify, request, session
+from flask import Flask, current_app, jsonify, request, session
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from itsdangerous.encoding import base64_decode, base64_encode, bytes_to_int
+from itsdangerous.encoding import base64_encode
 from itsdangerous.serializer import Serializer
 from sqlalchemy import text
 
@@ -27,7 +27,6 @@ CONTENT_SECURITY_POLICY = (
 
 def register(app: Flask) -> None:
     app.session_interface = CookieSession()
-    app.before_request(_reuse_checked_csrf_token)  # after CSRFProtect's check (registered first)
     app.after_request(_security_headers)
     app.add_url_rule("/healthz", "healthz", healthz)
     csrf.exempt("coprod.web.healthz")
@@ -97,13 +96,14 @@ class CookieSession(SecureCookieSessionInterface):
         """(serializer, the contents' text, when signed) of a cookie whose signature holds,
         remembered; None for any other."""
         try:
-            serializer.loads(value, max_age=int(lifetime))
+            _contents, signed_at = serializer.loads(value, max_age=int(lifetime),
+                                                    return_timestamp=True)
         except BadSignature:
             return None
-        payload, signed_at = value.encode().rsplit(b".", 2)[0], _signed_at(value)
+        payload = value.encode().rsplit(b".", 2)[0]  # payload.timestamp.signature
         if len(self._verified) >= VERIFIED_COOKIES_MAX:
             self._verified.clear()
-        verified = self._verified[value] = (serializer, payload, signed_at)
+        verified = self._verified[value] = (serializer, payload, int(signed_at.timestamp()))
         return verified
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
@@ -117,32 +117,6 @@ class CookieSession(SecureCookieSessionInterface):
                 signer_kwargs={"key_derivation": self.key_derivation,
                                "digest_method": self.digest_method})
         return serializer
-
-
-def _signed_at(value: str) -> int:
-    """When a signed cookie was signed: the second-to-last of its dot-separated parts,
-    itsdangerous' timestamp."""
-    return bytes_to_int(base64_decode(value.rsplit(".", 2)[1]))
-
-
-# -- the CSRF token of a form shown again ----------------------------------------------------
-
-def _reuse_checked_csrf_token() -> None:
-    """before_request: a request whose CSRF token CSRFProtect has just checked shows any form
-    again with that same token instead of signing a new one. Flask-WTF makes a form's token
-    when the form is made, also on a POST that then redirects and never shows it, and signing
-    it was a twentieth of a post. Coprod's tokens never expire (WTF_CSRF_TIME_LIMIT None): a
-    token checked once is as good as a new one, for the same session secret. With a time
-    limit set, new tokens are signed as before. Flask-WTF's generate_csrf() answers the token
-    kept on `g` under the field's name (it keeps the one it makes there)."""
-    config = current_app.config
-    if not g.get("csrf_valid") or config.get("WTF_CSRF_TIME_LIMIT") is not None:
-        return
-    name = config["WTF_CSRF_FIELD_NAME"]
-    checked = request.form.get(name) or next(
-        (request.headers[h] for h in config["WTF_CSRF_HEADERS"] if request.headers.get(h)), None)
-    if checked:
-        g.setdefault(name, checked)
 
 
 # -- one commit per page write ---------------------------------------------------------------
