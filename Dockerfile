@@ -25,5 +25,5 @@ RUN pip install --no-deps -e . \
 
 USER coprod
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "2", \
-     "--access-logfile", "-", "coprod:create_app()"]
+# Workers, threads, the port and the access log: gunicorn.conf.py, read from /app.
+CMD ["gunicorn", "coprod:create_app()"]

@@ -17,9 +17,10 @@ For each size N it
      page cache emptied before it), once again with nothing changed (answered from the
      page cache where the endpoint has one, coprod/pagecache.py);
   3. serves bench/bare_app.py, and Coprod, with gunicorn as the Dockerfile and
-     docker-compose.yml do (--workers 2 here for two cores, --threads 2, an access log), on
-     loopback ports; Coprod afresh for each endpoint, so that requests wrk leaves unanswered
-     at the end of one run (and their queries, ended too) weigh on no other;
+     docker-compose.yml do (gunicorn.conf.py: each worker on a listening socket of its own;
+     --workers 2 here for two cores, --threads 2, an access log), on loopback ports;
+     Coprod afresh for each endpoint, so that requests wrk leaves unanswered at the end of
+     one run (and their queries, ended too) weigh on no other;
   4. signs in over HTTP as a job centre staff member, whose organization has a need to know
      and consents for the citizens (the expensive reader), checks that the endpoint answers
      as it should (which also warms a worker up), then drives it with wrk (-t1,
@@ -322,7 +323,9 @@ def free_port() -> int:
 
 
 class Server:
-    """A gunicorn on a loopback port, in its own process group, stopped by stop()."""
+    """A gunicorn on a loopback port, in its own process group, stopped by stop(). It runs
+    in the project's folder, so gunicorn reads gunicorn.conf.py as in production; the
+    command line's options take precedence."""
 
     def __init__(self, name: str, app_spec: str, env: dict, args, logdir: Path):
         self.name, self.port = name, free_port()
