@@ -5,7 +5,7 @@ It reads the same reflections table Coprod serves, newest first, 20 rows a page,
 Python web worker can do for a feed page. Served by gunicorn with Coprod's settings:
 
     BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench_40 \\
-        gunicorn --workers 2 --threads 2 'bench.bare_app:app'
+        gunicorn --workers 2 'bench.bare_app:app'   # threads: gunicorn.conf.py
 """
 
 from __future__ import annotations

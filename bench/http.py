@@ -17,8 +17,8 @@ For each size N it
      page cache emptied before it), once again with nothing changed (answered from the
      page cache where the endpoint has one, coprod/pagecache.py);
   3. serves bench/bare_app.py, and Coprod, with gunicorn as the Dockerfile and
-     docker-compose.yml do (gunicorn.conf.py: each worker on a listening socket of its own;
-     --workers 2 here for two cores, --threads 2, an access log), on loopback ports;
+     docker-compose.yml do (gunicorn.conf.py: each worker on a listening socket of its own,
+     four threads; --workers 2 here for two cores, an access log), on loopback ports;
      Coprod afresh for each endpoint, so that requests wrk leaves unanswered at the end of
      one run (and their queries, ended too) weigh on no other;
   4. signs in over HTTP as a job centre staff member, whose organization has a need to know
@@ -57,6 +57,7 @@ import http.cookiejar  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
+import runpy  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
@@ -315,6 +316,12 @@ def count_statements(app, found: seeding.Seeded, wanted: list[Endpoint]
 
 
 # -- servers ---------------------------------------------------------------------------------
+
+def served_threads() -> int:
+    """The threads per worker Coprod is served with (gunicorn.conf.py): the bench's default,
+    for both servers."""
+    return int(runpy.run_path(str(ROOT / "gunicorn.conf.py"))["threads"])
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -699,7 +706,8 @@ def main() -> int:
     parser.add_argument("--only", default=",".join(ENDPOINTS),
                         help=f"endpoints to drive, of {','.join(ENDPOINTS)}")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both apps)")
-    parser.add_argument("--threads", type=int, default=2, help="gunicorn threads per worker")
+    parser.add_argument("--threads", type=int, default=served_threads(),
+                        help="gunicorn threads per worker (default: gunicorn.conf.py's)")
     parser.add_argument("--database-server", default="postgresql+psycopg://postgres@127.0.0.1:5432")
     parser.add_argument("--database-prefix", default="bench_",
                         help="databases are <prefix><size>, e.g. bench_10k; another prefix "
