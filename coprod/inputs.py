@@ -97,10 +97,19 @@ def page_number(name: str = "page") -> int:
     return page
 
 
+# The bodies Werkzeug parses into request.form; any other body leaves it empty.
+FORM_BODIES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
 def _refuse_unstorable_text() -> None:
+    """400 for a request whose query or form holds text the database cannot store. A
+    request without a form body (every GET) is not asked for its form: Werkzeug would build
+    an empty one, a sixtieth of a page answered from the page cache."""
     if request.path.startswith("/api/"):
         return  # the API's parser answers 422 naming the field (coprod.api.common)
-    for values in (request.args, request.form):
+    sources = (request.args, request.form) if request.mimetype in FORM_BODIES else (
+        request.args,)
+    for values in sources:
         for key, value in values.items(multi=True):
             if unstorable(key) or unstorable(value):
                 abort(400, description=_(
