@@ -55,7 +55,17 @@ from functools import wraps
 from cachetools import LRUCache
 from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
 from flask_login import current_user
-from sqlalchemy import BigInteger, Integer, bindparam, event, func, select, union_all, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    bindparam,
+    event,
+    func,
+    literal_column,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from coprod.common import UTCDateTime, utcnow
@@ -73,6 +83,11 @@ _WRITE_TARGET = re.compile(
     r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
 QUARTER_HOUR = 900
 _lock = threading.Lock()  # cachetools' caches are not thread-safe; gunicorn runs threads
+
+
+# The one row's id, written into the SQL of the statements that read or change it (every
+# page's first statement, every post's INSERT) rather than bound and sent with each.
+THE_ROW = literal_column("1", Integer)
 
 
 class PageEpoch(db.Model):
@@ -139,7 +154,7 @@ def _new_token():
     first look for the row among the session's objects, for nothing). Its parameters' names
     are its own, for it goes into other statements too (_carrying_token)."""
     table = PageEpoch.__table__
-    return (update(table).where(table.c.id == 1)
+    return (update(table).where(table.c.id == THE_ROW)
             .values(token=bindparam("page_token"), changed_at=bindparam("page_changed_at")))
 
 
@@ -210,7 +225,7 @@ def _state_columns(reader):
 def _state_query():
     """SQL: the page state of one reader. Built once: only its parameters change from
     request to request."""
-    return select(*_state_columns(bindparam("reader"))).where(PageEpoch.id == 1)
+    return select(*_state_columns(bindparam("reader"))).where(PageEpoch.id == THE_ROW)
 
 
 def with_state(identity, reader_column, identity_table):
@@ -219,7 +234,7 @@ def with_state(identity, reader_column, identity_table):
     columns: a page read as its reader is known costs no statement of its own. Run it with
     state_parameters(); give its last four columns to note_state()."""
     return (identity.add_columns(*_state_columns(reader_column))
-            .join_from(identity_table, PageEpoch, PageEpoch.id == 1, isouter=True))
+            .join_from(identity_table, PageEpoch, PageEpoch.id == THE_ROW, isouter=True))
 
 
 def wants_state(pages: bool) -> bool:

@@ -71,10 +71,13 @@ def seats_column(user_id):
     with the user cost a third of a page answered from the page cache)."""
     from coprod.spaces.models import Membership
 
-    seat = (cast(Membership.collaboration_id, String) + ":" + cast(Membership.role, String)
-            + ":" + func.coalesce(cast(Membership.partner_id, String), ""))
-    # The separator written into the SQL: as a bound value SQLAlchemy renders it into the
-    # statement's text anew at every execution (a "post-compile" parameter).
+    # The separators and the empty text are written into the SQL, not bound: as bound values
+    # each would be processed and sent with every page's first statement, and the list's
+    # separator SQLAlchemy renders into the statement's text anew at every execution (a
+    # "post-compile" parameter).
+    colon, nothing = literal_column("':'", String), literal_column("''", String)
+    seat = (cast(Membership.collaboration_id, String) + colon + cast(Membership.role, String)
+            + colon + func.coalesce(cast(Membership.partner_id, String), nothing))
     return (select(func.aggregate_strings(seat, literal_column("','")))
             .where(Membership.user_id == user_id).scalar_subquery())
 

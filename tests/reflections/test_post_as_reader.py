@@ -214,3 +214,32 @@ def test_a_post_and_a_token_run_statements_rendered_once(app, world):
                                        headers={"Authorization": f"Bearer {secret}"})
     assert [posted.status_code, me.status_code] == [302, 200]
     assert again == []
+
+
+def test_the_first_statement_of_a_page_and_a_post_binds_only_what_varies(app, world):
+    """The log-in's statement, which every page and post runs first, and a post's INSERT bind
+    the values of the request (the log-in, the collaboration, the moment, the reflection),
+    never a constant of the SQL (the seats' separators, the page token's row id), which
+    SQLAlchemy names param_1, coalesce_1, id_1: each bound value is processed and sent with
+    every execution."""
+    jens = world.people.jens
+    browser = _browser(app, jens)
+    browser.get(f"/c/{world.collab.id}/reflections")  # the page's state is read from now on
+    bound: dict[str, list[str]] = {}
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
+        if "FROM user_sessions" in statement or statement.lstrip().startswith(
+                ("WITH new_page_token", "INSERT INTO reflections")):
+            bound.setdefault(statement.split()[0], []).extend(parameters)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        page = browser.get(f"/c/{world.collab.id}/reflections")
+        posted = browser.post(_new_url(world), data=reflection_form())
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert [page.status_code, posted.status_code] == [200, 302]
+    assert "SELECT" in bound and len(bound) == 2  # the log-ins; the INSERT (with the token)
+    constants = [name for names in bound.values() for name in names
+                 if re.fullmatch(r"(param|coalesce|id)_\d+", name)]
+    assert constants == []
