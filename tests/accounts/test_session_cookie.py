@@ -88,6 +88,25 @@ def test_a_cookie_is_checked_once_and_read_anew_for_each_request(app, user, clie
     assert _logged_in(client)
 
 
+def test_what_one_request_changes_inside_a_remembered_cookie_stays_its_own(app, user):
+    """A session holding a list (flashed messages waiting) is decoded anew for each request;
+    one holding only texts and numbers is copied: in neither does a change made by one
+    request reach the next request with the same cookie."""
+    interface = app.session_interface
+    serializer = interface.get_signing_serializer(app)
+    for contents in ({"_user_id": f"{user.id}:x", "_flashes": [["info", "Posted."]]},
+                     {"_user_id": f"{user.id}:x", "_fresh": True, "n": 1}):
+        value = serializer.dumps(contents)
+        with app.test_request_context("/", headers={"Cookie": f"session={value}"}) as context:
+            first = interface.open_session(app, context.request)
+            for kept in first.values():
+                if isinstance(kept, list):
+                    kept.append(["info", "only this request's"])
+            first["n"] = 2
+            second = interface.open_session(app, context.request)
+        assert dict(second) == contents
+
+
 def test_a_remembered_cookie_is_refused_once_older_than_the_sessions_lifetime(app, user,
                                                                                client):
     signed_in_cookie(client, user)
