@@ -7,14 +7,12 @@ bind = "0.0.0.0:8000"
 workers = 3
 accesslog = "-"
 
-# Threads per worker. A request that waits on PostgreSQL (a round trip, a commit's WAL flush)
-# holds its thread, not the CPU: with two, both of a worker's threads were often waiting at
-# once while posts came in, and a posting run left the machine 5 to 9 % idle. With four,
-# posting's req/s rose to its CPU's share (bench/http.py, 40 reflections: 0.23-0.24 of the
-# bare baseline with two, 0.24-0.26 with four, the baseline served alike), and reading pages,
-# whose requests barely wait, did not change. Each thread holds at most one of the pool's
-# connections (SQLAlchemy's default pool: 5, and 10 more on demand).
-threads = 4
+# Threads per worker: a request waiting on PostgreSQL (a round trip, a commit's WAL flush)
+# leaves the CPU to the worker's other thread. Four were tried (bench/http.py, 40 reflections):
+# posting gained nothing that held from one run to the next (0.23-0.26 of the bare baseline
+# against 0.23-0.24, one run 0.19-0.21), and reading pages answered their slowest requests
+# later (p99 50-330 ms against 13-24 ms: more threads queue for the one interpreter lock).
+threads = 2
 
 # Each worker listens on a socket of its own (SO_REUSEPORT), and the kernel spreads new
 # connections over them. On one socket shared by all workers, whichever worker's main thread

@@ -18,7 +18,7 @@ For each size N it
      page cache where the endpoint has one, coprod/pagecache.py);
   3. serves bench/bare_app.py, and Coprod, with gunicorn as the Dockerfile and
      docker-compose.yml do (gunicorn.conf.py: each worker on a listening socket of its own,
-     four threads; --workers 2 here for two cores, an access log), on loopback ports;
+     two threads; --workers 2 here for two cores, an access log), on loopback ports;
      Coprod afresh for each endpoint, so that requests wrk leaves unanswered at the end of
      one run (and their queries, ended too) weigh on no other;
   4. signs in over HTTP as a job centre staff member, whose organization has a need to know
