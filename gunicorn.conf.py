@@ -9,9 +9,10 @@ accesslog = "-"
 
 # Threads per worker: a request waiting on PostgreSQL (a round trip, a commit's WAL flush)
 # leaves the CPU to the worker's other thread. Four were tried (bench/http.py, 40 reflections):
-# posting gained nothing that held from one run to the next (0.23-0.26 of the bare baseline
-# against 0.23-0.24, one run 0.19-0.21), and reading pages answered their slowest requests
-# later (p99 50-330 ms against 13-24 ms: more threads queue for the one interpreter lock).
+# posting gained in one set of runs and not in the next (0.24, 0.25, 0.24 and 0.20, 0.19,
+# 0.21 of the bare baseline, against 0.24, 0.24, 0.23 and 0.24, 0.24, 0.24 with two), and the
+# feed page's p99 passed 50 ms in 6 runs of 10 (with two, in none of 4 in the same harness):
+# more threads queue for the one interpreter lock.
 threads = 2
 
 # Each worker listens on a socket of its own (SO_REUSEPORT), and the kernel spreads new

@@ -100,8 +100,9 @@ class CookieSession(SecureCookieSessionInterface):
         return self.session_class(serializer.load_payload(verified[1]))
 
     def _verify(self, serializer: URLSafeTimedSerializer, value: str, lifetime: float):
-        """(serializer, the contents' text, when signed) of a cookie whose signature holds,
-        remembered; None for any other."""
+        """(serializer, the contents' text, when signed, the contents when they hold only
+        unchangeable values) of a cookie whose signature holds, remembered; None for any
+        other."""
         try:
             contents, signed_at = serializer.loads(value, max_age=int(lifetime),
                                                    return_timestamp=True)
