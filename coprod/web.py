@@ -7,6 +7,7 @@ import copy
 import logging
 import time
 from functools import wraps
+from typing import NamedTuple
 
 from flask import Flask, current_app, jsonify, request, session
 from flask.sessions import SecureCookieSessionInterface
@@ -63,6 +64,15 @@ VERIFIED_COOKIES_MAX = 4096  # cookies a worker remembers as verified (a few hun
 _UNCHANGEABLE = (str, int, float, bool, bytes, type(None))
 
 
+class _Verified(NamedTuple):
+    """A session cookie whose signature held, as a worker remembers it."""
+
+    serializer: URLSafeTimedSerializer  # the one that checked it (a key change forgets it)
+    payload: bytes  # the contents' text, decoded for each request
+    signed_at: int  # whole seconds, as itsdangerous compares them
+    contents: dict | None  # the decoded contents, when they hold only _UNCHANGEABLE values
+
+
 class CookieSession(SecureCookieSessionInterface):
     """Flask's signed-cookie session, written without compression (_UncompressedSerializer)
     by a serializer made once per secret key rather than twice per request (when opened,
@@ -79,7 +89,7 @@ class CookieSession(SecureCookieSessionInterface):
 
     def __init__(self):
         self._serializers: dict[tuple, URLSafeTimedSerializer] = {}
-        self._verified: dict[str, tuple[URLSafeTimedSerializer, bytes, int]] = {}
+        self._verified: dict[str, _Verified] = {}
 
     def open_session(self, app: Flask, request):
         serializer = self.get_signing_serializer(app)
@@ -88,21 +98,20 @@ class CookieSession(SecureCookieSessionInterface):
             return super().open_session(app, request)
         lifetime = app.permanent_session_lifetime.total_seconds()
         verified = self._verified.get(value)
-        if verified is None or verified[0] is not serializer:
+        if verified is None or verified.serializer is not serializer:
             verified = self._verify(serializer, value, lifetime)
             if verified is None:
                 return self.session_class()
-        if int(time.time()) - verified[2] > int(lifetime):  # itsdangerous' whole seconds
+        if int(time.time()) - verified.signed_at > int(lifetime):  # as itsdangerous does
             self._verified.pop(value, None)
             return self.session_class()
-        if verified[3] is not None:  # only unchangeable values: a copy of the dict will do
-            return self.session_class(verified[3])
-        return self.session_class(serializer.load_payload(verified[1]))
+        if verified.contents is not None:  # only unchangeable values: a copy will do
+            return self.session_class(verified.contents)
+        return self.session_class(serializer.load_payload(verified.payload))
 
-    def _verify(self, serializer: URLSafeTimedSerializer, value: str, lifetime: float):
-        """(serializer, the contents' text, when signed, the contents when they hold only
-        unchangeable values) of a cookie whose signature holds, remembered; None for any
-        other."""
+    def _verify(self, serializer: URLSafeTimedSerializer, value: str,
+                lifetime: float) -> _Verified | None:
+        """A cookie whose signature holds, remembered; None for any other."""
         try:
             contents, signed_at = serializer.loads(value, max_age=int(lifetime),
                                                    return_timestamp=True)
@@ -113,8 +122,8 @@ class CookieSession(SecureCookieSessionInterface):
             self._verified.clear()
         kept = contents if isinstance(contents, dict) and all(
             isinstance(v, _UNCHANGEABLE) for v in contents.values()) else None
-        verified = self._verified[value] = (serializer, payload, int(signed_at.timestamp()),
-                                            kept)
+        verified = self._verified[value] = _Verified(serializer, payload,
+                                                     int(signed_at.timestamp()), kept)
         return verified
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:

@@ -11,19 +11,12 @@ import pytest
 from itsdangerous import TimestampSigner
 
 from tests.conftest import make_app
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import PASSWORD
 
 
 @pytest.fixture
 def guarded(tmp_path):
     return make_app(tmp_path / "csrf", WTF_CSRF_ENABLED=True)
-
-
-@pytest.fixture
-def user(db):
-    user = UserFactory()
-    db.session.commit()
-    return user
 
 
 def _token_of(response) -> str:

@@ -9,19 +9,10 @@ import time
 from contextlib import contextmanager
 from datetime import timedelta
 
-import pytest
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import TimestampSigner
 
-from tests.factories import UserFactory
 from tests.test_database_down import signed_in_cookie
-
-
-@pytest.fixture
-def user(db):
-    user = UserFactory()
-    db.session.commit()
-    return user
 
 
 def _logged_in(client) -> bool:

@@ -8,20 +8,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from coprod.extensions import login_manager
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import PASSWORD
 
 HOME = {"REMOTE_ADDR": "198.51.100.7"}
 THIEF = {"REMOTE_ADDR": "203.0.113.66"}
-
-
-@pytest.fixture
-def user(db):
-    user = UserFactory()
-    db.session.commit()
-    return user
 
 
 def _log_in(client, user, **extra):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from sqlalchemy import func, select
 
 from coprod.accounts.sessions import UserSession
@@ -14,13 +13,6 @@ from tests.factories import PASSWORD, UserFactory
 FIREFOX = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"}
 PHONE = {"User-Agent": "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) "
                        "Chrome/126.0 Mobile Safari/537.36"}
-
-
-@pytest.fixture
-def user(db):
-    user = UserFactory()
-    db.session.commit()
-    return user
 
 
 def _log_in(client, user, headers, remember=False):
