@@ -115,7 +115,11 @@ def _note_write(conn, cursor, statement, parameters, context, executemany) -> No
 
 
 def _forget(conn) -> None:
-    conn.info.pop(_CHANGED, None)
+    """Connection commit and rollback: the transaction's mark goes with it. A connection
+    lost to the server (invalidated) holds no mark any more: the pool clears its info when it
+    connects again (and asking an invalidated connection for it refused the rollback)."""
+    if not conn.invalidated:
+        conn.info.pop(_CHANGED, None)
 
 
 def _new_token_before_commit(session: Session) -> None:

@@ -5,6 +5,7 @@ must not need the database: not for the locale, the user or the header's links).
 from __future__ import annotations
 
 import pytest
+from flask import request
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
@@ -107,3 +108,36 @@ def test_an_error_page_that_fails_on_the_database_answers_503(db, client, member
     response = client.get("/c/999999/reflections")
     assert_unavailable(response)
     assert "<html" in response.get_data(as_text=True)
+
+
+@pytest.fixture
+def losing_app(app, tmp_path):
+    """An app with a route whose connection the server ends in the middle of the request."""
+    from coprod.extensions import db
+    from tests.test_readonly import _terminate
+
+    other = make_app(tmp_path / "losing")
+
+    def loses_its_connection():
+        backend = db.session.scalar(text("SELECT pg_backend_pid()"))
+        if request.args.get("lose"):
+            _terminate(other, backend)
+        db.session.scalar(text("SELECT 1"))
+        return str(backend)
+
+    other.add_url_rule("/test-loses-its-connection", view_func=loses_its_connection)
+    yield other
+    dispose(other)
+    celery_back_to(app)
+
+
+@pytest.mark.committed  # the pool's own connection, ended by the server
+def test_a_connection_the_server_ends_during_a_request_answers_503_then_is_replaced(
+        losing_app):
+    client = losing_app.test_client()
+    first = client.get("/test-loses-its-connection")
+    assert first.status_code == 200
+    assert_unavailable(client.get("/test-loses-its-connection?lose=1"))
+    again = client.get("/test-loses-its-connection")
+    assert again.status_code == 200 and again.get_data(as_text=True) != first.get_data(
+        as_text=True)

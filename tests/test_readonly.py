@@ -10,7 +10,7 @@ import time
 
 import pytest
 from flask import request
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import exc, func, insert, select, text
 
 from coprod.extensions import db as coprod_db
 from coprod.spaces.models import Organization
@@ -256,3 +256,18 @@ def test_a_connection_back_from_a_request_just_now_is_not_pinged(own_app, db, mo
     monkeypatch.setattr(readonly, "REST_BEFORE_PING", 0.0)
     assert client.get("/test-reads/status").status_code == 200
     assert pings == [1]
+
+
+def test_a_session_rolls_back_after_the_server_ended_its_connection(own_app, db):
+    """The lost connection is given up: rolling back starts over on a new one (the page
+    cache's rollback listener asked the invalidated connection for its info, and the rollback
+    failed with "Can't reconnect until invalid transaction is rolled back")."""
+    with own_app.app_context():
+        connection = coprod_db.session.connection()
+        backend = connection.scalar(text("SELECT pg_backend_pid()"))
+        _terminate(own_app, backend)
+        with pytest.raises(exc.DBAPIError) as raised:
+            connection.execute(text("SELECT 1"))
+        assert raised.value.connection_invalidated
+        coprod_db.session.rollback()
+        assert coprod_db.session.scalar(text("SELECT pg_backend_pid()")) != backend
