@@ -69,6 +69,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from coprod.common import UTCDateTime, utcnow
+from coprod.direct import Direct
 from coprod.extensions import db
 from coprod.i18n import select_locale, select_timezone
 from coprod.readonly import WHOLE_ALONE, only_reads
@@ -173,8 +174,7 @@ def write_last(connection, statement, values: dict):
     takes. On SQLite (no data-modifying WITH), the statement alone."""
     if connection.dialect.name != "postgresql":
         return connection.execute(statement, values).one()
-    row = connection.execute(_carrying_token(statement),
-                             {**values, **_new_token_values()}).one()
+    row = _carrying_token(statement).first(connection, {**values, **_new_token_values()})
     if row[-1]:  # the token's row was there and changed
         _token_changed(connection)
     return row[:-1]
@@ -186,9 +186,9 @@ def _carrying_token(statement):
     data-modifying WITH, and how many token rows it changed returned last; it runs alone
     when it is the request's only write."""
     changed = _new_token().returning(PageEpoch.id).cte("new_page_token")
-    return statement.add_cte(changed).returning(
+    return Direct(statement.add_cte(changed).returning(
         select(func.count()).select_from(changed).scalar_subquery()
-    ).execution_options(**WHOLE_ALONE)
+    ).execution_options(**WHOLE_ALONE))
 
 
 def _has_uncommitted_writes() -> bool:

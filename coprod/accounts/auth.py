@@ -18,6 +18,7 @@ from coprod.accounts.models import ApiToken, User, spend_dummy_hash
 from coprod.accounts.operations import find_user_by_email
 from coprod.accounts.sessions import LAST_SEEN_RESOLUTION
 from coprod.common import utcnow
+from coprod.direct import Direct
 from coprod.extensions import db, login_manager
 
 
@@ -91,7 +92,8 @@ def _unrevoked_token(page_state: bool):
 @functools.cache
 def _token_reader():
     """SQL: _unrevoked_token(page_state=True) as plain columns of the tables (a
-    sessions.PageReader's), for no ORM object to be made of them; active users only."""
+    sessions.PageReader's), for no ORM object to be made of them; active users only. Every
+    kept API answer runs it first: it runs Direct (coprod/direct.py)."""
     from coprod.policy.actors import seats_column
 
     token, user = ApiToken.__table__, User.__table__
@@ -100,7 +102,7 @@ def _token_reader():
              .join_from(token, user, user.c.id == token.c.user_id)
              .where(token.c.token_hash == bindparam("token_hash"),
                     token.c.revoked_at.is_(None), user.c.is_active.is_(True)))
-    return pagecache.with_state(found, token.c.user_id, token)
+    return Direct(pagecache.with_state(found, token.c.user_id, token))
 
 
 def user_for_token(secret: str) -> User | sessions.PageReader | None:
@@ -112,7 +114,7 @@ def user_for_token(secret: str) -> User | sessions.PageReader | None:
     page_state = pagecache.wants_state(pages=False)
     if page_state:  # wants_state(pages=False): a kept view's GET
         values = {"token_hash": ApiToken.digest(secret), **pagecache.state_parameters()}
-        found = db.session.connection().execute(_token_reader(), values).first()
+        found = _token_reader().first(db.session.connection(), values)
         if found is None:
             return None
         if found[0] is not None and utcnow() - found[0] < LAST_SEEN_RESOLUTION:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 from coprod import pagecache
 from coprod.accounts.models import User
 from coprod.common import UTCDateTime, utcnow
+from coprod.direct import Direct
 from coprod.extensions import db
 from coprod.i18n import lazy_gettext as _l
 
@@ -205,7 +206,8 @@ def full_user():
 def _reader_login(page_state: bool, space: bool = False):
     """SQL: _live_login(page_state) as plain columns (PageReader's) of the tables, for no ORM
     object to be made of them; active users only. With `space`, the row of the collaboration
-    bound as "space_id" too (spaces.models.with_collaboration)."""
+    bound as "space_id" too (spaces.models.with_collaboration). Every kept page and every post
+    runs it first: it runs Direct (coprod/direct.py)."""
     from coprod.policy.actors import seats_column
     from coprod.spaces.models import with_collaboration
 
@@ -218,7 +220,9 @@ def _reader_login(page_state: bool, space: bool = False):
                     log_in.c.user_id == bindparam("user_id"), user.c.is_active.is_(True)))
     if space:
         found = with_collaboration(found, log_in, bindparam("space_id"))
-    return pagecache.with_state(found, log_in.c.user_id, log_in) if page_state else found
+    if page_state:
+        found = pagecache.with_state(found, log_in.c.user_id, log_in)
+    return Direct(found)
 
 
 def posts_as_reader(view):
@@ -277,8 +281,8 @@ def _reader_for_login(identity: str, page_state: bool, space_id: int | None = No
         values.update(pagecache.state_parameters())
     if space_id is not None:
         values["space_id"] = space_id
-    found = db.session.connection().execute(
-        _reader_login(page_state, space_id is not None), values).first()
+    found = _reader_login(page_state, space_id is not None).first(db.session.connection(),
+                                                                  values)
     moment = now()
     if found is None or found[1] <= moment:
         return None
