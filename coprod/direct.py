@@ -20,8 +20,9 @@ autocommit state) with:
 - the rows' values converted by the result processors SQLAlchemy would use.
 
 Only for statements whose compiled form needs nothing computed at execution: no Python-side
-default to fill in, no expanding IN list (refused when compiled). Other dialects (SQLite) run
-the statement through Connection.execute as usual.
+default to fill in, no expanding IN list, no parameter name to escape (refused when
+compiled). One asking to be planned each time (readonly.PLAN_EACH_TIME) is never prepared.
+Other dialects (SQLite) run the statement through Connection.execute as usual.
 """
 
 from __future__ import annotations
@@ -50,13 +51,13 @@ class _Compiled:
     """One statement compiled for one set of parameter names: its SQL, its constants and
     bind processors, its result processors."""
 
-    __slots__ = ("sql", "constants", "binds", "results", "context")
+    __slots__ = ("sql", "constants", "binds", "results", "context", "prepare")
 
     def __init__(self, statement, dialect, names: tuple[str, ...]):
         compiled = statement.compile(dialect=dialect, column_keys=list(names))
         if getattr(compiled, "insert_prefetch", None) or getattr(
                 compiled, "update_prefetch", None) or compiled.literal_execute_params or \
-                compiled.post_compile_params:
+                compiled.post_compile_params or compiled.escaped_bind_names:
             raise ValueError("a statement needing work at execution cannot run Direct")
         self.sql = compiled.string
         everything = compiled.construct_params(dict.fromkeys(names))  # with the constants
@@ -68,7 +69,10 @@ class _Compiled:
         self.results = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in statement.exported_columns)
-        self.context = _Context(statement.get_execution_options(), compiled)
+        options = statement.get_execution_options()
+        self.context = _Context(options, compiled)
+        # readonly.PLAN_EACH_TIME: never prepared, as readonly's do_execute hook runs it
+        self.prepare = False if options.get("coprod_plan_each_time") else None
 
     def parameters(self, values: Mapping) -> dict:
         """The values as the driver takes them: converted, with the statement's constants."""
@@ -130,7 +134,7 @@ def _run(connection: Connection, compiled: _Compiled, parameters: dict):
         dispatch = connection.dispatch
         for listener in dispatch.before_cursor_execute:
             sql, parameters = listener(connection, cursor, sql, parameters, context, False)
-        cursor.execute(sql, parameters)
+        cursor.execute(sql, parameters, prepare=compiled.prepare)
         dispatch.after_cursor_execute(connection, cursor, sql, parameters, context, False)
         return cursor.fetchone() if cursor.description else None
     except connection.dialect.loaded_dbapi.Error as error:

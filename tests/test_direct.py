@@ -53,12 +53,20 @@ def test_values_are_converted_as_sqlalchemy_converts_them(db):
             "name": "Naive", "sector": Sector.PUBLIC, "created_at": datetime(2026, 6, 1)})
 
 
-def test_a_statement_with_a_default_to_compute_is_refused(db):
-    """created_at's default is Python's (utcnow): it cannot be left to the statement."""
+def test_a_statement_needing_work_at_execution_is_refused(db):
+    """created_at's default is Python's (utcnow): it cannot be left to the statement; a
+    parameter whose name SQLAlchemy escapes, or an IN list it expands, neither."""
     table = Organization.__table__
+    connection = db.session.connection()
     with pytest.raises(ValueError, match="at execution"):
         Direct(insert(table).returning(table.c.id)).first(
-            db.session.connection(), {"name": "No time", "sector": Sector.PUBLIC})
+            connection, {"name": "No time", "sector": Sector.PUBLIC})
+    with pytest.raises(ValueError, match="at execution"):
+        Direct(select(table.c.id).where(table.c.name == bindparam("the name"))).first(
+            connection, {"the name": "Jobcenter"})
+    with pytest.raises(ValueError, match="at execution"):
+        Direct(select(table.c.id).where(table.c.name.in_(bindparam("names", expanding=True)))
+               ).first(connection, {"names": ["Jobcenter"]})
 
 
 def test_the_engines_and_the_connections_listeners_see_it(db):
@@ -113,3 +121,22 @@ def test_a_statement_is_compiled_once_per_set_of_names(db):
     for name in ("One", "Two", "Three"):
         direct.first(connection, {"name": name})
     assert len(direct._compiled) == 1
+
+
+def test_a_statement_asking_to_be_planned_each_time_is_never_prepared(db):
+    """As coprod/readonly.py's hook runs it through execute(): psycopg prepares a statement
+    from its fifth run on, unless told not to."""
+    from coprod.readonly import PLAN_EACH_TIME
+
+    marker = literal("planned each time").label("marker")
+    table = Organization.__table__
+    planned = Direct(select(table.c.id, marker).execution_options(**PLAN_EACH_TIME))
+    prepared = Direct(select(table.c.name, marker))
+    connection = db.session.connection()
+    for _ in range(8):
+        planned.first(connection, {})
+        prepared.first(connection, {})
+    kept = db.session.scalars(text(
+        "SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%AS marker%'"
+    )).all()
+    assert len(kept) == 1 and "organizations.name" in kept[0]
