@@ -48,6 +48,29 @@ def test_a_trim_deletes_what_runs_posted_and_vacuums_what_they_write(app, tmp_pa
         celery_back_to(app)
 
 
+def test_a_fresh_seed_is_vacuumed_whole(app, tmp_path, monkeypatch):
+    """prepare() after seeding: every table vacuumed, not only analyzed (a served database
+    has autovacuum; this machine's server has none)."""
+    test_url = make_url(TEST_DATABASE_URL)
+    url = test_url.set(database=f"{test_url.database}_bench_seed").render_as_string(
+        hide_password=False)
+    _create_database_if_missing(url)
+    scratch = make_app(tmp_path, database_url=url)
+    seeded = SimpleNamespace(max_reflection_id=0, counts={}, as_json=lambda: {})
+    monkeypatch.setattr(bench_http.seeding, "seed", lambda db, size: seeded)
+    monkeypatch.setattr(bench_http, "trim", lambda db, found: None)
+    try:
+        assert bench_http.prepare(scratch, 40, reseed=True) is seeded
+        with scratch.app_context():
+            from coprod.extensions import db
+
+            counts = _vacuums(db.engine)
+            db.engine.dispose()
+        assert counts and all(count > 0 for count in counts.values()), counts
+    finally:
+        celery_back_to(app)
+
+
 def _vacuums(engine) -> dict[str, int]:
     with engine.connect() as conn:
         return dict(conn.execute(text(
