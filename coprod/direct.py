@@ -1,5 +1,5 @@
-"""The hottest statements run on the driver's cursor, compiled once: a post's log-in row and
-its INSERT.
+"""The hottest statements run on the driver's cursor, compiled once: the row that finds a
+kept page's or a post's reader (a log-in's or an API token's), and a post's INSERT.
 
 SQLAlchemy's Connection.execute() of a statement it has compiled and cached before still
 builds, every time, an execution context, a cursor result and its row, and walks its event and
