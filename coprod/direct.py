@@ -33,6 +33,8 @@ from collections.abc import Callable, Mapping
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 
+from coprod.readonly import planned_each_time
+
 _Processor = Callable[[object], object]
 
 
@@ -71,8 +73,8 @@ class _Compiled:
             for column in statement.exported_columns)
         options = statement.get_execution_options()
         self.context = _Context(options, compiled)
-        # readonly.PLAN_EACH_TIME: never prepared, as readonly's do_execute hook runs it
-        self.prepare = False if options.get("coprod_plan_each_time") else None
+        # never prepared, as readonly's do_execute hook runs it (which Direct does not pass)
+        self.prepare = False if planned_each_time(options) else None
 
     def parameters(self, values: Mapping) -> dict:
         """The values as the driver takes them: converted, with the statement's constants."""

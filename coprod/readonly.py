@@ -158,9 +158,15 @@ def _ping(driver_connection) -> None:
 PLAN_EACH_TIME = {"coprod_plan_each_time": True}
 
 
+def planned_each_time(execution_options) -> bool:
+    """Whether a statement's execution options ask for PLAN_EACH_TIME (this module's hook
+    and coprod/direct.py, which runs statements past it, both ask)."""
+    return bool(execution_options.get("coprod_plan_each_time"))
+
+
 def _unprepared_where_asked(cursor, statement, parameters, context) -> bool | None:
     """do_execute: execute without preparing when the statement asks (PLAN_EACH_TIME)."""
-    if context is None or not context.execution_options.get("coprod_plan_each_time"):
+    if context is None or not planned_each_time(context.execution_options):
         return None
     cursor.execute(statement, parameters, prepare=False)
     return True
