@@ -2,6 +2,7 @@
 
     may(actor, "update", charter)             -> bool
     where(actor, Partner, "read")             -> SQL clause for lists
+    where_given(actor, Reply, "read_author")  -> the same, for rows already filtered by "read"
     scoped(actor, Partner)                    -> select() of what the actor may read
     get_or_404(actor, Partner, 3, "update")   -> the object, 404 if unreadable, 403 if read-only
     require(actor, "update", obj)             -> raises 404/403 the same way
@@ -31,6 +32,7 @@ __all__ = [
     "may",
     "may_any",
     "where",
+    "where_given",
     "scoped",
     "get_or_404",
     "require",
@@ -76,6 +78,22 @@ def where(actor: Actor, model: type, action: str = "read"):
         clause = actor.memo[key] = FILTERS.get(
             (kept.facts(actor), model, action),
             lambda: rule_for(model, action).where(actor, SCOPES[model]))
+    return clause
+
+
+def where_given(actor: Actor, model: type, action: str, known: str = "read"):
+    """The SQL filter of a rule for rows a statement has already filtered by the rule of
+    `known` (its read rule): the same answer as where() on those rows, with less for
+    PostgreSQL to plan (Rule.where_given). Kept like where()'s."""
+    rule, given = rule_for(model, action), rule_for(model, known)
+    if actor.is_system:
+        return rule.where_given(actor, SCOPES[model], given)
+    key = ("where_given", model, action, known)
+    clause = actor.memo.get(key)
+    if clause is None:
+        clause = actor.memo[key] = FILTERS.get(
+            (kept.facts(actor), "given", model, action, known),
+            lambda: rule.where_given(actor, SCOPES[model], given))
     return clause
 
 

@@ -64,8 +64,9 @@ def _exported(actor: Actor, collaboration_id: int, filters: FeedFilters, zone: s
     """The feed's selection, without withdrawn reflections, as plain rows with the names shown
     beside them (plain rows: nothing piles up in the session while a large export streams)."""
     author = aliased(User)
-    shown_author = case((policy.where(actor, Reflection, "read_author"), author.display_name),
-                        else_=null())
+    # the rows pass the read rule below: only what read_author adds is asked of them
+    shown_author = case((policy.where_given(actor, Reflection, "read_author"),
+                         author.display_name), else_=null())
     return (
         apply_filters(policy.scoped(actor, Reflection), filters, zone)
         .where(Reflection.collaboration_id == collaboration_id,
@@ -98,7 +99,7 @@ def _replies_of(actor: Actor, ids: list[int]) -> dict[int, list[dict]]:
     """The readable, not withdrawn replies of the chunk's reflections, oldest first; the
     author's name where the policy's read_author allows it."""
     author = aliased(User)
-    shown_author = case((policy.where(actor, Reply, "read_author"), author.display_name),
+    shown_author = case((policy.where_given(actor, Reply, "read_author"), author.display_name),
                         else_=null())
     rows = db.session.execute(
         select(Reply.id, Reply.reflection_id, Reply.parent_id, Reply.created_at, Reply.body,

@@ -37,7 +37,7 @@ from coprod.citizens.models import (
 from coprod.common import utcnow
 from coprod.messages.models import Conversation, Message, Participant
 from coprod.policy import visibility as visibility_rules
-from coprod.policy.rules import RULES, SCOPES
+from coprod.policy.rules import RULES, SCOPES, Rule
 from coprod.reflections.models import (
     Attribution,
     Component,
@@ -389,6 +389,26 @@ def test_the_worlds_catch_a_planted_policy_bug(db, monkeypatch):
     pytest.fail("the ci profile's worlds miss a planted policy bug")
 
 
+def test_the_worlds_catch_a_given_filter_that_drops_too_much(db, monkeypatch):
+    """policy.where_given may leave out only what the read rule guarantees: planted, a
+    version that leaves out every condition (an archived space's, a withdrawn reflection's)
+    is caught by the worlds."""
+    monkeypatch.setattr(Rule, "implied_by", lambda self, known: list(self.conditions))
+
+    def check(spec):
+        with fresh_world(db):
+            check_world(db, spec)
+
+    for shard in range(CI_SHARDS):
+        try:
+            run_worlds(world_specs, check, examples=CI_WORLDS // CI_SHARDS, shard=shard,
+                       fixed_seed=True, phases=[Phase.generate], database=None)
+        except AssertionError as caught:
+            assert re.search(r"\w+\.\w+ given read #\d+ for user", str(caught)), caught
+            return
+    pytest.fail("the ci profile's worlds miss a given filter that drops a condition")
+
+
 def assert_knowledge_kept(db):
     """The PartnerKnowledge rows the SQL filters read are exactly their definition."""
     kept, defined = kept_and_defined_knowledge(db)
@@ -413,7 +433,25 @@ def check_world(db, spec):
                 ident = getattr(obj, pk.key)
                 assert policy.may(actor, action, obj) == (ident in listed), (
                     f"{model.__name__}.{action} #{ident} for user {actor.user_id}")
+            check_given(db, actor, model, action, everything[model])
     # Members who left see nothing of the collaboration they left.
     remaining = {(m.user_id, m.collaboration_id) for m in db.session.scalars(select(Membership))}
     for actor in actors[:-1]:
         assert set(actor.seats()) == {c for u, c in remaining if u == actor.user_id}
+
+
+def check_given(db, actor, model, action, objects):
+    """Where a rule's conditions are implied by the model's read rule, the filter for rows
+    already read (policy.where_given) lists, of the readable objects, exactly those may()
+    allows."""
+    known = RULES.get((model, "read"))
+    if action == "read" or known is None or not RULES[(model, action)].implied_by(known):
+        return
+    pk = model.__mapper__.primary_key[0]
+    listed = set(db.session.scalars(select(pk).select_from(model).where(
+        policy.where(actor, model, "read"), policy.where_given(actor, model, action))))
+    for obj in objects:
+        ident = getattr(obj, pk.key)
+        if policy.may(actor, "read", obj):
+            assert policy.may(actor, action, obj) == (ident in listed), (
+                f"{model.__name__}.{action} given read #{ident} for user {actor.user_id}")
