@@ -52,7 +52,7 @@ def _init_extensions(app: Flask) -> None:
     from coprod import models  # noqa: F401  (all tables known to metadata and migrations)
     from coprod.accounts.auth import init_login
     from coprod.extensions import babel, csrf, db, limiter, migrate
-    from coprod.i18n import format_instant, select_locale, select_timezone
+    from coprod.i18n import format_instant, install_translations, select_locale, select_timezone
     from coprod.mail.outbox import install_hooks
 
     db.init_app(app)
@@ -61,6 +61,7 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    install_translations(app)
     app.jinja_env.filters["instant"] = format_instant  # the one way to show a moment
     init_login(app)
     install_hooks()

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale, dates, support
 from flask import current_app, g, has_request_context, request
-from flask_babel import get_domain, get_locale, refresh, to_user_timezone
+from flask_babel import _get_current_context, get_domain, get_locale, refresh, to_user_timezone
 from flask_babel.speaklater import LazyString
 from flask_login import current_user
 from markupsafe import Markup
@@ -78,6 +78,47 @@ def force_timezone(name: str | None) -> Iterator[None]:
         refresh()
 
 
+# -- the request's catalog --------------------------------------------------------------------
+
+_NO_TRANSLATIONS = support.NullTranslations()
+
+
+def translations() -> support.NullTranslations:
+    """The catalog of the request's language, kept for the request where Flask-Babel keeps
+    its locale: force_locale() and refresh() reset it with the locale. Flask-Babel's own
+    gettext looks up the domain, the locale and the locale's name at every call (a search
+    page makes about fifty)."""
+    ctx = _get_current_context()
+    if ctx is None:
+        return _NO_TRANSLATIONS
+    found = getattr(ctx, "babel_translations", None)
+    if found is None:
+        found = ctx.babel_translations = get_domain().get_translations()
+    return found
+
+
+def install_translations(app) -> None:
+    """Templates' _(), gettext and ngettext read translations(); the rest is Flask-Babel's
+    (its Jinja i18n extension, newstyle: values escaped, %(name)s interpolated)."""
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+        newstyle=True)
+
+
+# -- moments ----------------------------------------------------------------------------------
+
+@lru_cache(maxsize=64)
+def _instant_patterns(locale: Locale) -> tuple[str, dates.DateTimePattern, dates.DateTimePattern]:
+    """A language's medium date-and-time pattern ("{1}, {0}"), short time and medium date,
+    looked up and parsed once (Babel looks them up in the locale's data at every call)."""
+    return (dates.get_datetime_format("medium", locale=locale).replace("'", ""),
+            dates.parse_pattern(dates.get_time_format("short", locale=locale)),
+            dates.parse_pattern(dates.get_date_format("medium", locale=locale)))
+
+
 def format_instant(value: datetime | None, zone: str | None = None) -> str:
     """A moment as every page and email shows it: the medium date and short time of the
     reader's language ("Dec 3, 2026, 5:43 AM", "3. dec. 2026 05.43", "3.12.2026 6.43"), in
@@ -89,10 +130,10 @@ def format_instant(value: datetime | None, zone: str | None = None) -> str:
     if value.tzinfo is None:  # SQLite gives naive UTC
         value = value.replace(tzinfo=UTC)
     local = value.astimezone(ZoneInfo(zone)) if zone else to_user_timezone(value)
-    pattern = dates.get_datetime_format("medium", locale=locale)
-    return (pattern.replace("'", "")
-            .replace("{0}", dates.format_time(local, "short", locale=locale))
-            .replace("{1}", dates.format_date(local, "medium", locale=locale)))
+    pattern, time_pattern, date_pattern = _instant_patterns(locale)
+    return (pattern.replace("{0}", time_pattern.apply(local.timetz(), locale,
+                                                      reference_date=local.date()))
+            .replace("{1}", date_pattern.apply(local.date(), locale)))
 
 
 class _EscapingLazyString(LazyString):

@@ -56,6 +56,34 @@ def _logged_in(db, login, **user):
 
 # -- pages --------------------------------------------------------------------------------
 
+def test_templates_follow_a_language_switched_within_a_request(app):
+    """Templates read the request's catalog kept for the request (coprod.i18n.translations):
+    an email rendered in its recipient's language inside a page's request (force_locale),
+    then the page again in its own, each in the right one; and a changed language after
+    refresh()."""
+    from flask import render_template_string
+    from flask_babel import refresh
+
+    def shown() -> str:
+        return render_template_string('{{ _("Search") }} {{ ngettext("%(num)d result", '
+                                      '"%(num)d results", 2) }}')
+
+    # each request its own app context (and g), as served
+    with app.app_context(), app.test_request_context(headers={"Accept-Language": "en"}):
+        assert shown() == "Search 2 results"
+        with force_locale("da"):
+            assert shown().startswith("Søg ")
+            with force_locale("fi"):
+                assert shown().startswith("Haku ")
+            assert shown().startswith("Søg ")
+        assert shown() == "Search 2 results"
+    with app.app_context(), app.test_request_context(headers={"Accept-Language": "fi"}):
+        assert shown().startswith("Haku ")
+        with force_locale("da"):
+            refresh()  # what force_timezone() does inside an email's force_locale
+            assert shown().startswith("Søg ")
+        assert shown().startswith("Haku ")
+
 def test_danish_user_sees_a_danish_dashboard(db, client, login):
     _logged_in(db, login, locale="da")
     page = client.get("/")
