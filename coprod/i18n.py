@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale, dates, support
 from flask import current_app, g, has_request_context, request
-from flask_babel import _get_current_context, get_domain, get_locale, refresh, to_user_timezone
+from flask_babel import get_domain, get_locale, refresh, to_user_timezone
 from flask_babel.speaklater import LazyString
 from flask_login import current_user
 from markupsafe import Markup
@@ -84,17 +84,17 @@ _NO_TRANSLATIONS = support.NullTranslations()
 
 
 def translations() -> support.NullTranslations:
-    """The catalog of the request's language, kept for the request where Flask-Babel keeps
-    its locale: force_locale() and refresh() reset it with the locale. Flask-Babel's own
-    gettext looks up the domain, the locale and the locale's name at every call (a search
-    page makes about fifty)."""
-    ctx = _get_current_context()
-    if ctx is None:
+    """The catalog of the request's language, kept on `g` with the locale it is of: when
+    force_locale() or refresh() gives the request another locale, the catalog is looked up
+    again. Flask-Babel's own gettext looks up the domain, the locale's name and its catalog
+    cache at every call (a search page makes about fifty)."""
+    if not g:
         return _NO_TRANSLATIONS
-    found = getattr(ctx, "babel_translations", None)
-    if found is None:
-        found = ctx.babel_translations = get_domain().get_translations()
-    return found
+    locale = get_locale()
+    kept = g.get("coprod_catalog")
+    if kept is None or kept[0] is not locale:
+        kept = g.coprod_catalog = (locale, get_domain().get_translations())
+    return kept[1]
 
 
 def install_translations(app) -> None:
