@@ -159,15 +159,14 @@ class _EscapingLazyString(LazyString):
 def lazy_gettext(string: str, **variables) -> LazyString:
     """Flask-Babel's lazy_gettext, its values escaped in HTML: use it for every lazy message
     that interpolates something (a name, an address, a value someone posted)."""
-    return _EscapingLazyString(lambda: get_domain().get_translations().ugettext(string),
-                               variables)
+    return _EscapingLazyString(lambda: translations().ugettext(string), variables)
 
 
 def lazy_ngettext(singular: str, plural: str, num: int, **variables) -> LazyString:
     """Flask-Babel's lazy_ngettext (`num` is interpolated as %(num)d), values escaped in HTML."""
     variables.setdefault("num", num)
     return _EscapingLazyString(
-        lambda: get_domain().get_translations().ungettext(singular, plural, num), variables)
+        lambda: translations().ungettext(singular, plural, num), variables)
 
 
 @lru_cache(maxsize=256)

@@ -84,6 +84,7 @@ def test_templates_follow_a_language_switched_within_a_request(app):
             assert shown().startswith("Søg ")
         assert shown().startswith("Haku ")
 
+
 def test_danish_user_sees_a_danish_dashboard(db, client, login):
     _logged_in(db, login, locale="da")
     page = client.get("/")

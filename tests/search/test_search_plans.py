@@ -15,6 +15,7 @@ from sqlalchemy import event, text
 from bench import seed as seeding
 from coprod import policy
 from coprod.accounts.models import User
+from coprod.readonly import planned_each_time
 from coprod.search import queries
 from coprod.spaces.models import Collaboration
 
@@ -59,7 +60,7 @@ def test_a_page_that_walks_is_planned_for_its_words(db, seeded):
     """A plan for any words (a prepared statement's generic plan) cannot tell a common word
     from a rare one: it read every match again."""
     _sql, _values, options = page_statement(db, seeded)
-    assert options.get("coprod_plan_each_time") is True
+    assert planned_each_time(options)
 
 
 def _explain(db, sql: str, values: dict) -> list[str]:
